@@ -1,18 +1,15 @@
-"""Writing an artifact: header, metadata, runtime header, code, optional test/benchmark/.so.
+"""Writing an artifact: header, metadata, runtime header, code, optional test/benchmark/.so,
+and tfcompile's output paths.
 
-`write_artifact` is the last stage of the pipeline. It renders every file into a temporary
-sibling of the output directory and moves the files into place only when all of them were
-written, so a failure never leaves a half-written artifact behind.
-
-Generated text comes from the jinja2 templates in `aotc.templates`; this module only
-prepares the data they need (`header_context`): offsets, labels, accessor signatures.
-Every user-supplied string reaches the templates through the `c_string` / `c_comment`
-filters, and every identifier is validated here first (see `aotc.names`).
+`write_artifact` is the last stage of the pipeline, and it is atomic: every file is first
+rendered in memory, then written next to its destination (the artifact's files into a
+temporary sibling of the output directory, each tfcompile output path into a temporary file
+beside it), and only when all of them were written are they renamed into place. A failure
+before that point removes everything it wrote, including directories it created.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
@@ -20,255 +17,29 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
-import jinja2
+from aotc.runtime.program import Program
 
-from aotc import names
-from aotc.backends.program import BUFFER_ALIGNMENT, C_TYPES, Program, TensorSpec
+from .render import RUNTIME_HEADER, render_benchmark, render_header, render_test
 
-RUNTIME_HEADER = "aotc_runtime.h"
-
-#: Config names that would make a named accessor collide with an index-based one
-#: (a feed named "data" would declare arg_data(size_t) twice).
-RESERVED_BUFFER_NAMES = frozenset({"data"})
-
-
-# ---------------------------------------------------------------------------------------
-# Template data
+__all__ = ["Artifact", "OutputRequests", "RUNTIME_HEADER", "write_artifact"]
 
 
 @dataclass(frozen=True)
-class BufferInfo:
-    """What the templates need to know about one arg, result or variable."""
+class OutputRequests:
+    """tfcompile's output flags: exact paths where a build rule wants files as well.
 
-    index: int  # position in Program.args / Program.results / Program.variables
-    name: str  # Config name ("" = no named accessors)
-    node: str
-    dtype: str
-    c_type: str
-    shape: tuple[int, ...]
-    shape_text: str  # "float32[2,3]"
-    size_bytes: int
-    num_elements: int
-    offset: int  # byte offset inside the block the C++ class allocates
-    label: str  # for comments and error messages
-    dims_params: str  # "size_t dim0, size_t dim1" ("" for scalars)
-    index_expr: str  # row-major flat index, e.g. "dim0 * 3 + dim1"
-    # (params, index) of each element accessor overload: the one above, plus a
-    # parameterless one for shape [1] (tfcompile treats [1] like a scalar: arg0() = 1).
-    element_accessors: tuple[tuple[str, str], ...]
-    arg_index: int = -1  # variables: position in Program.args
-    result_index: int = -1  # variables: position in Program.results, -1 if readonly
-    readonly: bool = False
+    `header` gets `<name>.h` (and `aotc_runtime.h` beside it, which the header includes),
+    `function_object` the object file, `metadata_object` an object holding the metadata
+    JSON as data (symbol `<entry>_metadata_json`), `constant_buffers_object` an object with
+    no symbols (aotc keeps constants in the function object).
+    """
 
-
-def shape_text(spec: TensorSpec) -> str:
-    """XLA-style "dtype[d0,d1]" text for messages and comments."""
-    return f"{spec.dtype}[{','.join(str(d) for d in spec.shape)}]"
-
-
-def _row_major_index(shape: tuple[int, ...]) -> str:
-    """C expression for the flat row-major index of (dim0, dim1, ...) in `shape`."""
-    terms = []
-    for axis in range(len(shape)):
-        stride = 1
-        for d in shape[axis + 1 :]:
-            stride *= d
-        terms.append(f"dim{axis}" if stride == 1 else f"dim{axis} * {stride}")
-    return " + ".join(terms) if terms else "0"
-
-
-def _element_accessors(shape: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
-    params = ", ".join(f"size_t dim{a}" for a in range(len(shape)))
-    accessors = ((params, _row_major_index(shape)),)
-    return accessors + (("", "0"),) if shape == (1,) else accessors
-
-
-def _align(n: int) -> int:
-    return (n + BUFFER_ALIGNMENT - 1) // BUFFER_ALIGNMENT * BUFFER_ALIGNMENT
-
-
-def _buffer_infos(kind: str, specs: list[TensorSpec], extra=None) -> tuple[list[BufferInfo], int]:
-    """BufferInfos for `specs` laid out back to back (each aligned); also the block size."""
-    infos, offset = [], 0
-    for i, spec in enumerate(specs):
-        _check_spec(kind, i, spec)
-        label = f"{kind} {i}"
-        if spec.name:
-            label += f" '{spec.name}'"
-        label += f" (node '{spec.node}', {shape_text(spec)})"
-        infos.append(
-            BufferInfo(
-                index=i,
-                name=spec.name,
-                node=spec.node,
-                dtype=spec.dtype,
-                c_type=spec.c_type,
-                shape=tuple(spec.shape),
-                shape_text=shape_text(spec),
-                size_bytes=spec.size_bytes,
-                num_elements=spec.num_elements,
-                offset=offset,
-                label=label,
-                dims_params=", ".join(f"size_t dim{a}" for a in range(len(spec.shape))),
-                index_expr=_row_major_index(tuple(spec.shape)),
-                element_accessors=_element_accessors(tuple(spec.shape)),
-                **(extra(spec) if extra else {}),
-            )
-        )
-        offset += _align(spec.size_bytes)
-    return infos, offset
-
-
-def _check_spec(kind: str, index: int, spec: TensorSpec) -> None:
-    if spec.dtype not in C_TYPES:
-        raise ValueError(f"{kind} {index} ({spec.node!r}): unsupported dtype {spec.dtype!r}")
-    if not all(isinstance(d, int) and d >= 0 for d in spec.shape):
-        raise ValueError(f"{kind} {index} ({spec.node!r}): invalid shape {spec.shape!r}")
-    if spec.name:
-        names.validate_identifier(spec.name, f"{kind} {index} name")
-
-
-def _check_unique(kind: str, infos: list[BufferInfo]) -> None:
-    seen: dict[str, int] = {}
-    for info in infos:
-        if info.name in RESERVED_BUFFER_NAMES:
-            raise ValueError(f"{kind} name {info.name!r} is reserved (it clashes with a generated method)")
-        if info.name and info.name in seen:
-            raise ValueError(
-                f"duplicate {kind} name {info.name!r} ({kind}s {seen[info.name]} and {info.index})"
-            )
-        seen.setdefault(info.name, info.index)
-    # Each name also declares <name>_size() and <name>_count(), as tfcompile does.
-    for info in infos:
-        for suffix in ("_size", "_count"):
-            if info.name and info.name + suffix in seen:
-                raise ValueError(
-                    f"{kind} names {info.name!r} and {info.name + suffix!r} clash: the first "
-                    f"declares {info.name + suffix}() (its size accessor)")
-
-
-def _check_variables(program: Program) -> None:
-    """Variables must point at matching args (and results, unless readonly)."""
-    for i, var in enumerate(program.variables):
-        targets = [("arg", program.args, var.arg_index)]
-        if var.readonly != (var.result_index < 0):
-            raise ValueError(
-                f"variable {i} ({var.node!r}): readonly={var.readonly} but "
-                f"result_index={var.result_index}"
-            )
-        if not var.readonly:
-            targets.append(("result", program.results, var.result_index))
-        for kind, specs, index in targets:
-            if not 0 <= index < len(specs):
-                raise ValueError(f"variable {i} ({var.node!r}): {kind} index {index} out of range")
-            if (specs[index].dtype, tuple(specs[index].shape)) != (var.dtype, tuple(var.shape)):
-                raise ValueError(
-                    f"variable {i} ({var.node!r}) is {shape_text(var)} but {kind} {index} "
-                    f"is {shape_text(specs[index])}"
-                )
-
-
-def header_context(program: Program) -> dict:
-    """Everything header.h.j2 (and the test/benchmark templates) render from."""
-    names.validate_file_base(program.name)
-    namespaces = names.validate_cpp_class(program.cpp_class)
-    names.validate_identifier(program.entry_symbol, "entry symbol")
-    if program.temp_bytes < 0 or program.constant_bytes < 0:
-        raise ValueError("temp_bytes and constant_bytes must be >= 0")
-    _check_variables(program)
-
-    args, args_block = _buffer_infos("arg", program.args)
-    results, results_block = _buffer_infos("result", program.results)
-    variables, _ = _buffer_infos(
-        "variable",
-        program.variables,
-        lambda v: dict(arg_index=v.arg_index, result_index=v.result_index, readonly=v.readonly),
-    )
-    var_args = {v.arg_index for v in variables}
-    var_results = {v.result_index for v in variables}
-    feeds = [a for a in args if a.index not in var_args]
-    fetches = [r for r in results if r.index not in var_results]
-    # Named accessors share one C++ scope per prefix (arg_, result_, var_); the name
-    # tables used by Lookup*Index must be unambiguous too.
-    _check_unique("feed", feeds)
-    _check_unique("fetch", fetches)
-    _check_unique("variable", variables)
-
-    prefix = names.sanitize_identifier(program.name).upper()
-    guard = "AOTC_{}_{}_H_".format(prefix, "_".join(namespaces).upper())
-    return dict(
-        program=program,
-        runtime_header=RUNTIME_HEADER,
-        header_file=f"{program.name}.h",
-        guard=guard,
-        prefix=prefix,
-        namespaces=namespaces[:-1],
-        class_name=namespaces[-1],
-        cpp_class=program.cpp_class,
-        entry_symbol=program.entry_symbol,
-        args=args,
-        results=results,
-        variables=variables,
-        feeds=feeds,
-        fetches=fetches,
-        # Name tables for Lookup*Index: feed names at their arg index, "" elsewhere.
-        arg_names=[a.name if a.index not in var_args else "" for a in args],
-        result_names=[r.name if r.index not in var_results else "" for r in results],
-        args_block_bytes=args_block,
-        results_block_bytes=results_block,
-        temp_bytes=program.temp_bytes,
-        constant_bytes=program.constant_bytes,
-        alignment=BUFFER_ALIGNMENT,
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# Rendering
-
-
-def _load_template(name: str) -> str:
-    return resources.files("aotc.templates").joinpath(name).read_text(encoding="utf-8")
-
-
-@functools.lru_cache(maxsize=1)
-def template_env() -> jinja2.Environment:
-    """The jinja2 environment for all aotc templates (strict, with the C filters)."""
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load_template),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["c_string"] = names.c_string
-    env.filters["c_comment"] = names.c_comment
-    return env
-
-
-def render(template: str, program: Program, **extra) -> str:
-    """Render one template with `header_context(program)` plus `extra`."""
-    return template_env().get_template(template).render(**header_context(program), **extra)
-
-
-def render_header(program: Program) -> str:
-    """The text of `<name>.h`."""
-    return render("header.h.j2", program)
-
-
-def render_test(program: Program) -> str:
-    """The text of `<name>_test.cc`: allocate, zero the inputs, Run, report."""
-    return render("test.cc.j2", program)
-
-
-def render_benchmark(program: Program) -> str:
-    """The text of `<name>_benchmark.cc`: time Run for a while, print statistics."""
-    return render("benchmark.cc.j2", program)
-
-
-# ---------------------------------------------------------------------------------------
-# Writing
+    header: str = ""
+    function_object: str = ""
+    metadata_object: str = ""
+    constant_buffers_object: str = ""
 
 
 @dataclass
@@ -277,7 +48,7 @@ class Artifact:
 
     out_dir: Path
     program: Program
-    files: dict[str, Path] = field(default_factory=dict)  # file name -> path
+    files: dict[str, Path] = field(default_factory=dict)  # file name (or requested path) -> path
 
     @property
     def header(self) -> Path:
@@ -294,16 +65,57 @@ class Artifact:
         return load(self.metadata)
 
 
-def _link_shared(cc: str, objects: list[Path], output: Path) -> None:
-    if shutil.which(cc) is None:
-        raise RuntimeError(f"cannot build {output.name}: C compiler {cc!r} not found")
-    cmd = [cc, "-shared", "-o", str(output), *map(str, objects)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"linking {output.name} failed ({' '.join(cmd)}):\n{proc.stderr}")
+def write_artifact(
+    program: Program,
+    out_dir,
+    code: dict[str, bytes],
+    *,
+    gen_test: bool = False,
+    gen_benchmark: bool = False,
+    shared: bool = False,
+    cc: str = "cc",
+    requests: OutputRequests = OutputRequests(),
+    data_object: Callable[[str, bytes], bytes] | None = None,
+) -> Artifact:
+    """Write the artifact for `program` into `out_dir` and return its file list.
+
+    Writes `<name>.h`, `<name>.json`, `aotc_runtime.h` and the `code` files (name ->
+    bytes, e.g. {"matmul.o": ...}); with `gen_test`/`gen_benchmark` also
+    `<name>_test.cc`/`<name>_benchmark.cc`, with `shared` `lib<name>.so` linked from
+    the `.o` files in `code` with `cc -shared`, and the `requests` (tfcompile's output
+    paths; `data_object(symbol, data)` builds their helper objects for the target).
+
+    If `out_dir` does not exist it appears complete or not at all; if it exists, other
+    files in it are kept and ours are replaced one by one, each atomically.
+    """
+    out_dir = Path(out_dir)
+    files = _files_to_write(program, code, gen_test, gen_benchmark)
+    objects = [n for n in files if n.endswith(".o")]
+    if shared and not objects:
+        raise ValueError("shared=True needs an object file (.o) among the code files")
+    placed = _requested_files(program, files, out_dir, requests, data_object)
+
+    staging = _Staging()
+    try:
+        tmp = staging.directory_beside(out_dir)
+        for file_name, data in files.items():
+            (tmp / file_name).write_bytes(data)
+        if shared:
+            lib = f"lib{program.name}.so"
+            _link_shared(cc, [tmp / n for n in objects], tmp / lib)
+            files[lib] = b""
+        for path, data in placed.items():
+            staging.file_beside(path, data)
+        staging.commit(tmp, out_dir)
+    finally:
+        staging.discard()
+    written = {n: out_dir / n for n in files}
+    written.update({str(path): path for path in placed})
+    return Artifact(out_dir, program, written)
 
 
-def _files_to_write(program: Program, code: dict[str, bytes], gen_test: bool, gen_benchmark: bool) -> dict[str, bytes]:
+def _files_to_write(program: Program, code: dict[str, bytes], gen_test: bool,
+                    gen_benchmark: bool) -> dict[str, bytes]:
     base = program.name
     files = {
         f"{base}.h": render_header(program).encode(),
@@ -323,6 +135,91 @@ def _files_to_write(program: Program, code: dict[str, bytes], gen_test: bool, ge
     return files
 
 
+def _requested_files(program: Program, files: dict[str, bytes], out_dir: Path,
+                     requests: OutputRequests, data_object) -> dict[Path, bytes]:
+    """tfcompile's output paths -> contents, leaving out those that are artifact files."""
+    wanted: list[tuple[str, bytes]] = []
+    if requests.header:
+        wanted.append((requests.header, files[f"{program.name}.h"]))
+        wanted.append((str(Path(requests.header).parent / RUNTIME_HEADER), files[RUNTIME_HEADER]))
+    if requests.function_object:
+        wanted.append((requests.function_object, files[f"{program.name}.o"]))
+    if requests.metadata_object or requests.constant_buffers_object:
+        if data_object is None:
+            raise ValueError("helper objects were requested but no data_object builder given")
+        if requests.metadata_object:
+            metadata = files[f"{program.name}.json"] + b"\0"
+            wanted.append((requests.metadata_object,
+                           data_object(f"{program.entry_symbol}_metadata_json", metadata)))
+        if requests.constant_buffers_object:
+            wanted.append((requests.constant_buffers_object, data_object("", b"")))
+    own = {(out_dir / n).resolve() for n in files}
+    placed: dict[Path, bytes] = {}
+    for target, data in wanted:
+        path = Path(target)
+        if path.resolve() not in own:
+            placed[path] = data
+    return placed
+
+
+class _Staging:
+    """Temporary files and directories beside their destinations, renamed into place by
+    `commit` or removed by `discard` (a no-op after a commit)."""
+
+    def __init__(self):
+        self.created_dirs: list[Path] = []  # parents we made, deepest last
+        self.temp_dirs: list[Path] = []
+        self.temp_files: list[tuple[Path, Path]] = []  # (temporary, destination)
+
+    def _parent(self, path: Path) -> Path:
+        missing = [p for p in reversed(path.parents) if not p.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.created_dirs.extend(missing)
+        return path.parent
+
+    def directory_beside(self, out_dir: Path) -> Path:
+        parent = self._parent(out_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; artifacts are meant to be shared
+        self.temp_dirs.append(tmp)
+        return tmp
+
+    def file_beside(self, path: Path, data: bytes) -> None:
+        parent = self._parent(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        self.temp_files.append((Path(tmp), path))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+
+    def commit(self, tmp: Path, out_dir: Path) -> None:
+        _move_into_place(tmp, out_dir)
+        for tmp_file, path in self.temp_files:
+            os.replace(tmp_file, path)
+        self.temp_files.clear()
+        self.created_dirs.clear()
+
+    def discard(self) -> None:
+        for tmp_file, _ in self.temp_files:
+            tmp_file.unlink(missing_ok=True)
+        for tmp in self.temp_dirs:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for directory in reversed(self.created_dirs):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass  # not empty: something else lives there now
+
+
+def _link_shared(cc: str, objects: list[Path], output: Path) -> None:
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"cannot build {output.name}: C compiler {cc!r} not found")
+    cmd = [cc, "-shared", "-o", str(output), *map(str, objects)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"linking {output.name} failed ({' '.join(cmd)}):\n{proc.stderr}")
+
+
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
     """Rename `tmp` to `out_dir`, or, if that exists, move each file into it."""
     if not out_dir.exists():
@@ -335,46 +232,3 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
     # out_dir exists: replace only our files (each os.replace is atomic).
     for path in tmp.iterdir():
         os.replace(path, out_dir / path.name)
-
-
-def write_artifact(
-    program: Program,
-    out_dir,
-    code: dict[str, bytes],
-    *,
-    gen_test: bool = False,
-    gen_benchmark: bool = False,
-    shared: bool = False,
-    cc: str = "cc",
-) -> Artifact:
-    """Write the artifact for `program` into `out_dir` and return its file list.
-
-    Writes `<name>.h`, `<name>.json`, `aotc_runtime.h` and the `code` files (name ->
-    bytes, e.g. {"matmul.o": ...}); with `gen_test`/`gen_benchmark` also
-    `<name>_test.cc`/`<name>_benchmark.cc`, and with `shared` `lib<name>.so` linked from
-    the `.o` files in `code` with `cc -shared`.
-
-    Everything is written into a temporary sibling directory first. If `out_dir` does not
-    exist it appears complete or not at all; if it exists, other files in it are kept and
-    ours are replaced one by one, each atomically.
-    """
-    out_dir = Path(out_dir)
-    files = _files_to_write(program, code, gen_test, gen_benchmark)
-    objects = [n for n in files if n.endswith(".o")]
-    if shared and not objects:
-        raise ValueError("shared=True needs an object file (.o) among the code files")
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        for file_name, data in files.items():
-            (tmp / file_name).write_bytes(data)
-        if shared:
-            lib = f"lib{program.name}.so"
-            _link_shared(cc, [tmp / n for n in objects], tmp / lib)
-            files[lib] = b""
-        os.chmod(tmp, 0o755)  # mkdtemp made it 0700; artifacts are meant to be shared
-        _move_into_place(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return Artifact(out_dir, program, {n: out_dir / n for n in files})

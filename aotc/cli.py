@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aotc.backends.registry import backend_classes, backend_names
+
 from . import tfcompile_flags
 from .errors import USER_ERRORS
 from .options import OptionError
@@ -66,13 +68,20 @@ def _add_compile_parser(subparsers) -> None:
     out.add_argument("--shared", action="store_true",
                      help="also link lib<name>.so (for aotc.load and dlopen)")
     tgt = p.add_argument_group("target")
-    tgt.add_argument("--backend", default="cpu", choices=["cpu", "cuda"], help="code generator")
+    tgt.add_argument("--backend", default=backend_names()[0], choices=backend_names(),
+                     help="code generator")
     tgt.add_argument("--target_triple", default="",
                      help="LLVM target triple, e.g. aarch64-unknown-linux-gnu (default: host)")
     tgt.add_argument("--target_cpu", default="", help="LLVM CPU name, e.g. skylake (default: host)")
     tgt.add_argument("--target_features", default="",
                      help="LLVM target features, e.g. +avx2,+fma (default: host)")
     tgt.add_argument("--threads", type=int, default=1, help="worker threads the code may use")
+    for backend in backend_classes():
+        if backend.flags:
+            group = p.add_argument_group(f"--backend {backend.name}")
+            for flag in backend.flags:
+                group.add_argument(f"--{flag.name}", default=None, choices=flag.choices,
+                                   help=f"{flag.help} (default: {flag.default})")
     dbg = p.add_argument_group("debugging")
     dbg.add_argument("--dump-hlo", dest="dump_hlo", default="", metavar="DIR",
                      help="write the module after every pass (HLO text and graphviz) to DIR")
@@ -115,6 +124,9 @@ def _run_compile(args: argparse.Namespace) -> int:
         return 0
     if graph is None:
         raise OptionError("no graph: pass GRAPH or --graph=FILE")
+    # A backend flag that was not given takes the backend's default in CompileOptions.
+    flags = {flag.name for b in backend_classes() for flag in b.flags}
+    values = {k: v for k, v in values.items() if not (k in flags and v is None)}
     artifact = compile_model(graph, config, **values)
     print(f"aotc: wrote {', '.join(sorted(artifact.files))} to {artifact.out_dir}")
     return 0

@@ -3,7 +3,9 @@
 Each stage takes the previous stage's product and returns its own:
 
     GraphDef + Config --prune--> Subgraph --lower--> HLO Module --passes--> optimized Module
-      --assign_buffers--> BufferAssignment --backend--> object code + Program --> files
+      --assign_buffers--> BufferAssignment --backend--> files + Program --> artifact
+
+The backend is looked up by name in aotc.backends.registry; this module imports none.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from aotc.backends.cpu import compile_module
-from aotc.backends.program import Program, TensorSpec, VariableSpec
+from aotc.backends.base import Backend, BackendResult
+from aotc.backends.registry import get_backend
 from aotc.frontend.graph import to_config, to_graph_def
 from aotc.frontend.lower import lower
 from aotc.frontend.prune import prune
@@ -22,9 +24,9 @@ from aotc.passes.buffer_assignment import BufferAssignment, assign_buffers
 from aotc.passes.dump import dump_text
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import Pipeline, default_pipeline
+from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec, VariableSpec
 
-from . import tfcompile_outputs
-from .artifact import Artifact, write_artifact
+from .artifact import Artifact, OutputRequests, write_artifact
 from .report import compilation_report
 from .errors import ArtifactError
 from .names import is_c_identifier
@@ -38,38 +40,46 @@ class Compilation:
     module: Module
     assignment: BufferAssignment
     program: Program
-    object_code: bytes
-    llvm_ir: str
+    output: BackendResult
+    options: CompileOptions  # resolved
+    backend: Backend
+
+    @property
+    def object_code(self) -> bytes:
+        """The linkable object (`<name>.o`)."""
+        return self.output.files[f"{self.program.name}.o"]
 
 
 def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     """Run the pipeline up to (not including) writing files.
 
-    `graph` and `config` are paths, bytes or parsed protos (see aotc.frontend.graph).
+    `graph` and `config` are paths, bytes or parsed protos (see aotc.frontend.graph);
+    `options` are resolved here unless they already are.
     """
     graph_path = graph if isinstance(graph, (str, os.PathLike)) else None
-    options.resolve(str(graph_path) if graph_path else None)
+    options = options.resolve(str(graph_path) if graph_path else None)
+    backend = get_backend(options.backend)(options)
     graph_def = to_graph_def(graph)
     config_proto = to_config(config)
 
     subgraph = prune(graph_def, config_proto)
     module = lower(subgraph, name=options.name)
     verify(module)
-    # Optimize, then choose layouts and the schedule that buffer assignment packs by.
-    Pipeline("compile", [default_pipeline(), layout_and_schedule_pipeline()],
-             dump_dir=options.dump_hlo or None).run(module)
+    # Optimize (the shared passes, then the backend's own), then choose layouts and the
+    # schedule that buffer assignment packs by.
+    stages = [default_pipeline()]
+    if backend.hlo_passes():
+        stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()))
+    stages.append(layout_and_schedule_pipeline())
+    Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
     assignment = assign_buffers(module)
     if options.dump_hlo:
         dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
 
-    cpu = compile_module(
-        module,
-        assignment,
-        entry_symbol=options.entry_point,
-        triple=options.target_triple or None,
-        cpu=options.target_cpu or None,
-        features=options.target_features or None,
-    )
+    output = backend.compile(module, assignment)
+    if options.dump_hlo:
+        for stage, text in output.stages.items():
+            dump_text(options.dump_hlo, f"{backend.name}-{stage}.txt", text)
     args = [TensorSpec(f.name, _tensor_name(f.tensor), _numpy_name(f.dtype), tuple(f.shape))
             for f in subgraph.feeds]
     results = [
@@ -78,6 +88,9 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
         for f, p in zip(subgraph.fetches, module.entry.root.operands)
     ]
     variables = _variable_specs(subgraph.variables, args, results)
+    temp_bytes = assignment.temp_bytes
+    if output.scratch_bytes:
+        temp_bytes = _align(temp_bytes) + output.scratch_bytes
     program = Program(
         name=options.name,
         cpp_class=options.cpp_class,
@@ -85,15 +98,16 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
         args=args,
         results=results,
         variables=variables,
-        temp_bytes=assignment.temp_bytes,
-        constant_bytes=cpu.constant_bytes,
-        target=cpu.triple,
-        backend="cpu",
+        temp_bytes=temp_bytes,
+        constant_bytes=output.constant_bytes,
+        target=output.target,
+        backend=backend.name,
+        backend_info=dict(output.info),
         program_shape=_program_shape(module),
         gen_name_to_index=options.gen_name_to_index,
         gen_program_shape=options.gen_program_shape,
     )
-    return Compilation(module, assignment, program, cpu.object_code, cpu.llvm_ir)
+    return Compilation(module, assignment, program, output, options, backend)
 
 
 def compile(graph, config, out_dir=None, **options) -> Artifact:  # noqa: A001 - public name
@@ -101,29 +115,36 @@ def compile(graph, config, out_dir=None, **options) -> Artifact:  # noqa: A001 -
 
     Returns the written `Artifact` (its `.load()` gives a callable model).
     """
-    opts = CompileOptions.from_kwargs(**options)
     if out_dir is not None:
-        opts.out_dir = str(out_dir)
-    tfcompile_outputs.resolve_defaults(opts)
+        options["out_dir"] = str(out_dir)
+    opts = CompileOptions.from_kwargs(**options)
     result = compile_graph(graph, config, opts)
+    opts = result.options
+    requests = OutputRequests(header=opts.out_header, function_object=opts.out_function_object,
+                              metadata_object=opts.out_metadata_object,
+                              constant_buffers_object=opts.out_constant_buffers_object)
     try:
         artifact = write_artifact(
             result.program,
             opts.out_dir,
-            {f"{opts.name}.o": result.object_code},
+            result.output.files,
             gen_test=opts.gen_test,
             gen_benchmark=opts.gen_benchmark,
             shared=opts.shared,
+            requests=requests,
+            data_object=result.backend.data_object,
         )
     except (ValueError, RuntimeError) as e:
         # The writer validates names against the generated API (e.g. a fetch named after
         # a generated method) and links the optional shared library.
         raise ArtifactError(f"cannot write the artifact to {opts.out_dir}: {e}") from None
-    # tfcompile's --out_header/--out_function_object/...: the exact paths a build asked for.
-    tfcompile_outputs.place(artifact, opts)
     if opts.report:
         print(compilation_report(result).format())
     return artifact
+
+
+def _align(n: int) -> int:
+    return -(-n // BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT
 
 
 def _variable_specs(infos, args: list[TensorSpec], results: list[TensorSpec]) -> list[VariableSpec]:

@@ -4,6 +4,7 @@ Each stage raises its own error type with a message naming the node, op, feed, f
 at fault; the CLI prints the message and exits with status 1 for exactly these.
 """
 
+from aotc.backends.base import BackendOptionError
 from aotc.frontend.errors import FrontendError
 
 from .options import OptionError
@@ -13,4 +14,4 @@ class ArtifactError(RuntimeError):
     """The artifact could not be written or linked (unwritable directory, no C compiler)."""
 
 
-USER_ERRORS = (FrontendError, OptionError, ArtifactError, OSError)
+USER_ERRORS = (FrontendError, OptionError, BackendOptionError, ArtifactError, OSError)

@@ -1,1 +1,4 @@
-"""aotc: backends."""
+"""aotc: backends. Code generators behind one contract (base.py), found by name in the
+registry (registry.py). Importing this package registers every backend."""
+
+from . import cpu  # noqa: F401  (registers "cpu")

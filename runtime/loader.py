@@ -27,7 +27,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from aotc.backends.program import BUFFER_ALIGNMENT, Program, TensorSpec
+from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec
 
 __all__ = ["CompiledModel", "load"]
 

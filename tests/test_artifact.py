@@ -1,7 +1,7 @@
 """The artifact writer, generated header/test/benchmark, runtime header and Python loader.
 
 The compiler is not needed: a hand-written C entry function (`tiny_entry`, below) follows
-the calling convention of backends/program.py, is compiled to tiny.o with gcc, and is
+the calling convention of runtime/program.py, is compiled to tiny.o with gcc, and is
 described by a hand-built Program. Then:
 - the header compiles as C11 and C++17 with -Wall -Wextra -Werror -pedantic, also for
   zero-arg, zero-result and scalar programs;
@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 
 from aotc import names
-from aotc.artifact import render_header, write_artifact
-from aotc.backends.program import Program, TensorSpec, VariableSpec
+from aotc.artifact import write_artifact
+from aotc.render import render_header
+from aotc.runtime.program import Program, TensorSpec, VariableSpec
 from aotc.runtime.loader import load
 
 pytestmark = pytest.mark.skipif(

@@ -12,7 +12,7 @@ import numpy as np
 from aotc.hlo import Instruction, Shape
 
 from .codegen import CodeGen
-from ..program import BUFFER_ALIGNMENT
+from aotc.runtime.program import BUFFER_ALIGNMENT
 from .llvm_types import I8, int_const, memory_type
 
 

@@ -10,7 +10,7 @@ import llvmlite.ir as ir
 from aotc.hlo import Module
 
 from .emitter import EntryEmitter
-from .target import create_target_machine, default_triple, resolve_target
+from .target import TargetInfo, create_target_machine, default_triple, resolve_target
 
 __all__ = ["CpuArtifact", "compile_module", "default_triple"]
 
@@ -27,12 +27,14 @@ class CpuArtifact:
 
 def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str | None = None,
                    cpu: str | None = None, features: str | None = None,
-                   opt_level: int = 3) -> CpuArtifact:
+                   target: TargetInfo | None = None, opt_level: int = 3) -> CpuArtifact:
     """Compile `module` (entry root: a tuple of results) with buffers from `assignment`.
 
-    The object defines `entry_symbol` with the calling convention of backends/program.py.
+    The target is `target` when given (already resolved), else the host's triple, CPU and
+    features wherever `triple`, `cpu`, `features` leave them out. The object defines
+    `entry_symbol` with the calling convention of runtime/program.py.
     """
-    target = resolve_target(triple, cpu, features)
+    target = target or resolve_target(triple, cpu, features)
     machine = create_target_machine(target, opt_level)
     llvm_module = ir.Module(name=module.name)
     llvm_module.triple = target.triple

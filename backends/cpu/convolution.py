@@ -32,7 +32,7 @@ from aotc.hlo import Instruction
 from aotc.hlo.dtypes import F32 as F32_DTYPE
 from aotc.hlo.window import dilated_bound
 
-from ..program import BUFFER_ALIGNMENT
+from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant

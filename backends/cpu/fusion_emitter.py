@@ -38,7 +38,7 @@ import llvmlite.ir as ir
 from aotc.hlo import Instruction
 from aotc.passes.fusion_analysis import KINDS_WITH_HERO, find_hero, fused_computation
 
-from ..program import BUFFER_ALIGNMENT
+from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .convolution import emit_convolution

@@ -1,7 +1,9 @@
-"""The `Program`: what a backend hands to the artifact writer.
+"""The `Program`: the ABI of one compiled artifact, shared by the driver, the backends and
+the runtime.
 
-A backend turns an optimized HLO module into code (an object file, PTX, ...) plus this
-description of how to call it. The description is all the templates (header, generated
+A backend turns an optimized HLO module into code (an object file, PTX, ...); the driver
+describes how to call it with a Program. This module is neutral ground: it imports nothing
+of aotc, so the runtime (the Python loader) can read an artifact without the compiler. The description is all the templates (header, generated
 test and benchmark) and the Python loader need; it is also written verbatim to
 `<name>.json` so that the loader can work without importing the compiler.
 
@@ -95,8 +97,9 @@ class VariableSpec(TensorSpec):
 class Program:
     """How to call one compiled entry function, and what it computes.
 
-    `target` is the LLVM triple (or "nvptx64-nvidia-cuda" for the CUDA backend);
-    `backend` is "cpu" or "cuda". `program_shape` is the XLA-style signature text,
+    `target` is the LLVM triple of the object file; `backend` is the name of the backend
+    that compiled it (a key of aotc.backends.registry), and `backend_info` holds facts
+    that only that backend has (the CUDA backend's GPU architecture, say). `program_shape` is the XLA-style signature text,
     e.g. "(f32[2,3], f32[3,2]) -> (f32[2,2])".
 
     `gen_name_to_index` and `gen_program_shape` mirror tfcompile's flags of the same
@@ -114,6 +117,7 @@ class Program:
     constant_bytes: int = 0
     target: str = ""
     backend: str = "cpu"
+    backend_info: dict[str, str] = field(default_factory=dict)
     program_shape: str = ""
     gen_name_to_index: bool = False
     gen_program_shape: bool = False
@@ -135,6 +139,8 @@ class Program:
             for spec, obj in zip(data[kind], getattr(self, kind)):
                 spec["size_bytes"] = obj.size_bytes
         data["buffer_alignment"] = BUFFER_ALIGNMENT
+        if not data["backend_info"]:
+            del data["backend_info"]  # most backends have nothing to add
         return json.dumps(data, indent=2) + "\n"
 
     @classmethod
