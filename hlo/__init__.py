@@ -1,13 +1,19 @@
 """aotc.hlo: the IR. Dtypes, shapes with layouts, instructions, computations, modules, a
-builder with shape inference, the text printer/parser, the verifier and the evaluator."""
+builder with shape inference, the text printer/parser, the verifier and the evaluator.
+
+The rule tables keyed by opcode are `registry.Registry` objects; each role has its own
+subpackage whose `__init__` imports every family module once: `shape_rules/` (shape
+inference) and `evaluation/` (the NumPy evaluator)."""
 
 from .builder import Builder, scalar_computation
 from .dtypes import DTYPES, DType, dtype, from_numpy
+from .graphviz import to_graphviz
 from .ir import Computation, Instruction, Module
 from .opcodes import OPCODES, OpInfo
+from .parser import HloParseError, parse_module
+from .printer import print_computation, print_instruction, print_module
 from .shape import Shape
-from .shape_inference import ShapeError, infer_shape
-from .text import HloParseError, parse_module, print_computation, print_instruction, print_module, to_graphviz
+from .shape_rules import ShapeError, infer_shape
 from .verifier import HloVerifierError, find_problems, verify
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 from .dtypes import DType, dtype as _dtype, from_numpy
 from .ir import Computation, Instruction, Module
 from .shape import Shape
-from .shape_inference import infer_shape
+from .shape_rules import infer_shape
 from .window import ConvDimensionNumbers, Window
 
 

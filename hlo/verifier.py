@@ -16,7 +16,7 @@ from .ir import (CALLED_COMPUTATION_ATTR, CALLED_COMPUTATION_COUNTS, Computation
                  Module)
 from .opcodes import VARIADIC, OPCODES
 from .shape import Shape
-from .shape_inference import ShapeError, infer_shape
+from .shape_rules import ShapeError, infer_shape
 
 
 class HloVerifierError(ValueError):

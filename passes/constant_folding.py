@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 
-from ..hlo.evaluator import evaluate_instruction
+from ..hlo.evaluation import evaluate_instruction
 from ..hlo.ir import Computation, Instruction
 from .pass_base import ComputationPass, rewrite_forward
 

@@ -32,7 +32,8 @@ def dump_module(dump_dir, index: int, label: str, module: Module) -> list[Path]:
     """Write the module as HLO text (`NN-label.hlo`) and its entry computation as graphviz
     (`NN-label.dot`). Returns the paths written."""
     # Imported here so that passes which never dump do not depend on the printer.
-    from ..hlo.text import print_module, to_graphviz
+    from ..hlo.graphviz import to_graphviz
+    from ..hlo.printer import print_module
 
     stem = dump_filename_stem(index, label)
     return [

@@ -11,7 +11,7 @@ import numpy as np
 from cffi import FFI
 
 from aotc.backends.cpu import compile_module
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.passes.buffer_assignment import assign_buffers
 
 ENTRY = "aotc_test_entry"

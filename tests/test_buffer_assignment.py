@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Instruction, Shape, parse_module, scalar_computation
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.passes.buffer_assignment import assign_buffers
 from aotc.passes.heap_simulator import Block, _best_fit, pack
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline

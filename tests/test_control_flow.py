@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Shape, parse_module, print_module, verify
-from aotc.hlo.evaluator import evaluate
-from aotc.hlo.text import HloParseError
+from aotc.hlo.evaluation import evaluate
+from aotc.hlo.parser import HloParseError
 from aotc.hlo.verifier import HloVerifierError, find_problems
 from aotc.passes.pipeline import default_pipeline
 from compiled import Compiled, check_compiled as _check

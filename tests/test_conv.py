@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Shape, parse_module, print_module, scalar_computation
-from aotc.hlo.evaluator import evaluate
-from aotc.hlo.shape_inference import ShapeError
-from aotc.hlo.text import HloParseError
+from aotc.hlo.evaluation import evaluate
+from aotc.hlo.shape_rules import ShapeError
+from aotc.hlo.parser import HloParseError
 from aotc.hlo.verifier import verify
 from aotc.hlo.window import ConvDimensionNumbers, WindowDim, make_window
 from compiled import check_compiled as compile_and_compare  # compiled vs. evaluator

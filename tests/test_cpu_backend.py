@@ -2,7 +2,7 @@
 
 Each test builds a module with many results (LLVM compiles are the slow part, so ops are
 batched), compiles it to an object, links a shared library, runs it through cffi and
-compares every result with `aotc.hlo.evaluator.evaluate`.
+compares every result with `aotc.hlo.evaluation.evaluate`.
 """
 
 from __future__ import annotations

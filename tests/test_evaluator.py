@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aotc.hlo import OPCODES, Builder, Shape, from_numpy, scalar_computation
-from aotc.hlo.evaluator import (
+from aotc.hlo.evaluation import (
     EVALUATORS, EvaluationError, evaluate, evaluate_computation, evaluate_instruction,
 )
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Shape, verify
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.opcodes import OPCODES, OpInfo
-from aotc.hlo.text import parse_module, print_module
+from aotc.hlo.parser import parse_module
+from aotc.hlo.printer import print_module
 from aotc.passes.dce import DeadCodeElimination
 from aotc.passes.fusion import InstructionFusion
 from aotc.passes.fusion_analysis import find_hero, reuses_operand

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from aotc.compiler import compile_graph
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.opcodes import OPCODES
-from aotc.hlo.text import parse_module
+from aotc.hlo.parser import parse_module
 from aotc.options import CompileOptions
 from aotc.passes.pipeline import default_pipeline
 from aotc.report import NO_CODE, build_report, compilation_report

@@ -5,8 +5,9 @@ import pytest
 
 from aotc.hlo import Builder, Module, Shape, scalar_computation
 from aotc.hlo.dtypes import DTYPES
-from aotc.hlo.text import (HloParseError, parse_module, print_computation, print_instruction,
-                           print_module, to_graphviz)
+from aotc.hlo.graphviz import to_graphviz
+from aotc.hlo.parser import HloParseError, parse_module
+from aotc.hlo.printer import print_computation, print_instruction, print_module
 from aotc.hlo.verifier import verify
 
 from every_opcode import every_opcode_module, fused_add_computation

@@ -22,7 +22,7 @@ from aotc.frontend.errors import FrontendError
 from aotc.hlo import Builder, HloVerifierError, Shape, parse_module, print_module, verify
 from aotc.hlo import scalar_computation
 from aotc.hlo.builder import sort_comparator
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from compiled import Compiled, check_compiled as _check
 
 import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite must fail, not skip)

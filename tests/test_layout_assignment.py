@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Shape, parse_module, print_module, verify
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.layout_util import (broadcast_is_bitcast, from_physical, is_bitcast,
                                   reshape_operand_layout, to_physical, transpose_is_bitcast)
 from aotc.hlo.window import make_window

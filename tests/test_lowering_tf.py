@@ -20,7 +20,7 @@ from aotc.frontend.errors import FrontendError, UnsupportedOpsError  # noqa: E40
 from aotc.frontend.lower import lower  # noqa: E402
 from aotc.frontend.ops import supported_ops  # noqa: E402
 from aotc.frontend.prune import prune  # noqa: E402
-from aotc.hlo.evaluator import evaluate  # noqa: E402
+from aotc.hlo.evaluation import evaluate  # noqa: E402
 
 from tf_graphs import (  # noqa: E402
     ACCUMULATE, EXACT, R, assert_matches, c, check_case, lower_case, make_config,

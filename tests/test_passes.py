@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Shape, scalar_computation
-from aotc.hlo.evaluator import evaluate
-from aotc.hlo.text import parse_module, print_module
+from aotc.hlo.evaluation import evaluate
+from aotc.hlo.parser import parse_module
+from aotc.hlo.printer import print_module
 from aotc.passes.constant_folding import ConstantFolding
 from aotc.passes.cse import CommonSubexpressionElimination
 from aotc.passes.dce import DeadCodeElimination

@@ -18,7 +18,7 @@ from aotc.frontend.ops.registry import LoweringContext
 from aotc.frontend.proto import aotc_graph_pb2, aotc_tf2xla_pb2
 from aotc.frontend.prune import prune
 from aotc.hlo import Builder
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 
 
 @pytest.mark.parametrize("key, expected", [

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from aotc.hlo import Builder, Shape, scalar_computation, verify
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.passes.buffer_assignment import assign_buffers
 from aotc.passes.layout_assignment import LayoutAssignment
 from aotc.passes.pipeline import Pipeline, default_pipeline

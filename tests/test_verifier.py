@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from aotc.hlo import Builder, Instruction, Module, Shape, scalar_computation
-from aotc.hlo.text import parse_module
+from aotc.hlo.parser import parse_module
 from aotc.hlo.verifier import HloVerifierError, find_problems, verify
 
 from every_opcode import every_opcode_module, tuple_reducer

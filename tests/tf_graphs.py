@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 from aotc.frontend.lower import lower  # noqa: E402
 from aotc.frontend.proto import aotc_graph_pb2, aotc_tf2xla_pb2  # noqa: E402
 from aotc.frontend.prune import prune  # noqa: E402
-from aotc.hlo.evaluator import evaluate  # noqa: E402
+from aotc.hlo.evaluation import evaluate  # noqa: E402
 from aotc.hlo.verifier import verify  # noqa: E402
 
 _RNG = np.random.default_rng(0)

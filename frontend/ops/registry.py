@@ -114,7 +114,7 @@ class LoweringContext:
         order = post_order([inst])
         if any(i.opcode == "parameter" for i in order):
             return None
-        from ...hlo.evaluator import evaluate_computation  # lazy: few constants need it
+        from ...hlo.evaluation import evaluate_computation  # lazy: few constants need it
 
         # The sub-DAG shares instructions with the entry computation; the evaluator only
         # reads them, so no copy is needed.

@@ -1,8 +1,8 @@
 """Evaluator rules for the indexing ops: gather, scatter, dynamic-slice,
 dynamic-update-slice and sort (semantics in hlo/indexing.py).
 
-Registered into `evaluator.EVALUATORS` on import (evaluator imports this module at its
-end). Gather and the dynamic slices are vectorized with NumPy indexing; scatter walks the
+Registered into `EVALUATORS` on import (the package `aotc.hlo.evaluation` imports this
+module). Gather and the dynamic slices are vectorized with NumPy indexing; scatter walks the
 update windows in row-major order (so duplicate indices combine in that order); sort is a
 stable argsort when the comparator compares one operand with LT or GT, and otherwise
 Python's stable sort with the comparator as the ordering.
@@ -14,9 +14,10 @@ import functools
 
 import numpy as np
 
-from .evaluator import _batchable, _run, _simple_reducer, evaluate_computation, rule
-from .indexing import (gather_offset_operand_dims, gather_output_batch_dims,
-                       scatter_update_scatter_dims, scatter_window_sizes)
+from ..indexing import (gather_offset_operand_dims, gather_output_batch_dims,
+                        scatter_update_scatter_dims, scatter_window_sizes)
+from .interpreter import evaluate_computation, rule, run_computation
+from .reducers import batchable, simple_reducer
 
 
 def _index_vectors(indices: np.ndarray, index_vector_dim: int) -> np.ndarray:
@@ -56,12 +57,12 @@ def _gather(inst, ops):
 
 def _combiner(comp):
     """fn(current, update) applying the scatter computation to arrays of equal shape."""
-    ufunc = _simple_reducer(comp)
+    ufunc = simple_reducer(comp)
     if ufunc is not None:
         return lambda current, update: ufunc(current, update).astype(current.dtype)
-    if _batchable(comp):
+    if batchable(comp):
         return lambda current, update: np.broadcast_to(
-            _run(comp, [current, update], check_dims=False), current.shape)
+            run_computation(comp, [current, update], check_dims=False), current.shape)
 
     def elementwise(current, update):
         out = np.empty_like(current)
@@ -147,8 +148,8 @@ def _less_matrix(comparator, rows: list[np.ndarray]) -> np.ndarray:
     args = []
     for row in rows:
         args += [np.broadcast_to(row[:, None], (n, n)), np.broadcast_to(row[None, :], (n, n))]
-    if _batchable(comparator):
-        return np.broadcast_to(_run(comparator, args, check_dims=False), (n, n))
+    if batchable(comparator):
+        return np.broadcast_to(run_computation(comparator, args, check_dims=False), (n, n))
     less = np.empty((n, n), bool)
     for i, j in np.ndindex(n, n):
         less[i, j] = evaluate_computation(comparator, [np.asarray(a[i, j]) for a in args])

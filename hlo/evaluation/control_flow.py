@@ -1,7 +1,7 @@
 """Evaluator rules for control flow, `while` and `conditional` (XLA's semantics).
 
-Registered into `evaluator.EVALUATORS` on import (the evaluator imports this module at its
-end). Called computations run through `evaluate_computation`, so every value they produce
+Registered into `EVALUATORS` on import (the package `aotc.hlo.evaluation` imports this
+module). Called computations run through `evaluate_computation`, so every value they produce
 is checked against its shape like the entry's.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluator import evaluate_computation, rule
+from .interpreter import evaluate_computation, rule
 
 
 @rule("while")

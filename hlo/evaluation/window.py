@@ -6,16 +6,17 @@ starts at o * stride and its taps are window_dilation apart. Each rule then loop
 the taps of the window (a few dozen at most) and handles every output position of a tap
 at once with NumPy slicing, which keeps it both clear and fast enough for tests.
 
-Registered into the evaluator's table on import (evaluator.py imports this module at
-its end).
+Registered into `EVALUATORS` on import (the package `aotc.hlo.evaluation` imports this
+module).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .evaluator import _batchable, _run, _simple_reducer, rule
-from .window import dilated_bound
+from ..window import dilated_bound
+from .interpreter import rule, run_computation
+from .reducers import batchable, simple_reducer
 
 
 def _edges(window) -> list[tuple[int, int, int]]:
@@ -103,17 +104,17 @@ def _reduce_window(inst, ops):
 
 def _combiner(reducer, out_dims):
     """fn(accumulators, elements) applying the scalar `reducer` at every output position."""
-    ufunc = _simple_reducer(reducer)
+    ufunc = simple_reducer(reducer)
     if ufunc is not None:
         return ufunc
-    if _batchable(reducer):
+    if batchable(reducer):
         return lambda acc, elements: np.broadcast_to(
-            _run(reducer, [acc, elements], check_dims=False), out_dims)
+            run_computation(reducer, [acc, elements], check_dims=False), out_dims)
 
     def one_by_one(acc, elements):
         out = np.empty_like(acc)
         for index in np.ndindex(*out_dims):
-            out[index] = _run(reducer, [np.asarray(acc[index]), np.asarray(elements[index])],
+            out[index] = run_computation(reducer, [np.asarray(acc[index]), np.asarray(elements[index])],
                               check_dims=True)
         return out
 
