@@ -8,7 +8,7 @@ from .fusion import InstructionFusion
 from .inline import CallInliner
 from .pass_base import ComputationPass, ModulePass
 from .pipeline import PassPipelineError, Pipeline, default_pipeline
-from .simplify import AlgebraicSimplifier
+from .simplifier import AlgebraicSimplifier
 
 __all__ = [
     "BufferAssignment", "BufferSlice", "assign_buffers", "ConstantFolding",

@@ -33,7 +33,7 @@ from .heap_simulator import Block, pack, round_up
 from .in_place import can_share_buffer
 
 #: Opcodes whose value is only a view of other instructions' buffers.
-_VIEW_OPCODES = frozenset({"tuple", "get-tuple-element", "bitcast"})
+VIEW_OPCODES = frozenset({"tuple", "get-tuple-element", "bitcast"})
 
 #: A buffer: its defining instruction and the tuple element (-1 for an array value).
 Key = tuple[Instruction, int]
@@ -217,7 +217,7 @@ def assign_buffers(module: Module, alignment: int = 64, *, schedule=None,
     # 1. Values: where each owner lives, unless it is a temporary.
     ranges: dict[Key, list[int]] = {}  # temporaries: key -> [first, last] position
     for inst in order:
-        if inst.opcode in _VIEW_OPCODES:
+        if inst.opcode in VIEW_OPCODES:
             continue
         if inst.opcode == "parameter":
             place((inst, -1), BufferSlice("arg", inst.attrs["parameter_number"], 0, inst.shape.byte_size))
@@ -247,7 +247,7 @@ def assign_buffers(module: Module, alignment: int = 64, *, schedule=None,
     for inst in order:
         key = (inst, -1)
         if key not in ranges:
-            for element_key in owners(inst) if inst.opcode not in _VIEW_OPCODES else []:
+            for element_key in owners(inst) if inst.opcode not in VIEW_OPCODES else []:
                 if element_key in ranges:
                     _new_allocation(element_key, ranges, allocation_of, allocations)
             continue

@@ -38,6 +38,7 @@ from typing import Callable
 from ..hlo import Computation, Instruction, Module, Shape
 from ..hlo.layout_util import (is_bitcast, reshape_operand_layout, row_major,
                                transpose_operand_layout)
+from ..hlo.registry import Registry
 from .in_place import reaches_root_elementwise
 from .pass_base import ModulePass
 
@@ -50,20 +51,16 @@ class Required(tuple):
 
 #: opcode -> fn(user, operand index, user's layout) -> Layout | Required | None.
 OperandRule = Callable[[Instruction, int, Layout], "Layout | Required | None"]
-OPERAND_RULES: dict[str, OperandRule] = {}
+OPERAND_RULES: Registry[OperandRule] = Registry("operand layout rule")
 
 #: opcode -> fn(instruction) -> its own result layout, for instructions that do not take
 #: their users' requests (anchors).
-RESULT_RULES: dict[str, Callable[[Instruction], Layout]] = {}
+RESULT_RULES: Registry[Callable[[Instruction], Layout]] = Registry("result layout rule")
 
 
 def operand_rule(*opcodes: str):
-    def register(fn: OperandRule) -> OperandRule:
-        for opcode in opcodes:
-            OPERAND_RULES[opcode] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the operand layout rule of `opcodes`."""
+    return OPERAND_RULES.register(*opcodes)
 
 
 def _own_layout(inst: Instruction, k: int, layout: Layout):
@@ -77,10 +74,8 @@ def _no_preference(inst: Instruction, k: int, layout: Layout):
     return None
 
 
-for _opcode in ("slice", "reverse", "pad", "concatenate"):
-    OPERAND_RULES[_opcode] = _own_layout
-for _opcode in ("reduce", "get-tuple-element"):
-    OPERAND_RULES[_opcode] = _no_preference
+operand_rule("slice", "reverse", "pad", "concatenate")(_own_layout)
+operand_rule("reduce", "get-tuple-element")(_no_preference)
 
 
 @operand_rule("tuple")
@@ -131,7 +126,7 @@ def _dot(inst: Instruction, k: int, layout: Layout):
     return tuple(reversed(batch + contracting + free))
 
 
-RESULT_RULES["dot"] = lambda inst: row_major(inst.shape.rank)
+RESULT_RULES.add("dot", lambda inst: row_major(inst.shape.rank))
 
 
 def _operand_request(inst: Instruction, k: int, layout: Layout | None):

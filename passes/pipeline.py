@@ -19,7 +19,7 @@ from .dump import dump_module
 from .fusion import InstructionFusion
 from .inline import CallInliner
 from .pass_base import ModulePass
-from .simplify import AlgebraicSimplifier
+from .simplifier import AlgebraicSimplifier
 
 
 class PassPipelineError(RuntimeError):

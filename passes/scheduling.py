@@ -25,7 +25,7 @@ root returns are not freed.
 from __future__ import annotations
 
 from ..hlo import Computation, Instruction, Module
-from .buffer_assignment import _VIEW_OPCODES, assign_buffers, owners
+from .buffer_assignment import VIEW_OPCODES, assign_buffers, owners
 from .pass_base import ModulePass
 
 Key = tuple[Instruction, int]
@@ -44,7 +44,7 @@ class _BufferUse:
         self.defines: dict[Instruction, list[Key]] = {}
         self.reads: dict[Instruction, set[Key]] = {}
         for inst in comp.instructions:
-            free = inst.opcode in _VIEW_OPCODES or inst.opcode in ("parameter", "constant")
+            free = inst.opcode in VIEW_OPCODES or inst.opcode in ("parameter", "constant")
             self.defines[inst] = [] if free else owners(inst)
             self.reads[inst] = {key for op in inst.operands for key in owners(op)}
         # The root reads what it returns until the end: never freed.
@@ -67,7 +67,7 @@ def list_schedule(comp: Computation) -> list[Instruction]:
     order: list[Instruction] = []
 
     def priority(inst: Instruction):
-        if inst.opcode in _VIEW_OPCODES or not use.defines[inst]:
+        if inst.opcode in VIEW_OPCODES or not use.defines[inst]:
             return (1, 0, ready[inst], -original[inst])  # costs nothing: take it now
         freed = sum(_key_size(k) for k in use.reads[inst]
                     if k in use.arena and remaining_readers[k] == 1)

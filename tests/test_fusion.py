@@ -21,7 +21,7 @@ from aotc.passes.fusion import InstructionFusion
 from aotc.passes.fusion_analysis import find_hero, reuses_operand
 from aotc.passes.inline import CallInliner
 from aotc.passes.pipeline import Pipeline, default_pipeline
-from aotc.passes.simplify import AlgebraicSimplifier
+from aotc.passes.simplifier import AlgebraicSimplifier
 from aotc.report import NO_CODE
 from fusion_fixtures import ACTIVATIONS, DENSE, REDUCERS, random_module
 

@@ -14,7 +14,7 @@ from aotc.hlo.window import make_window
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.layout_assignment import LayoutAssignment
 from aotc.passes.pipeline import Pipeline, default_pipeline
-from aotc.passes.simplify import AlgebraicSimplifier
+from aotc.passes.simplifier import AlgebraicSimplifier
 from random_modules import random_inputs, random_module
 
 

@@ -19,7 +19,7 @@ from aotc.passes.dce import DeadCodeElimination
 from aotc.passes.dump import dump_text
 from aotc.passes.pass_base import ModulePass
 from aotc.passes.pipeline import PassPipelineError, Pipeline, default_pipeline
-from aotc.passes.simplify import AlgebraicSimplifier
+from aotc.passes.simplifier import AlgebraicSimplifier
 
 
 # -- helpers ---------------------------------------------------------------------------

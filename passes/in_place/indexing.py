@@ -1,4 +1,4 @@
-"""In-place updates for dynamic-update-slice and scatter (registered in in_place._RULES;
+"""In-place updates for dynamic-update-slice and scatter (registered in `SHARING_RULES`;
 XLA's CanShareBuffer allows the same).
 
 Both produce their operand 0 with some elements replaced: the CPU backend copies the
@@ -11,7 +11,7 @@ loop body touches one row instead of the whole list.
 
 from __future__ import annotations
 
-from .in_place import rule
+from .sharing import rule
 
 
 @rule("dynamic-update-slice", "scatter")

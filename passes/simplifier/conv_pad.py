@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..hlo.ir import Instruction
-from .simplify import _is_all, rule
+from ...hlo.ir import Instruction
+from .constants import is_all
+from .rewriter import rule
 
 
 @rule("convolution")
 def _fold_input_pad(inst: Instruction):
     pad, kernel = inst.operands
-    if pad.opcode != "pad" or not _is_all(pad.operands[1], 0):
+    if pad.opcode != "pad" or not is_all(pad.operands[1], 0):
         return None
     numbers = inst.attrs["dim_labels"]
     window = tuple(inst.attrs["window"])

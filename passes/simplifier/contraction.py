@@ -1,4 +1,4 @@
-"""Simplifications around contractions (dot, convolution), registered in simplify.RULES.
+"""Simplifications around contractions (dot, convolution), registered in `RULES`.
 
 Transpose folding (XLA's TransposeFolding): dot(transpose(x), y) becomes a dot of x whose
 dimension numbers name x's dimensions directly, when that keeps the result's dimension
@@ -24,10 +24,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..hlo.ir import Instruction
-from ..hlo.opcodes import OPCODES
-from ..hlo.shape import Shape
-from .simplify import rule
+from ...hlo.ir import Instruction
+from ...hlo.opcodes import OPCODES
+from ...hlo.shape import Shape
+from .rewriter import rule
 
 #: fn(contraction, output dim) -> [(operand index, operand dim)]: scaling the result along
 #: `output dim` is the same as scaling any one of these operands along its dim.

@@ -1,4 +1,4 @@
-"""Simplifications of the dynamic slices, registered in simplify.RULES (XLA's
+"""Simplifications of the dynamic slices, registered in `RULES` (XLA's
 AlgebraicSimplifier does the same):
 
 - dynamic-slice with constant start indices is a static `slice` (starts clamped as the
@@ -9,8 +9,8 @@ AlgebraicSimplifier does the same):
 
 from __future__ import annotations
 
-from ..hlo.ir import Instruction
-from .simplify import rule
+from ...hlo.ir import Instruction
+from .rewriter import rule
 
 
 def _constant_starts(starts: list[Instruction]) -> list[int] | None:
