@@ -19,6 +19,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from aotc.hlo import Computation, Instruction, Shape
+from aotc.hlo.registry import Registry
 
 from .buffers import BufferView, ConstantPool, iteration_order
 from .codegen import CodeGen
@@ -29,17 +30,15 @@ from .scalar_ops import emit_compare, emit_convert, emit_elementwise
 Index = list
 Source = Callable[[Index], object]
 Rule = Callable[["ElementalEmitter", Instruction, Index], object]
-_RULES: dict[str, Rule] = {}
+#: opcode (or "<category>") -> fn(emitter, instruction, index) -> the element's value. The
+#: family modules (convolution, indexing) register into it; the package imports them.
+ELEMENTAL_RULES: Registry[Rule] = Registry("CPU elemental rule")
 _ids = itertools.count()
 
 
 def elemental(*opcodes: str):
-    def register(fn: Rule) -> Rule:
-        for opcode in opcodes:
-            _RULES[opcode] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the element generator of `opcodes`."""
+    return ELEMENTAL_RULES.register(*opcodes)
 
 
 class ElementalEmitter:
@@ -65,7 +64,8 @@ class ElementalEmitter:
 
     def generate(self, inst: Instruction, index: Index):
         """Emit the computation of `inst`'s element at `index` from its operands."""
-        rule = _RULES.get(inst.opcode) or _RULES.get(f"<{inst.info.category}>")
+        rule = (ELEMENTAL_RULES.get(inst.opcode)
+                or ELEMENTAL_RULES.get(f"<{inst.info.category}>"))
         if rule is None:
             raise NotImplementedError(f"CPU backend: cannot emit {inst.opcode} ({inst.name})")
         return rule(self, inst, index)

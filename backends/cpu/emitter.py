@@ -20,6 +20,7 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from aotc.hlo import Instruction, Module
+from aotc.hlo.registry import Registry
 
 from .buffers import BufferView, ConstantPool, iteration_order
 from .codegen import CodeGen
@@ -29,16 +30,21 @@ from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .target import TargetInfo
 
 Materializer = Callable[["EntryEmitter", Instruction], None]
-_MATERIALIZERS: dict[str, Materializer] = {}
+
+#: opcode -> fn(emitter, instruction): emits the instruction into its buffer. Opcodes without
+#: an entry are elementwise (`materialize_elementwise`). The family modules (convolution,
+#: indexing, control_flow, fusion_emitter) register into it; the package imports them.
+MATERIALIZERS: Registry[Materializer] = Registry("CPU materializer")
 
 
 def materializer(*opcodes: str):
-    def register(fn: Materializer) -> Materializer:
-        for opcode in opcodes:
-            _MATERIALIZERS[opcode] = fn
-        return fn
+    """Register the decorated function as the materializer of `opcodes`."""
+    return MATERIALIZERS.register(*opcodes)
 
-    return register
+
+def materialize(em: "EntryEmitter", inst: Instruction) -> None:
+    """Emit `inst` into its buffer with its opcode's materializer (elementwise by default)."""
+    MATERIALIZERS.get(inst.opcode, materialize_elementwise)(em, inst)
 
 
 class EntryEmitter:
@@ -84,7 +90,7 @@ class EntryEmitter:
         self.cg = CodeGen(self.llvm_module, fn, self.target)
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
         for inst in self.module.entry.instructions:
-            _MATERIALIZERS.get(inst.opcode, _materialize_elementwise)(self, inst)
+            materialize(self, inst)
         for index, source in self.assignment.result_copies:
             self._copy(self._result_pointer(index), self.pointer_of(source), source.shape.byte_size)
         self.cg.builder.ret_void()
@@ -163,7 +169,8 @@ def _nothing(em: EntryEmitter, inst: Instruction) -> None:
     bitcast reads its operand's bytes through its own shape's layout)."""
 
 
-def _materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
+def materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
+    """The default: a loop nest over the output generating each element."""
     if inst.shape.is_tuple:
         views = em.element_views(inst)
         shapes = inst.shape.tuple_shapes
@@ -181,7 +188,8 @@ def _materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
 
 
 @materializer("call")  # fusion: backends/cpu/fusion_emitter.py (kLoop comes back here)
-def _materialize_call(em: EntryEmitter, inst: Instruction) -> None:
+def materialize_call(em: EntryEmitter, inst: Instruction) -> None:
+    """A call (or a loop fusion): each output element generated from the callee's root."""
     child, computation = callee_emitter(em.elemental, inst)
     root = computation.root
     if not inst.shape.is_tuple:
@@ -208,7 +216,7 @@ def _materialize_copy(em: EntryEmitter, inst: Instruction) -> None:
     if same_order and source.element_type == inst.shape.element_type:
         em._copy(em.pointer_of(inst), em.pointer_of(inst.operands[0]), inst.shape.byte_size)
     else:
-        _materialize_elementwise(em, inst)
+        materialize_elementwise(em, inst)
 
 
 @materializer("concatenate")
@@ -245,7 +253,7 @@ def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     """
     t = inst.shape.element_type
     if not t.is_float or register_type(t) == HALF:
-        _materialize_elementwise(em, inst)
+        materialize_elementwise(em, inst)
         if after_row is not None:  # the whole output is one "row"
             after_row(lambda body: em.cg.loop_nest(list(inst.shape.dims),
                                                    iteration_order(inst.shape), body, name="e"))
@@ -295,7 +303,7 @@ def _materialize_reduce(em: EntryEmitter, inst: Instruction) -> None:
     """Single-output reduce: accumulate in the output buffer while walking the input in
     memory order, so row and column reductions both stream contiguous memory."""
     if inst.shape.is_tuple:
-        _materialize_elementwise(em, inst)
+        materialize_elementwise(em, inst)
         return
     operand, init = inst.operands
     out = em.view(inst)

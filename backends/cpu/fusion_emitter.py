@@ -9,7 +9,7 @@ pointers say what buffer assignment guarantees: buffers used together never over
 An operand whose buffer the fusion computes in place (buffer assignment's in-place
 sharing) is the output's own pointer, passed once.
 
-kLoop fusions are emitted by `_materialize_call`: one loop nest over the output, each
+kLoop fusions are emitted by `materialize_call`: one loop nest over the output, each
 element generated from the fused root (the elemental emitter computes every fused
 producer per element).
 
@@ -43,8 +43,7 @@ from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .convolution import emit_convolution
 from .elemental import ElementalEmitter
-from .emitter import (_MATERIALIZERS, EntryEmitter, _materialize_call,
-                      _materialize_elementwise, emit_dot, materializer)
+from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .llvm_types import PTR
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
@@ -153,7 +152,7 @@ def _kernel(em: EntryEmitter, fusion: Instruction) -> FusionScope:
 def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
     if fusion.shape.is_tuple:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
-        _materialize_call(em, fusion)
+        materialize_call(em, fusion)
         return
     scope = _kernel(em, fusion)
     _emit_body(scope, fusion)
@@ -166,7 +165,7 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     if hero is None or not hero.shape.same_array(fusion.shape):
         # A loop fusion; or a hero fusion this emitter cannot place (then computing every
         # element from the root is still correct, only slower).
-        _materialize_call(scope, fusion)
+        materialize_call(scope, fusion)
         return
     out = scope.view(fusion)  # in the fusion's layout, which layout assignment may choose
     scope.place(hero, out)
@@ -180,7 +179,7 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     if row_emitter is not None:
         row_emitter(scope, hero, after_row=epilogue)
         return
-    _MATERIALIZERS.get(hero.opcode, _materialize_elementwise)(scope, hero)
+    materialize(scope, hero)
     if epilogue is not None:
         shape = fusion.shape
         epilogue(lambda body: scope.cg.loop_nest(list(shape.dims), iteration_order(shape),

@@ -16,6 +16,7 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from aotc.hlo.dtypes import DTYPES, DType
+from aotc.hlo.registry import Registry
 
 from . import math
 from .codegen import CodeGen
@@ -23,22 +24,19 @@ from .half import float_to_half, half_to_float
 from .llvm_types import F32, F64, I1, register_type
 
 Rule = Callable[..., ir.Value]
-_RULES: dict[str, Rule] = {}
+#: opcode -> fn(codegen, dtype, *operand values) -> the scalar result.
+SCALAR_RULES: Registry[Rule] = Registry("CPU scalar rule")
 
 
 def elementwise(*opcodes: str):
-    def register(fn: Rule) -> Rule:
-        for opcode in opcodes:
-            _RULES[opcode] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the scalar code of elementwise `opcodes`."""
+    return SCALAR_RULES.register(*opcodes)
 
 
 def emit_elementwise(cg: CodeGen, opcode: str, dtype: DType, values: list[ir.Value]) -> ir.Value:
     """The result of unary/binary elementwise `opcode` on operands of element type `dtype`."""
     try:
-        rule = _RULES[opcode]
+        rule = SCALAR_RULES[opcode]
     except KeyError:
         raise NotImplementedError(f"CPU backend: no elementwise rule for {opcode}") from None
     if dtype.name != "f16":
@@ -322,7 +320,8 @@ def _via_f64(cg, t, fn, *values, precision: bool = False):
 
 
 def _register_transcendental(opcode: str, fn) -> None:
-    _RULES[opcode] = lambda cg, t, x: _via_f64(cg, t, lambda v, p: fn(cg, v, p), x, precision=True)
+    SCALAR_RULES.add(opcode, lambda cg, t, x: _via_f64(cg, t, lambda v, p: fn(cg, v, p), x,
+                                                         precision=True))
 
 
 for _opcode, _fn in {
