@@ -3,7 +3,7 @@
 Importing this package registers every rule in `LOWERINGS`.
 """
 
-from . import array, control, math, nn, reduction  # noqa: F401  (registers the rules)
+from . import array, passthrough, math, nn, reduction  # noqa: F401  (registers the rules)
 from . import random, variables  # noqa: F401  (registers the rules)
 from . import checks, einsum, special  # noqa: F401  (registers the rules)
 from . import control_flow, tensor_list  # noqa: F401  (registers the rules)

@@ -1,7 +1,7 @@
 """Runtime checks in the graph, which compiled code does not run.
 
 tf2xla compiles CheckNumerics to an identity on CPU (it logs "Ignoring CheckNumerics")
-and Assert to nothing (control.py); aotc does the same. EnsureShape is different: every
+and Assert to nothing (passthrough.py); aotc does the same. EnsureShape is different: every
 shape is static here, so the check can run once, at compile time, and a graph that
 would fail it at run time fails to compile instead.
 """

@@ -25,13 +25,15 @@ import numpy as np
 from ...hlo import Builder, Computation, Instruction, scalar_computation
 from ...hlo import dtypes as hlo_dtypes
 from ...hlo.ir import post_order
+from ...hlo.registry import Registry
 from ..errors import FrontendError
 from ..graph import attr_value
 
 Rule = Callable[["LoweringContext", object, list], "list[Instruction] | Instruction"]
 
-#: TF op type -> lowering rule.
-LOWERINGS: dict[str, Rule] = {}
+#: TF op type -> lowering rule. The family modules of this package register into it; the
+#: package's `__init__` imports them all.
+LOWERINGS: Registry[Rule] = Registry("lowering rule")
 
 _MISSING = object()
 
@@ -39,14 +41,7 @@ _MISSING = object()
 def lowering(*op_types: str):
     """Register the decorated function as the lowering rule of each of `op_types`."""
 
-    def register(fn: Rule) -> Rule:
-        for op in op_types:
-            if op in LOWERINGS:
-                raise ValueError(f"duplicate lowering rule for {op}")
-            LOWERINGS[op] = fn
-        return fn
-
-    return register
+    return LOWERINGS.register(*op_types)
 
 
 def supported_ops() -> list[str]:
