@@ -318,7 +318,6 @@ ENTRY main {
     assert entry(module, "m2").opcode == "multiply"
 
 
-@pytest.mark.skipif("convolution" not in OPCODES, reason="no convolution opcode yet")
 def test_scale_after_convolution_folds_into_the_kernel():
     text = """
 HloModule m

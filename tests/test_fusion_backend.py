@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 
 from aotc.compiler import compile_graph
 from aotc.hlo.evaluation import evaluate
-from aotc.hlo.opcodes import OPCODES
 from aotc.hlo.parser import parse_module
 from aotc.options import CompileOptions
 from aotc.passes.pipeline import default_pipeline
@@ -164,7 +162,6 @@ def test_each_fusion_is_one_kernel_function_without_temporaries():
     _compare(compiled(*args), expected, rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.skipif("convolution" not in OPCODES, reason="no convolution opcode yet")
 def test_convolution_output_fusion_matches_the_evaluator():
     text = """
 HloModule conv
