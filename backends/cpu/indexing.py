@@ -123,7 +123,7 @@ def _dynamic_update_slice(e: ElementalEmitter, inst: Instruction, index):
 def _copy_operand(em: EntryEmitter, inst: Instruction, operand: Instruction) -> None:
     """inst's buffer = operand's value (the starting point of an in-place update). Nothing
     to do when buffer assignment put the result in the operand's own buffer
-    (passes/indexing_in_place.py)."""
+    (passes/in_place/indexing.py)."""
     piece = em.assignment.slice_of(inst)
     if piece is not None and piece.kind != "constant" and piece == em.assignment.slice_of(operand):
         return
