@@ -52,4 +52,5 @@ def can_share_buffer(user: Instruction, operand_index: int) -> bool:
 
 
 def same_addresses(a: Shape, b: Shape) -> bool:
+    """The same index is the same address in both (equal dims and layout)."""
     return a.dims == b.dims and a.layout == b.layout
