@@ -4,8 +4,10 @@ and tfcompile's output paths.
 `write_artifact` is the last stage of the pipeline, and it is atomic: every file is first
 rendered in memory, then written next to its destination (the artifact's files into a
 temporary sibling of the output directory, each tfcompile output path into a temporary file
-beside it), and only when all of them were written are they renamed into place. A failure
-before that point removes everything it wrote, including directories it created.
+beside it), and only when all of them were written are they renamed into place, as one
+transaction (aotc/staging.py): a failure at any point, the renames included, leaves every
+destination as it was and removes every temporary and every directory it created. An
+OSError leaves as a `WriteError` naming the path it was writing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,8 +23,9 @@ from typing import Callable
 from aotc.runtime.program import Program
 
 from .render import RUNTIME_HEADER, render_benchmark, render_header, render_test
+from .staging import Staging, WriteError, write_file, writing
 
-__all__ = ["Artifact", "OutputRequests", "RUNTIME_HEADER", "write_artifact"]
+__all__ = ["Artifact", "OutputRequests", "RUNTIME_HEADER", "WriteError", "write_artifact"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def write_artifact(
     paths; `data_object(symbol, data)` builds their helper objects for the target).
 
     If `out_dir` does not exist it appears complete or not at all; if it exists, other
-    files in it are kept and ours are replaced one by one, each atomically.
+    files in it are kept and ours are replaced, all of them or (on an error) none.
+    Raises `WriteError` (naming the path) when a file cannot be written.
     """
     out_dir = Path(out_dir)
     files = _files_to_write(program, code, gen_test, gen_benchmark)
@@ -95,18 +98,19 @@ def write_artifact(
         raise ValueError("shared=True needs an object file (.o) among the code files")
     placed = _requested_files(program, files, out_dir, requests, data_object)
 
-    staging = _Staging()
+    staging = Staging()
     try:
         tmp = staging.directory_beside(out_dir)
         for file_name, data in files.items():
-            (tmp / file_name).write_bytes(data)
+            with writing(out_dir / file_name):
+                write_file(tmp / file_name, data)
         if shared:
             lib = f"lib{program.name}.so"
-            _link_shared(cc, [tmp / n for n in objects], tmp / lib)
+            _link_shared(cc, [tmp / n for n in objects], tmp / lib, out_dir / lib)
             files[lib] = b""
         for path, data in placed.items():
             staging.file_beside(path, data)
-        staging.commit(tmp, out_dir)
+        staging.commit()
     finally:
         staging.discard()
     written = {n: out_dir / n for n in files}
@@ -162,73 +166,12 @@ def _requested_files(program: Program, files: dict[str, bytes], out_dir: Path,
     return placed
 
 
-class _Staging:
-    """Temporary files and directories beside their destinations, renamed into place by
-    `commit` or removed by `discard` (a no-op after a commit)."""
-
-    def __init__(self):
-        self.created_dirs: list[Path] = []  # parents we made, deepest last
-        self.temp_dirs: list[Path] = []
-        self.temp_files: list[tuple[Path, Path]] = []  # (temporary, destination)
-
-    def _parent(self, path: Path) -> Path:
-        missing = [p for p in reversed(path.parents) if not p.exists()]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.created_dirs.extend(missing)
-        return path.parent
-
-    def directory_beside(self, out_dir: Path) -> Path:
-        parent = self._parent(out_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; artifacts are meant to be shared
-        self.temp_dirs.append(tmp)
-        return tmp
-
-    def file_beside(self, path: Path, data: bytes) -> None:
-        parent = self._parent(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-        self.temp_files.append((Path(tmp), path))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-
-    def commit(self, tmp: Path, out_dir: Path) -> None:
-        _move_into_place(tmp, out_dir)
-        for tmp_file, path in self.temp_files:
-            os.replace(tmp_file, path)
-        self.temp_files.clear()
-        self.created_dirs.clear()
-
-    def discard(self) -> None:
-        for tmp_file, _ in self.temp_files:
-            tmp_file.unlink(missing_ok=True)
-        for tmp in self.temp_dirs:
-            shutil.rmtree(tmp, ignore_errors=True)
-        for directory in reversed(self.created_dirs):
-            try:
-                directory.rmdir()
-            except OSError:
-                pass  # not empty: something else lives there now
-
-
-def _link_shared(cc: str, objects: list[Path], output: Path) -> None:
+def _link_shared(cc: str, objects: list[Path], output: Path, destination: Path) -> None:
+    """Link `objects` into the shared library `output` (a temporary name of `destination`)."""
     if shutil.which(cc) is None:
-        raise RuntimeError(f"cannot build {output.name}: C compiler {cc!r} not found")
+        raise RuntimeError(f"cannot build {destination}: C compiler {cc!r} not found")
     cmd = [cc, "-shared", "-o", str(output), *map(str, objects)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"linking {output.name} failed ({' '.join(cmd)}):\n{proc.stderr}")
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename `tmp` to `out_dir`, or, if that exists, move each file into it."""
-    if not out_dir.exists():
-        try:
-            os.rename(tmp, out_dir)
-            return
-        except OSError:
-            if not out_dir.is_dir():  # not a lost race with another writer
-                raise
-    # out_dir exists: replace only our files (each os.replace is atomic).
-    for path in tmp.iterdir():
-        os.replace(path, out_dir / path.name)
+        raise RuntimeError(f"cannot build {destination}: linking failed ({' '.join(cmd)}):\n"
+                           f"{proc.stderr}")
