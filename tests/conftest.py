@@ -48,3 +48,15 @@ def matmul_artifact(tmp_path_factory):
     run_aotc("compile", EXAMPLES / "matmul/graph.pbtxt", EXAMPLES / "matmul/config.pbtxt",
              "--cpp_class", "foo::bar::MatMulComp", "--name", "matmul", "-o", out, check=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory):
+    """A few models of the zoo at batch 1, compiled once, each with its sanitized
+    tests/zoo_harness.cc (tests/zoo.py); for test_sanitizers.py and test_concurrency.py."""
+    from zoo import build_harnesses, compile_zoo
+
+    workdir = tmp_path_factory.mktemp("zoo")
+    models = compile_zoo(workdir)
+    build_harnesses(models, workdir)
+    return models
