@@ -26,7 +26,7 @@ from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec, VariableSpec
 
-from .artifact import Artifact, OutputRequests, WriteError, write_artifact
+from .artifact import Artifact, OutputRequests, write_artifact
 from .report import compilation_report
 from .errors import ArtifactError
 from .names import is_c_identifier
@@ -134,8 +134,6 @@ def compile(graph, config, out_dir=None, **options) -> Artifact:  # noqa: A001 -
             requests=requests,
             data_object=result.backend.data_object,
         )
-    except WriteError as e:  # it names the path and the reason
-        raise ArtifactError(str(e)) from None
     except (ValueError, RuntimeError) as e:
         # The writer validates names against the generated API (e.g. a fetch named after
         # a generated method) and links the optional shared library.

@@ -22,17 +22,21 @@ from pathlib import Path
 __all__ = ["Staging", "WriteError", "write_file"]
 
 
-class WriteError(RuntimeError):
-    """A file or directory could not be written; the message names it and says why."""
+class WriteError(OSError):
+    """A file or directory could not be written: an OSError (errno and filename kept)
+    whose message names the destination and says why."""
 
     def __init__(self, path: Path, error: OSError):
         reason = error.strerror or str(error)
         culprit = Path(error.filename) if isinstance(error.filename, str) else None
         if culprit is not None and culprit != path and culprit in path.parents:
             reason += f" ({culprit})"
-        super().__init__(f"cannot write {path}: {reason}")
+        super().__init__(error.errno, reason, str(path))
         self.path = path
-        self.errno = error.errno
+        self.message = f"cannot write {path}: {reason}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import numpy as np
 from aotc.hlo import Instruction, Shape
 
 from .codegen import CodeGen
+from .elf_data import MIN_BYTES, ElfData
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from .llvm_types import I8, int_const, memory_type
 
@@ -69,10 +70,17 @@ class BufferView:
 
 
 class ConstantPool:
-    """Private, 64-byte-aligned constant globals for constant instructions (created once)."""
+    """64-byte-aligned constant globals for constant instructions (created once).
 
-    def __init__(self, module: ir.Module):
+    Each is a private global with its bytes as initializer, unless `outside` is set (an
+    ELF target) and it has at least `elf_data.MIN_BYTES`: then it is an external hidden
+    declaration whose bytes `outside` appends to the object after LLVM emitted it, so big
+    weights never pass through LLVM IR text (backends/cpu/elf_data.py).
+    """
+
+    def __init__(self, module: ir.Module, outside: ElfData | None = None):
         self.module = module
+        self.outside = outside
         self._globals: dict[Instruction, ir.GlobalVariable] = {}
         self.total_bytes = 0
 
@@ -85,16 +93,23 @@ class ConstantPool:
         shape = inst.shape
         array = np.asarray(inst.attrs["literal"], dtype=shape.element_type.np_dtype)
         array = array.reshape(shape.dims)
-        # Bytes in layout order: major-to-minor axes, C-contiguous.
-        data = np.ascontiguousarray(np.transpose(array, iteration_order(shape))).tobytes()
-        ty = ir.ArrayType(I8, len(data))
-        name = self.module.get_unique_name(f"constant.{inst.name}")
-        var = ir.GlobalVariable(self.module, ty, name=name)
-        var.initializer = ir.Constant(ty, bytearray(data))
-        var.global_constant = True
-        var.linkage = "private"
-        var.unnamed_addr = True
-        var.align = BUFFER_ALIGNMENT
+        # Bytes in layout order: major-to-minor axes, C-contiguous (a view when it is).
+        array = np.ascontiguousarray(np.transpose(array, iteration_order(shape)))
+        data = memoryview(array.reshape(-1).view(np.uint8))
         self.total_bytes += len(data)
+        ty = ir.ArrayType(I8, len(data))
+        if self.outside is not None and len(data) >= MIN_BYTES:
+            var = ir.GlobalVariable(self.module, ty, name=self.outside.add(data))
+            # Defined in this object, so addressed PC-relative, not through the GOT.
+            # llvmlite prints a global's storage class right where LLVM expects the
+            # visibility, and has no visibility of its own for global variables.
+            var.storage_class = "hidden"
+        else:
+            name = self.module.get_unique_name(f"constant.{inst.name}")
+            var = ir.GlobalVariable(self.module, ty, name=name)
+            var.initializer = ir.Constant(ty, bytearray(data))
+            var.linkage = "private"
+            var.unnamed_addr = True
+        var.global_constant = True
+        var.align = BUFFER_ALIGNMENT
         return var
-

@@ -9,6 +9,7 @@ import llvmlite.ir as ir
 
 from aotc.hlo import Module
 
+from .elf_data import ElfData, object_format
 from .emitter import EntryEmitter
 from .target import TargetInfo, create_target_machine, default_triple, resolve_target
 
@@ -39,15 +40,18 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
     llvm_module = ir.Module(name=module.name)
     llvm_module.triple = target.triple
     llvm_module.data_layout = str(machine.target_data)
-    emitter = EntryEmitter(llvm_module, module, assignment, target)
+    # Big constants of an ELF object bypass LLVM's IR text (backends/cpu/elf_data.py).
+    outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
+    emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside)
     emitter.emit(entry_symbol)
 
     parsed = llvm.parse_assembly(str(llvm_module))
     parsed.triple = target.triple
     parsed.verify()
     _optimize(parsed, machine, opt_level)
+    object_code = machine.emit_object(parsed)
     return CpuArtifact(
-        object_code=machine.emit_object(parsed),
+        object_code=outside.attach(object_code) if outside else object_code,
         llvm_ir=str(parsed),
         triple=target.triple,
         constant_bytes=emitter.constants.total_bytes,

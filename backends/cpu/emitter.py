@@ -23,6 +23,7 @@ from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
 
 from .buffers import BufferView, ConstantPool, iteration_order
+from .elf_data import ElfData
 from .codegen import CodeGen
 from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
@@ -50,12 +51,13 @@ def materialize(em: "EntryEmitter", inst: Instruction) -> None:
 class EntryEmitter:
     """Emits the entry computation of `module` with buffers from `assignment`."""
 
-    def __init__(self, llvm_module: ir.Module, module: Module, assignment, target: TargetInfo):
+    def __init__(self, llvm_module: ir.Module, module: Module, assignment, target: TargetInfo,
+                 outside: ElfData | None = None):
         self.llvm_module = llvm_module
         self.module = module
         self.assignment = assignment
         self.target = target
-        self.constants = ConstantPool(llvm_module)
+        self.constants = ConstantPool(llvm_module, outside)  # outside: big constants' bytes
         self.num_args = len(module.entry.parameters)
         self.num_results = len(assignment.results)
 
