@@ -19,7 +19,7 @@ import pytest
 import aotc
 from zoo import BUILDERS, run_harness
 
-THREADS, ITERATIONS = 8, 50
+THREADS, ITERATIONS = 8, 200
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
