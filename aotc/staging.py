@@ -53,10 +53,13 @@ def write_file(path: Path, data: bytes) -> None:
     _write_all(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), data)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """os.write until all of `data` is written, then close `fd`: a full disk is an error
-    here (os.write raises ENOSPC), never a silently truncated file."""
+def _write_all(fd: int, data: bytes, mode: int | None = None) -> None:
+    """os.write until all of `data` is written (after fchmod to `mode`, if given), then
+    close `fd`: a full disk is an error here (os.write raises ENOSPC), never a silently
+    truncated file."""
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
@@ -105,8 +108,7 @@ class Staging:
             parent = self._parent(destination)
             fd, name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=parent)
             self._temporaries.append(Path(name))
-            os.fchmod(fd, 0o644)  # mkstemp makes it 0600; artifacts are meant to be shared
-            _write_all(fd, data)
+            _write_all(fd, data, 0o644)  # mkstemp makes it 0600; artifacts are shared
         tmp = Path(name)
         self._moves.append((tmp, destination))
 
