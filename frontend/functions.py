@@ -31,14 +31,16 @@ no lowering rule so that lower.py can list them together with the top level's.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Callable, Iterable
 
 from .errors import FrontendError
+from .proto import aotc_function_pb2, aotc_node_def_pb2
 from .toposort import stable_topological_order
 from .prune import TensorRef
 
 __all__ = ["FunctionLibrary", "INPUTS_IGNORED", "MULTI_OUTPUT_ARGS", "called_functions",
-           "lower_function_body", "needed_nodes"]
+           "function_ops_as_calls", "lower_function_body", "needed_nodes"]
 
 #: Ops with several output args: op type -> the args' names in order, each one tensor.
 MULTI_OUTPUT_ARGS: dict[str, tuple[str, ...]] = {
@@ -135,6 +137,60 @@ class FunctionLibrary:
         for node in nodes:
             visit(node, ())
         return missing
+
+
+# ---------------------------------------------------------------------------------------
+# Function-named ops (TF1's Defun)
+
+
+def function_ops_as_calls(subgraph):
+    """`subgraph` with every node whose op names a library function (how TF1's Defun and
+    tfcompile's tffunction graph call functions) turned into the PartitionedCall it
+    means, in the graph and in function bodies. In bodies, the callers' references
+    'node:out_arg:k' become 'node:output:i', i the flat index of that output arg."""
+    functions = {f.signature.name: f for f in subgraph.library.function}
+    if not functions or not (
+            any(n.op in functions for n in subgraph.nodes)
+            or any(n.op in functions for f in functions.values() for n in f.node_def)):
+        return subgraph
+    library = aotc_function_pb2.FunctionDefLibrary()
+    library.CopyFrom(subgraph.library)
+    for fn in library.function:
+        calls = {n.name: functions[n.op] for n in fn.node_def if n.op in functions}
+        for node in fn.node_def:
+            _rewrite_call_outputs(node.input, calls)
+            if node.name in calls:
+                _as_call(node)
+        for key, text in list(fn.ret.items()):
+            fixed = [text]
+            _rewrite_call_outputs(fixed, calls)
+            fn.ret[key] = fixed[0]
+    nodes = []
+    for node in subgraph.nodes:
+        if node.op in functions:
+            node = aotc_node_def_pb2.NodeDef.FromString(node.SerializeToString())
+            _as_call(node)
+        nodes.append(node)
+    return replace(subgraph, nodes=nodes, library=library)
+
+
+def _as_call(node) -> None:
+    name = node.op
+    node.op = "PartitionedCall"
+    node.attr["f"].func.name = name
+
+
+def _rewrite_call_outputs(inputs, calls: dict) -> None:
+    for k, text in enumerate(inputs):
+        producer, arg, index = _parse_body_input(text)
+        if arg is None or producer not in calls or text.startswith("^"):
+            continue
+        names = [o.name for o in calls[producer].signature.output_arg]
+        if arg not in names:
+            raise FrontendError(f"'{text}' names output '{arg}' of a call to function "
+                                f"'{calls[producer].signature.name}', which has outputs "
+                                f"{', '.join(names)}")
+        inputs[k] = f"{producer}:output:{names.index(arg) + index}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import re
 
 from ..hlo import Builder, Instruction, Module, Shape
 from .errors import FrontendError, UnsupportedOpsError
-from .functions import FunctionLibrary
+from .functionalize import functionalize
+from .functions import FunctionLibrary, function_ops_as_calls
 from .ops import LOWERINGS, LoweringContext, variables
 from .ops.registry import to_hlo_dtype
 from .prune import Subgraph, TensorRef, parse_input
@@ -30,6 +31,8 @@ VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"}
 
 def lower(subgraph: Subgraph, name: str = "main") -> Module:
     """The HLO module computing `subgraph`'s fetches from its feeds (and variables)."""
+    # TF1 graphs: Defun calls -> PartitionedCall, loops and conds -> While and If nodes.
+    subgraph = functionalize(function_ops_as_calls(subgraph))
     functions = FunctionLibrary(subgraph.library)
     _check_supported(subgraph, functions)
     b = Builder(name)

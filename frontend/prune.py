@@ -3,8 +3,8 @@
 `prune(graph, config)` walks backwards from every fetch along data and control edges. A
 fed tensor cuts the walk: its consumers read the argument instead, so its producer is
 needed only if something else needs it. The walk validates what it reaches (unfed
-Placeholders, variables missing from the Config, dangling inputs, V1 control flow,
-cycles) and the Config itself (unknown nodes, bad names, bad shapes), raising a
+Placeholders, variables missing from the Config, dangling inputs, cycles other than a
+TF1 loop's) and the Config itself (unknown nodes, bad names, bad shapes), raising a
 FrontendError that names the culprit and, where there is one, the fix.
 
 Conventions the lowering relies on:
@@ -160,9 +160,8 @@ class Subgraph:
 
 _PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
 _VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
-_V1_CONTROL_FLOW_OPS = frozenset(
-    {"Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond"}
-)
+_MERGE_OPS = frozenset({"Merge", "RefMerge"})
+_NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 #: Ops whose number of outputs does not depend on attrs, for checking output indices.
 _KNOWN_NUM_OUTPUTS = {
@@ -489,12 +488,6 @@ class _Walk:
                 f'variable {{ node_name: "{node.name}" type: ... shape {{ ... }} }} '
                 "to the Config",
             )
-        if node.op in _V1_CONTROL_FLOW_OPS:
-            raise GraphError(
-                f"node '{node.name}' ({node.op}) is TensorFlow 1 control flow, which aotc "
-                "does not support; export the model with control flow v2 (tf.function, "
-                "or tf.compat.v1.enable_control_flow_v2() before building the graph)"
-            )
 
     def _fail_unfed(self, node: NodeDef, problem: str) -> None:
         fetch = self.fetch_of[node.name]
@@ -515,14 +508,20 @@ def _topological_order(
     fed_tensors: set[TensorRef],
     fed_nodes: set[str],
 ) -> list[NodeDef]:
-    """Order the needed nodes so producers come first, keeping the file order otherwise."""
+    """Order the needed nodes so producers come first, keeping the file order otherwise.
+
+    A TF1 loop's NextIteration -> Merge edge is a back edge (as in TF's executor), not a
+    dependency; frontend/functionalize.py turns the loop into a While node later.
+    """
     position = {name: i for i, name in enumerate(nodes)}
     deps: dict[str, set[str]] = {name: set() for name in needed}
     for name in needed:
         for text in nodes[name].input:
             tensor, is_control = parse_input(text)
             cut = tensor.node_name in fed_nodes if is_control else tensor in fed_tensors
-            if not cut:
+            back = (nodes[name].op in _MERGE_OPS
+                    and nodes[tensor.node_name].op in _NEXT_ITERATION_OPS)
+            if not cut and not back:
                 deps[name].add(tensor.node_name)
     names, stuck = stable_topological_order(sorted(needed, key=position.get), deps, position)
     order = [nodes[name] for name in names]
@@ -531,8 +530,7 @@ def _topological_order(
         raise GraphError(
             "the graph has a cycle among the nodes the fetches need: "
             + " -> ".join(f"'{n}' ({nodes[n].op})" for n in cycle)
-            + "; cycles are only valid in TensorFlow 1 while loops, which aotc does not "
-            "support"
+            + "; cycles are only valid through a TensorFlow 1 while loop's NextIteration"
         )
     return order
 

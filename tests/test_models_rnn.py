@@ -4,7 +4,8 @@ Each model is Input(batch, 16, 8) -> LSTM or GRU (32 units) -> Dense(4), random 
 from a fixed seed, frozen with `lower_control_flow=False` so the recurrence stays a
 functional While over TensorLists (lowered by ops/control_flow.py and ops/tensor_list.py)
 rather than V1 Switch/Merge/Enter/Exit. Each is compiled with the CLI and run from
-Python and C++ (tests/model_check.py), at batch 1 and 8.
+Python and C++ (tests/model_check.py), at batch 1 and 8. One GRU is frozen with
+`lower_control_flow=True` too: its TF1 loop frame must come back as the same While.
 
 Tolerances: rtol=1e-5, atol=2e-6. Outputs are of order 1; the measured differences from
 TensorFlow are at most 3e-7, from the summation order of the gate matmuls and the last
@@ -55,12 +56,10 @@ def test_rnn_matches_tensorflow(layer, return_sequences, batch, tmp_path):
     check_model(model, tmp_path, f"{layer}_b{batch}", rtol=RTOL, atol=ATOL, seed=batch)
 
 
-def test_v1_control_flow_is_rejected_with_a_hint(tmp_path):
-    from conftest import run_aotc
-
+def test_gru_with_lowered_control_flow_matches_tensorflow(tmp_path):
+    # lower_control_flow=True turns the While into TF1 Enter/Merge/Switch/Exit frames,
+    # which frontend/functionalize.py turns back into a While.
     model = keras_rnn("gru", 1, False, lower_control_flow=True)
-    graph, config = model.write(tmp_path)
-    proc = run_aotc("compile", graph, config, "-o", tmp_path / "out")
-    assert proc.returncode == 1
-    assert "TensorFlow 1 control flow" in proc.stderr and "control flow v2" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    ops = _op_types(model)
+    assert {"Enter", "Merge", "Switch", "Exit", "NextIteration", "LoopCond"} <= ops, ops
+    check_model(model, tmp_path, "gru_v1", rtol=RTOL, atol=ATOL, seed=1)

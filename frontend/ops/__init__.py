@@ -8,7 +8,7 @@ from . import random, variables  # noqa: F401  (registers the rules)
 from . import checks, einsum, special  # noqa: F401  (registers the rules)
 from . import control_flow, tensor_list  # noqa: F401  (registers the rules)
 from . import conv, pooling, scan  # noqa: F401  (registers the rules)
-from . import indexing  # noqa: F401  (registers the rules)
+from . import indexing, tensor_array  # noqa: F401  (registers the rules)
 from .registry import LOWERINGS, LoweringContext, lowering, supported_ops
 
 __all__ = ["LOWERINGS", "LoweringContext", "lowering", "supported_ops"]
