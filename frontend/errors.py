@@ -9,7 +9,7 @@ itself are ordinary Python exceptions and are not caught.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 
 class FrontendError(Exception):
@@ -28,6 +28,13 @@ class GraphError(FrontendError):
     """The graph is malformed where the fetches need it (dangling inputs, cycles, ...)."""
 
 
+class FunctionNode(NamedTuple):
+    """A node inside a function body (a tf.function, a Defun, a loop or branch body)."""
+
+    function: str
+    node: str
+
+
 class UnsupportedOpsError(FrontendError):
     """The graph uses op types aotc cannot lower.
 
@@ -35,7 +42,9 @@ class UnsupportedOpsError(FrontendError):
     fixing them one compile at a time.
 
     Attributes:
-        ops: op type -> names of the nodes using it, both sorted.
+        ops: op type -> the nodes using it: names of top-level nodes, and `FunctionNode`s
+            for nodes inside functions (printed "'node' in function 'f'"); sorted, the
+            top level first.
         reasons: optional op type -> a short note (e.g. "string tensors are not
             supported"), printed next to the op type.
     """
@@ -48,7 +57,7 @@ class UnsupportedOpsError(FrontendError):
         ops: Mapping[str, Sequence[str]],
         reasons: Mapping[str, str] | None = None,
     ):
-        self.ops = {op: sorted(nodes) for op, nodes in sorted(ops.items())}
+        self.ops = {op: sorted(nodes, key=_location_key) for op, nodes in sorted(ops.items())}
         self.reasons = dict(reasons or {})
         super().__init__(self._format())
 
@@ -59,10 +68,20 @@ class UnsupportedOpsError(FrontendError):
             "cannot compile:"
         ]
         for op, nodes in self.ops.items():
-            shown = ", ".join(repr(n) for n in nodes[: self.MAX_NODES_LISTED])
+            shown = ", ".join(_describe(n) for n in nodes[: self.MAX_NODES_LISTED])
             extra = len(nodes) - self.MAX_NODES_LISTED
             if extra > 0:
                 shown += f" and {extra} more"
             reason = f" ({self.reasons[op]})" if op in self.reasons else ""
             lines.append(f"  {op}{reason}: {shown}")
         return "\n".join(lines)
+
+
+def _location_key(entry) -> tuple[str, str]:
+    return (entry.function, entry.node) if isinstance(entry, FunctionNode) else ("", entry)
+
+
+def _describe(entry) -> str:
+    if isinstance(entry, FunctionNode):
+        return f"'{entry.node}' in function '{entry.function}'"
+    return repr(entry)

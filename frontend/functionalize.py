@@ -62,6 +62,13 @@ def functionalize(subgraph: Subgraph) -> Subgraph:
     library = aotc_function_pb2.FunctionDefLibrary()
     library.CopyFrom(subgraph.library)
     graph = Graph(subgraph.nodes, library)
+    frames = functionalize_while.loop_frames(graph)
+    for fetch in subgraph.fetches:
+        frame = frames.get(fetch.tensor.node_name)
+        if frame:
+            raise GraphError(f"fetch '{fetch.label}' is computed inside the loop with frame "
+                             f"'{frame}', where it has one value per iteration; fetch a value "
+                             "the loop returns (an Exit) instead")
     functionalize_while.functionalize_loops(graph)
     functionalize_cond.functionalize_conds(graph)
     leftover = [n for n in graph.nodes.values() if n.op in V1_CONTROL_FLOW_OPS]

@@ -151,7 +151,7 @@ def _replace(graph: Graph, states: _States, predicate: TensorRef, outer: State,
     out_types = [m.attr["T"].type for m in merges]
     base = merges[0].name.rpartition("/")[0] or "cond"
     functions = {}
-    for branch, label in ((True, "then"), (False, "else")):
+    for branch, label in ((True, "true"), (False, "false")):  # TF2's names for branches
         region = branches[branch]
         rets = [region.rewrite(t, captured) for t in roots[branch]]
         functions[branch] = make_function(graph, region.body(captured), f"{base}_{label}",
@@ -167,6 +167,13 @@ def _replace(graph: Graph, states: _States, predicate: TensorRef, outer: State,
         graph.replace_with_identity(merge.name, f"{name}:{k}")
     removed = set(branches[True].members) | set(branches[False].members)
     users = graph.consumers()
-    dead = [s.name for s in switches
-            if all(u.name in removed or u.name == s.name for u, _, _ in users[s.name])]
-    graph.remove(removed | set(dead), replaced_by=name)
+    gone = lambda node: all(u.name in removed for u, _, _ in users[node.name])  # noqa: E731
+    for switch in switches:
+        if gone(switch):
+            removed.add(switch.name)
+            # tf.cond's Identity of the predicate (pred_id) only fed the Switches.
+            node = graph.nodes.get(parse_input(data_inputs(switch)[1])[0].node_name)
+            while node is not None and node.op == "Identity" and gone(node):
+                removed.add(node.name)
+                node = graph.nodes.get(parse_input(data_inputs(node)[0])[0].node_name)
+    graph.remove(removed, replaced_by=name)

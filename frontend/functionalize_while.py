@@ -36,7 +36,7 @@ from .functionalize import (
 from .proto import aotc_types_pb2
 from .prune import TensorRef, parse_input
 
-__all__ = ["functionalize_loops"]
+__all__ = ["functionalize_loops", "loop_frames"]
 
 
 def functionalize_loops(graph: Graph) -> None:
@@ -47,6 +47,11 @@ def functionalize_loops(graph: Graph) -> None:
             return
         deepest = max(frames.parent, key=frames.depth)
         _Loop(graph, frames, deepest).replace()
+
+
+def loop_frames(graph: Graph) -> dict[str, str]:
+    """node name -> the name of the loop frame it runs in ('' outside every loop)."""
+    return _Frames(graph).of
 
 
 class _Frames:

@@ -34,10 +34,10 @@ import copy
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from .errors import FrontendError
+from .errors import FrontendError, FunctionNode
 from .proto import aotc_function_pb2, aotc_node_def_pb2
 from .toposort import stable_topological_order
-from .prune import TensorRef
+from .prune import INPUTS_IGNORED, TensorRef
 
 __all__ = ["FunctionLibrary", "INPUTS_IGNORED", "MULTI_OUTPUT_ARGS", "called_functions",
            "function_ops_as_calls", "lower_function_body", "needed_nodes"]
@@ -69,11 +69,6 @@ MULTI_OUTPUT_ARGS: dict[str, tuple[str, ...]] = {
     "NonMaxSuppressionV4": ("selected_indices", "valid_outputs"),
     "NonMaxSuppressionV5": ("selected_indices", "selected_scores", "valid_outputs"),
 }
-
-
-#: Ops whose lowering ignores their data inputs (they check or print nothing in compiled
-#: code, as in tf2xla), so those inputs are not lowered at all.
-INPUTS_IGNORED = frozenset({"Assert", "Print", "PrintV2", "NoOp"})
 
 
 def called_functions(node) -> list[tuple[str, str]]:
@@ -113,7 +108,7 @@ class FunctionLibrary:
 
     def check(self, nodes: Iterable, supported: Callable[[str], bool]) -> dict[str, list[str]]:
         """Walk every function reachable from `nodes`; return op type -> the body nodes
-        (as 'function/node') with no lowering rule. Raises FrontendError for a missing
+        (as FunctionNode(function, node)) with no lowering rule. Raises FrontendError for a missing
         function or for recursion (which has no static unrolling)."""
         missing: dict[str, list[str]] = {}
         done: set[str] = set()
@@ -130,7 +125,7 @@ class FunctionLibrary:
                     continue
                 for inner in needed_nodes(fn):
                     if not supported(inner.op):
-                        missing.setdefault(inner.op, []).append(f"{name}/{inner.name}")
+                        missing.setdefault(inner.op, []).append(FunctionNode(name, inner.name))
                     visit(inner, active + (name,))
                 done.add(name)
 

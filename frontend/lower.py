@@ -21,7 +21,7 @@ from .functionalize import functionalize
 from .functions import FunctionLibrary, function_ops_as_calls
 from .ops import LOWERINGS, LoweringContext, variables
 from .ops.registry import to_hlo_dtype
-from .prune import Subgraph, TensorRef, parse_input
+from .prune import INPUTS_IGNORED, Subgraph, TensorRef, parse_input
 
 __all__ = ["lower", "VARIABLE_OPS"]
 
@@ -50,7 +50,7 @@ def lower(subgraph: Subgraph, name: str = "main") -> Module:
     for node in variables.schedule(subgraph):  # subgraph.nodes, reads of variables early
         b.metadata = {"op_type": node.op, "op_name": node.name}
         inputs = [_input(ctx, subgraph, node, text) for text in node.input
-                  if not text.startswith("^")]
+                  if not text.startswith("^") and node.op not in INPUTS_IGNORED]
         inputs = variables.resolve_inputs(node, inputs)
         outputs = LOWERINGS[node.op](ctx, node, inputs)
         if not isinstance(outputs, (list, tuple)):

@@ -38,6 +38,7 @@ from .graph import (
 from .proto import aotc_function_pb2, aotc_types_pb2
 
 __all__ = [
+    "INPUTS_IGNORED",
     "TensorRef",
     "FeedInfo",
     "FetchInfo",
@@ -160,6 +161,11 @@ class Subgraph:
 
 _PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
 _VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
+#: Ops whose lowering ignores their data inputs (they check or print nothing in compiled
+#: code, as in tf2xla), so those inputs are not needed: an Assert's message strings, which
+#: no tensor type could hold, are never lowered.
+INPUTS_IGNORED = frozenset({"Assert", "Print", "PrintV2", "NoOp"})
+
 _MERGE_OPS = frozenset({"Merge", "RefMerge"})
 _NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
@@ -459,6 +465,8 @@ class _Walk:
             node = self.nodes[name]
             self._check_node(node)
             for text in node.input:
+                if node.op in INPUTS_IGNORED and not text.startswith("^"):
+                    continue
                 producer = self._producer(node, text)
                 if producer is not None and producer not in self.needed:
                     stack.append((producer, name))
@@ -518,6 +526,8 @@ def _topological_order(
     for name in needed:
         for text in nodes[name].input:
             tensor, is_control = parse_input(text)
+            if nodes[name].op in INPUTS_IGNORED and not is_control:
+                continue
             cut = tensor.node_name in fed_nodes if is_control else tensor in fed_tensors
             back = (nodes[name].op in _MERGE_OPS
                     and nodes[tensor.node_name].op in _NEXT_ITERATION_OPS)

@@ -632,7 +632,11 @@ def test_unsupported_ops_in_functions_are_listed_with_the_top_level_ones():
                            top_ops=["NotAnOpA"])
     with pytest.raises(UnsupportedOpsError) as info:
         _lower_graph(graph)
-    assert info.value.ops == {"NotAnOpA": ["f0/n1", "f1/n1", "top0"], "NotAnOpB": ["f1/n0"]}
+    assert info.value.ops == {"NotAnOpA": ["top0", ("f0", "n1"), ("f1", "n1")],
+                              "NotAnOpB": [("f1", "n0")]}
+    assert str(info.value).splitlines()[1:] == [
+        "  NotAnOpA: 'top0', 'n1' in function 'f0', 'n1' in function 'f1'",
+        "  NotAnOpB: 'n0' in function 'f1'"]
 
 
 def test_inlined_function_body_runs():

@@ -11,6 +11,7 @@ everything else (shape/axis inputs) is built as constants by the callable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -74,6 +75,49 @@ def run_tf(build, inputs, names=None) -> TFCase:
         inputs=list(inputs),
         expected=[np.asarray(e) for e in expected],
         op_types={op.type for op in graph.get_operations()},
+    )
+
+
+@contextlib.contextmanager
+def control_flow_v1():
+    """Build graphs with TF1 control flow inside: tf.cond and tf.while_loop make
+    Switch/Merge/Enter/Exit frames and tf.TensorArray the V3 ops, as TF 1.x did."""
+    from tensorflow.python.ops import control_flow_util
+
+    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
+    try:
+        yield
+    finally:
+        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+
+
+def run_tf1(build, inputs, names=None) -> TFCase:
+    """`run_tf` for a TF1 graph: control flow v1, variables initialized and then frozen
+    into constants (convert_variables_to_constants, as freeze_graph.py does)."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default(), control_flow_v1():
+        names = names or [f"in{i}" for i in range(len(inputs))]
+        placeholders = [v1.placeholder(tf.as_dtype(a.dtype), a.shape, name=n)
+                        for a, n in zip(inputs, names)]
+        outputs = build(*placeholders)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        outputs = [tf.identity(t, name=f"out{k}") for k, t in enumerate(outputs)]
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            expected = sess.run(list(outputs), dict(zip(placeholders, inputs)))
+            frozen = v1.graph_util.convert_variables_to_constants(
+                sess, graph.as_graph_def(), [t.op.name for t in outputs])
+    return TFCase(
+        graph_def=frozen.SerializeToString(),
+        feeds=list(names),
+        fetches=[(t.op.name, 0) for t in outputs],
+        inputs=list(inputs),
+        expected=[np.asarray(e) for e in expected],
+        op_types={n.op for n in frozen.node} | {n.op for f in frozen.library.function
+                                                for n in f.node_def},
     )
 
 

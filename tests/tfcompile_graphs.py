@@ -5,10 +5,9 @@ built like make_test_graphs.py builds it (TF1-style graph mode: placeholders, va
 sessions), its tf2xla Config, the C++ class and any extra tfcompile flags. Differences
 from the originals, each forced by what aotc supports:
 
-- tfcond and tffunction use TF2 functional control flow: `tf.cond` builds an If op (not
-  TF1's Switch/Merge, which aotc does not compile) and the function is a `tf.function`
-  called through PartitionedCall (not a `function.Defun` op), fetched through an Identity
-  named `func_call`.
+- tfcond and tffunction are built as make_test_graphs.py builds them under TF 1.x:
+  `tf.cond` with TF1 control flow (Switch/Merge, `tf_graphs.control_flow_v1`) and a
+  `function.Defun` called by a node whose op is the function's name.
 - tfvariable_sequential_updates lists `y` in the Config as a readonly variable (its test
   writes through var_y_data() and set_var_y_data()).
 - tfscatter, tfrandom_uniform and tfmatmul_with_constant follow their Configs in tfcompile's
@@ -119,10 +118,13 @@ def tfcond(_):
         p = v1.placeholder(tf.bool, name="p_hold")
         x = v1.placeholder(tf.int32, name="x_hold")
         y = v1.placeholder(tf.int32, name="y_hold")
-        z = tf.cond(p, lambda: x, lambda: y)  # TF2 control flow: an If op
+        z = tf.cond(p, lambda: x, lambda: y)  # TF1 control flow: Switch and Merge
         tf.identity(z, name="result")
 
-    return _graph(body)
+    from tf_graphs import control_flow_v1
+
+    with control_flow_v1():
+        return _graph(body)
 
 
 def tfgather(_):
@@ -158,13 +160,15 @@ def tfmatmulandadd(_):
 
 def tffunction(_):
     def body(tf):
-        @tf.function(input_signature=[tf.TensorSpec([1], tf.int32)] * 2, autograph=False)
+        from tensorflow.python.framework import function
+
+        @function.Defun(tf.int32, tf.int32)
         def test_func(a, b):
             return a + b
 
         x = tf.constant([1], name="x_const")
         y = tf.constant([2], name="y_const")
-        tf.identity(test_func(x, y), name="func_call")
+        test_func(x, y, name="func_call")  # a node whose op is the function's name
 
     return _graph(body)
 

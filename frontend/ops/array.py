@@ -259,6 +259,8 @@ def _strided_slice(ctx, node, inputs):
     # slice per input dim plus the output dims, then: reverse the dims with negative
     # strides, one HLO slice, one reshape (new axes and shrunk dims are size 1).
     x, begin_in, end_in, strides_in = inputs
+    if ctx.static_value(begin_in) is None:
+        return _dynamic_strided_slice(ctx, node, x, begin_in, strides_in)
     begin = ctx.static_ints(node, begin_in, "begin")
     end = ctx.static_ints(node, end_in, "end")
     strides = ctx.static_ints(node, strides_in, "strides")
@@ -317,6 +319,37 @@ def _strided_slice(ctx, node, inputs):
     if starts != [0] * rank or limits != list(x.shape.dims) or steps != [1] * rank:
         x = ctx.b.slice(x, starts, limits, steps)
     return ctx.b.reshape(x, out_dims)
+
+
+def _dynamic_strided_slice(ctx, node, x, begin_in, strides_in):
+    # x[i] with a computed i (TF1 loop bodies index a tensor with the loop counter), as in
+    # tf2xla: each dim either picks one index (shrink_axis) at a run-time position, a
+    # dynamic slice, or is taken whole (begin_mask and end_mask).
+    masks = {m: ctx.attr(node, m, 0) for m in
+             ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
+    count = begin_in.shape.dims[0] if begin_in.shape.rank == 1 else -1
+    strides = ctx.static_ints(node, strides_in, "strides")
+    if masks["ellipsis_mask"] or masks["new_axis_mask"] or count > x.shape.rank or any(
+            s != 1 for s in strides):
+        ctx.error(node, "begin input depends on a graph input; aotc supports that only for "
+                        "unit strides without ellipsis or new axes (x[i, :, ...])")
+    b, t = ctx.b, begin_in.shape.element_type
+    starts, sizes, out_dims = [], [], []
+    for dim, size in enumerate(x.shape.dims):
+        bit = lambda m: (masks[m] >> dim) & 1 if dim < count else 1  # noqa: E731
+        if dim < count and (masks["shrink_axis_mask"] >> dim) & 1:
+            index = b.reshape(b.slice(begin_in, [dim], [dim + 1], [1]), [])
+            negative = b.compare(index, b.constant(0, t), "LT")
+            starts.append(b.select(negative, b.binary("add", index, b.constant(size, t)), index))
+            sizes.append(1)
+        elif bit("begin_mask") and bit("end_mask"):
+            starts.append(b.constant(0, t))
+            sizes.append(size)
+            out_dims.append(size)
+        else:
+            ctx.error(node, f"begin input depends on a graph input; dim {dim} must then pick "
+                            "one index (x[i]) or be taken whole (x[:, ...])")
+    return b.reshape(b.dynamic_slice(x, starts, sizes), out_dims)
 
 
 def _paddings(ctx, node, x, paddings_input):

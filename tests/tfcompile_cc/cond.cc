@@ -1,4 +1,4 @@
-// tfcompile_test.cc's Cond (test_graph_tfcond, built with TF2's functional If).
+// tfcompile_test.cc's Cond (test_graph_tfcond, built with TF1's Switch and Merge).
 #include "tfcond.h"
 #include "check.h"
 
