@@ -358,7 +358,7 @@ import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite mu
 raw = tf.raw_ops
 
 from aotc.frontend.errors import FrontendError  # noqa: E402
-from tf_graphs import TFCase, parse_graph_def, rand, run_aotc, run_tf  # noqa: E402
+from tf_graphs import TFCase, parse_graph_def, rand, run_aotc, run_tf, run_tf_nchw  # noqa: E402
 
 
 def _conv2d(x, shape, strides=1, padding="SAME", dilations=1, fmt="NHWC", **kw):
@@ -524,20 +524,6 @@ def test_dilated_conv_against_tensorflow(op, build, kernel_shape, shape, rates):
     _compare(run_aotc(case), case.expected, SUM_TOL)
 
 
-def _nchw_case(build_nchw, build_nhwc, shape) -> TFCase:
-    """A graph with an NCHW op for aotc, and TensorFlow's answer from the NHWC op between
-    transposes (TF's CPU kernels do not all run NCHW)."""
-    x = rand(shape)
-    reference = run_tf(lambda t: tf.transpose(build_nhwc(tf.transpose(t, [0, 2, 3, 1])),
-                                              [0, 3, 1, 2]), [x])
-    graph = tf.Graph()
-    with graph.as_default():
-        placeholder = tf.compat.v1.placeholder(tf.float32, x.shape, name="in0")
-        out = build_nchw(placeholder)
-    return TFCase(graph.as_graph_def().SerializeToString(), ["in0"], [(out.op.name, 0)], [x],
-                  reference.expected, {op.type for op in graph.get_operations()})
-
-
 def _kernel(shape, seed):
     return tf.constant(rand(shape, rng=np.random.default_rng(seed)))
 
@@ -563,7 +549,7 @@ NCHW_CASES = [
 
 @pytest.mark.parametrize("op, build, shape", NCHW_CASES, ids=[c[0] for c in NCHW_CASES])
 def test_nchw_against_tensorflow_nhwc(op, build, shape):
-    case = _nchw_case(build("NCHW"), build("NHWC"), shape)
+    case = run_tf_nchw(build("NCHW"), build("NHWC"), rand(shape))
     assert op in case.op_types
     _compare(run_aotc(case), case.expected, SUM_TOL)
 

@@ -78,6 +78,19 @@ def run_tf(build, inputs, names=None) -> TFCase:
     )
 
 
+def run_tf_nchw(build_nchw, build_nhwc, x: np.ndarray) -> TFCase:
+    """A graph with an NCHW op for aotc, and TensorFlow's answer from the NHWC op between
+    transposes (TF's CPU kernels do not all run NCHW)."""
+    reference = run_tf(lambda t: tf.transpose(build_nhwc(tf.transpose(t, [0, 2, 3, 1])),
+                                              [0, 3, 1, 2]), [x])
+    graph = tf.Graph()
+    with graph.as_default():
+        placeholder = tf.compat.v1.placeholder(tf.as_dtype(x.dtype), x.shape, name="in0")
+        out = build_nchw(placeholder)
+    return TFCase(graph.as_graph_def().SerializeToString(), ["in0"], [(out.op.name, 0)], [x],
+                  reference.expected, {op.type for op in graph.get_operations()})
+
+
 @contextlib.contextmanager
 def control_flow_v1():
     """Build graphs with TF1 control flow inside: tf.cond and tf.while_loop make
