@@ -17,7 +17,7 @@ inputs). Then the next innermost one, until no Merge is left.
 from __future__ import annotations
 
 from .errors import GraphError
-from .functionalize import (
+from .functionalize_graph import (
     MERGE_OPS,
     SWITCH_OPS,
     Graph,

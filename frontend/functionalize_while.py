@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import GraphError
-from .functionalize import (
+from .functionalize_cond import functionalize_conds
+from .functionalize_graph import (
     ENTER_OPS,
     EXIT_OPS,
     MERGE_OPS,
@@ -192,10 +193,8 @@ class _Loop:
         types = [v.enter.attr["T"].type for v in self.vars]
         types += [dtype_of(graph, ref) for ref in captured]
 
-        from .functionalize_cond import functionalize_conds  # a body may hold conds
-
         cond_graph = cond.body(captured)
-        functionalize_conds(cond_graph)
+        functionalize_conds(cond_graph)  # a cond or body may hold conds
         cond_fn = make_function(graph, cond_graph, f"{self.name}_cond", types,
                                 [cond.rewrite(data_inputs(self.loop_cond)[0], captured)],
                                 [aotc_types_pb2.DT_BOOL])

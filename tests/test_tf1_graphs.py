@@ -29,7 +29,7 @@ from aotc.hlo.verifier import verify  # noqa: E402
 from aotc.passes.pipeline import default_pipeline  # noqa: E402
 from compiled import Compiled  # noqa: E402
 from tf_graphs import (  # noqa: E402
-    ACCUMULATE, ELEMENTWISE, EXACT, Case, R, assert_matches, c, control_flow_v1,
+    ACCUMULATE, ELEMENTWISE, Case, R, assert_matches, c, control_flow_v1,
     lower_case, make_config, parse_graph_def, run_aotc, run_tf1,
 )
 
