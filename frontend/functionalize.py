@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from .errors import GraphError
 from .functionalize_cond import functionalize_conds
-from .functionalize_graph import V1_CONTROL_FLOW_OPS, Graph
+from .functionalize_graph import MERGE_OPS, SWITCH_OPS, V1_CONTROL_FLOW_OPS, Graph, data_inputs
 from .functionalize_while import functionalize_loops, loop_frames
 from .proto import aotc_function_pb2
 from .prune import Subgraph
@@ -42,6 +42,7 @@ def functionalize(subgraph: Subgraph) -> Subgraph:
     functions are added to (a copy of) its library."""
     if not any(node.op in V1_CONTROL_FLOW_OPS for node in subgraph.nodes):
         return subgraph
+    _check_arity(subgraph.nodes)
     library = aotc_function_pb2.FunctionDefLibrary()
     library.CopyFrom(subgraph.library)
     graph = Graph(subgraph.nodes, library)
@@ -61,3 +62,16 @@ def functionalize(subgraph: Subgraph) -> Subgraph:
                          "is not part of a well-formed tf.while_loop or tf.cond; aotc cannot "
                          "turn it into a While or If")
     return replace(subgraph, nodes=graph.ordered(), library=library)
+
+
+def _check_arity(nodes) -> None:
+    """Data inputs of the V1 ops as TensorFlow defines them (Merge takes two here: the
+    two branches of a cond, or a loop's Enter and NextIteration)."""
+    for node in nodes:
+        if node.op not in V1_CONTROL_FLOW_OPS:
+            continue
+        want = 2 if node.op in SWITCH_OPS or node.op in MERGE_OPS else 1
+        got = len(data_inputs(node))
+        if got != want:
+            raise GraphError(f"node '{node.name}' ({node.op}) has {got} data inputs; "
+                             f"TensorFlow 1 control flow gives it {want}")

@@ -308,3 +308,14 @@ def test_fetch_inside_a_loop_is_an_error():
     with pytest.raises(GraphError, match=r"fetch 'out0:0' is computed inside the loop with "
                                          r"frame 'while/while_context'"):
         lower_case(case)
+
+
+def test_malformed_v1_node_is_an_error():
+    case = run_tf1(cond_in_loop, [np.ones((2, 3), f32)])
+    graph = parse_graph_def(case.graph_def)
+    switch = next(n for n in graph.node if n.name == "while/cond/Switch")
+    del switch.input[1:]
+    case.graph_def = graph.SerializeToString()
+    with pytest.raises(GraphError, match=r"node 'while/cond/Switch' \(Switch\) has 1 data "
+                                         r"inputs; TensorFlow 1 control flow gives it 2"):
+        lower_case(case)
