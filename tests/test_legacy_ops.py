@@ -5,7 +5,8 @@ fused=True), BiasAddV1 (TF 0.x/1.x bias_add), BiasAdd, Conv2D, DepthwiseConv2dNa
 pooling with NCHW data_format (graphs trained on GPUs), ResizeBilinear and
 ResizeNearestNeighbor with align_corners (TF1's default in tf.image.resize_*), Select with
 a vector condition over rows (TF1's tf.where), Concat with the axis first (TF 0.x),
-BatchMatMul V1. Each in three configurations or more, on the HLO evaluator.
+BatchMatMul V1, and BatchNormWithGlobalNormalization (GraphDef versions before 9: the 2015
+Inception v3 graph). Each in three configurations or more, on the HLO evaluator.
 
 TensorFlow's CPU kernels do not run NCHW convolutions and pooling; those cases take
 TensorFlow's answer from the NHWC op between transposes (`tf_graphs.run_tf_nchw`).
@@ -22,7 +23,7 @@ import pytest
 import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite must fail, not skip)
 
 from tf_graphs import (  # noqa: E402
-    ACCUMULATE, EXACT, R, assert_matches, c, check_case, rand, run_aotc,
+    ACCUMULATE, ELEMENTWISE, EXACT, R, TFCase, assert_matches, c, check_case, rand, run_aotc,
     run_tf_nchw,
 )
 
@@ -166,3 +167,44 @@ def test_nchw_op_matches_tensorflow_nhwc(case_id, build, shape, tol):
     (got,) = run_aotc(case)
     assert_matches(got, case.expected[0], tol, case_id)
 
+
+
+def _old_batch_norm_case(shape, scale_after: bool, epsilon: float) -> TFCase:
+    """BatchNormWithGlobalNormalization in a GraphDef of producer version 8: TensorFlow
+    builds no new graphs with the op, but still runs old ones."""
+    from tensorflow.core.framework import graph_pb2, types_pb2
+
+    rng = np.random.default_rng(len(shape))
+    graph_def = graph_pb2.GraphDef()
+    graph_def.versions.producer = 8
+    x = graph_def.node.add(name="x", op="Placeholder")
+    x.attr["dtype"].type = types_pb2.DT_FLOAT
+    x.attr["shape"].shape.dim.extend(x.attr["shape"].shape.Dim(size=d) for d in shape)
+    for name in "mvbg":
+        low = 0.2 if name == "v" else -1.5
+        node = graph_def.node.add(name=name, op="Const")
+        node.attr["dtype"].type = types_pb2.DT_FLOAT
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(
+            rng.uniform(low, 1.5, shape[-1]).astype(f32)))
+    bn = graph_def.node.add(name="bn", op="BatchNormWithGlobalNormalization",
+                            input=["x", "m", "v", "b", "g"])
+    bn.attr["T"].type = types_pb2.DT_FLOAT
+    bn.attr["variance_epsilon"].f = epsilon
+    bn.attr["scale_after_normalization"].b = scale_after
+    inputs = [rand(shape)]
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=graph) as sess:
+        expected = sess.run("bn:0", {"x:0": inputs[0]})
+    return TFCase(graph_def.SerializeToString(), ["x"], [("bn", 0)], inputs, [expected],
+                  {n.op for n in graph_def.node})
+
+
+@pytest.mark.parametrize("shape, scale_after, epsilon",
+                         [((2, 3, 3, 4), True, 1e-3), ((1, 2, 2, 3), False, 1e-5),
+                          ((3, 1, 4, 6), True, 0.1)], ids=["scaled", "unscaled", "wide-eps"])
+def test_batch_norm_with_global_normalization_matches_tensorflow(shape, scale_after, epsilon):
+    case = _old_batch_norm_case(shape, scale_after, epsilon)
+    (got,) = run_aotc(case)
+    assert_matches(got, case.expected[0], ELEMENTWISE, "BatchNormWithGlobalNormalization")

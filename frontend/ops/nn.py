@@ -134,3 +134,24 @@ def _fused_batch_norm(ctx, node, inputs):
     if node.op == "FusedBatchNormV3":
         outputs.append(b.constant(np.zeros(0, np.float32)))
     return outputs
+
+
+@lowering("BatchNormWithGlobalNormalization")
+def _batch_norm_global(ctx, node, inputs):
+    # The pre-2016 inference batch norm (GraphDef versions < 9, e.g. the 2015 Inception v3
+    # graph): y = (t - m) * rsqrt(v + epsilon) * (gamma if scale_after_normalization) + beta,
+    # t an NHWC image batch, the vectors along its channels.
+    t, m, v, beta, gamma = inputs
+    b = ctx.b
+    if t.shape.rank != 4:
+        ctx.error(node, f"t must be 4-dimensional, got {list(t.shape.dims)}")
+    if any(p.shape.dims != (t.shape.dims[-1],) for p in (m, v, beta, gamma)):
+        ctx.error(node, f"m, v, beta and gamma must be vectors of t's {t.shape.dims[-1]} "
+                        "channels")
+    eps = ctx.full_like(v, ctx.attr(node, "variance_epsilon"))
+    factor = b.unary("rsqrt", b.binary("add", v, eps))
+    if ctx.attr(node, "scale_after_normalization"):
+        factor = b.binary("multiply", factor, gamma)
+    shift = b.binary("subtract", beta, b.binary("multiply", m, factor))
+    spread = lambda p: b.broadcast(p, t.shape.dims, [t.shape.rank - 1])  # noqa: E731
+    return b.binary("add", b.binary("multiply", t, spread(factor)), spread(shift))
