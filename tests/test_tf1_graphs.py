@@ -6,7 +6,7 @@ tf.TensorArray the V3 ops), its variables frozen into constants as freeze_graph.
 does, and run with a TF1 Session. aotc must functionalize the control flow into While
 and If (frontend/functionalize.py) and compute the same values:
 
-- on the HLO evaluator, one case at a time;
+- on the HLO evaluator, one case at a time (tf.case, tf.scan and map_fn included);
 - through the CPU backend, all cases batched into one graph and one compiled module.
 
 Tolerances: EXACT for integer and pure data-movement results; 1e-6 for a few float ops;
@@ -76,6 +76,25 @@ def nested_conds(x, y):
     return [a[0], a[1], b[0], b[1]]
 
 
+def case_and_constant_branches(x):
+    # tf.case (nested conds), and branches returning a constant or an input unchanged.
+    s = tf.reduce_sum(x)
+    picked = tf.case([(s > 10.0, lambda: x * 2.0), (s > -10.0, lambda: x + 1.0)],
+                     default=lambda: -x, exclusive=False)
+    three = tf.constant([1.0, 2.0, 3.0])
+    return [picked, tf.cond(s > -10.0, lambda: three, lambda: x),
+            tf.cond(s < -10.0, lambda: three, lambda: x)]
+
+
+def tensor_array_in_cond_in_loop(x):
+    def body(i, ta):
+        ta = tf.cond(tf.equal(i % 2, 0), lambda: ta.write(i, x[i] * 2.0),
+                     lambda: ta.write(i, -x[i]))
+        return i + 1, ta
+    ta = tf.TensorArray(tf.float32, size=4, element_shape=[3])
+    return tf.while_loop(lambda i, _: i < 4, body, [0, ta])[1].stack()
+
+
 def loop_gathering_from_a_feed(x, idx):
     # The feeds enter the loop as invariants; the body indexes them with the counter.
     def body(i, acc):
@@ -91,6 +110,10 @@ def loop_with_maximum_iterations(x, n):
 
 def map_fn(x):
     return tf.map_fn(lambda row: tf.reduce_sum(row * row) + row[0], x)
+
+
+def scan(x):
+    return tf.scan(lambda acc, row: acc * 0.5 + row, x)
 
 
 def tensor_arrays(x):
@@ -178,7 +201,11 @@ CASES: list[Case] = [
       np.array([1, 5, 2], i32), tol=ACCUMULATE),
     c("LoopCond", "maximum-iterations", loop_with_maximum_iterations, R(3),
       np.array([7], i32), tol=ACCUMULATE),
+    c("Merge", "case-constant-branches", case_and_constant_branches, R(3), tol=ELEMENTWISE),
+    c("TensorArrayWriteV3", "tensor-array-in-cond-in-loop", tensor_array_in_cond_in_loop,
+      R(4, 3), tol=ELEMENTWISE),
     c("TensorArrayReadV3", "map-fn", map_fn, R(5, 3), tol=ACCUMULATE),
+    c("TensorArrayReadV3", "scan", scan, R(4, 3), tol=ACCUMULATE),
     c("TensorArrayWriteV3", "tensor-arrays", tensor_arrays, R(4, 3), tol=ELEMENTWISE),
     c("TensorArrayGatherV3", "dynamic-rnn-lstm", dynamic_rnn, R(2, 4, 3), tol=ACCUMULATE),
     c("TensorArrayScatterV3", "dynamic-rnn-lengths", dynamic_rnn_with_lengths, R(3, 4, 2),
