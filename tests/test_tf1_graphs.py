@@ -91,7 +91,8 @@ def tensor_array_in_cond_in_loop(x):
         ta = tf.cond(tf.equal(i % 2, 0), lambda: ta.write(i, x[i] * 2.0),
                      lambda: ta.write(i, -x[i]))
         return i + 1, ta
-    ta = tf.TensorArray(tf.float32, size=4, element_shape=[3])
+    # No element_shape: the writes inside the branches say what it is.
+    ta = tf.TensorArray(tf.float32, size=4)
     return tf.while_loop(lambda i, _: i < 4, body, [0, ta])[1].stack()
 
 

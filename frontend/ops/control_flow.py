@@ -164,8 +164,9 @@ def _conditional(ctx, node, selector: Instruction, fns: list, args, labels) -> l
 
 @lowering("If", "StatelessIf")
 def _if(ctx, node, inputs):
-    cond, args = inputs[0], _values(ctx, node, inputs[1:], "If")
     fns = [_function(ctx, node, "then_branch"), _function(ctx, node, "else_branch")]
+    cond = inputs[0]
+    args = _values(ctx, node, _resolve_pending_lists(ctx, node, inputs[1:], fns), "If")
     pred = _truth(ctx, node, ctx.b, cond)
     known = ctx.static_value(pred)
     if known is not None:  # a constant condition: only one branch can run
@@ -201,14 +202,17 @@ def _unchanged_inputs(fn) -> set[int]:
     return {k for k, (i, o) in enumerate(zip(inputs, outputs)) if fn.ret.get(o.name) == i.name}
 
 
-def _resolve_pending_lists(ctx, node, inputs: list, body_fn) -> list:
-    """Loop variables that are lists of unknown element shape, as arrays: a trial run of
-    the body on a scratch builder lets its writes fix the shapes (ops/tensor_list.py)."""
+def _resolve_pending_lists(ctx, node, inputs: list, fns: list) -> list:
+    """Inputs that are lists of unknown element shape, as arrays: a trial run of a loop
+    body (or of each branch, until the shapes are known) on a scratch builder lets its
+    writes fix the shapes (ops/tensor_list.py, ops/tensor_array.py)."""
     pending = {k: x for k, x in enumerate(inputs) if isinstance(x, PendingList)}
-    if any(x.element_dims is None for x in pending.values()):
+    for fn in fns:
+        if all(x.element_dims is not None for x in pending.values()):
+            break
         others = [x for k, x in enumerate(inputs) if k not in pending]
-        _values(ctx, node, others, "While")
-        _lower_nested(ctx, node, body_fn, "trial", _Signature(inputs, set(pending)), pending)
+        _values(ctx, node, others, node.op)
+        _lower_nested(ctx, node, fn, "trial", _Signature(inputs, set(pending)), pending)
     return [x.materialize(ctx, node) if k in pending else x for k, x in enumerate(inputs)]
 
 
@@ -216,7 +220,7 @@ def _resolve_pending_lists(ctx, node, inputs: list, body_fn) -> list:
 def _while(ctx, node, inputs):
     cond_fn = _function(ctx, node, "cond")
     body_fn = _function(ctx, node, "body")
-    values = _values(ctx, node, _resolve_pending_lists(ctx, node, inputs, body_fn), "While")
+    values = _values(ctx, node, _resolve_pending_lists(ctx, node, inputs, [body_fn]), "While")
     constant = {k for k in _unchanged_inputs(body_fn)
                 if k < len(values) and _is_constant(values[k])}
     signature = _Signature(values, constant)

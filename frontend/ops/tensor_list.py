@@ -16,9 +16,9 @@ can be a loop variable like any tensor:
 
 A TensorArray made without an element shape reserves a list of unknown element shape;
 its first TensorListSetItem says what the shape is. Until then the list is a `PendingList`
-(the reserve's length and type, no HLO value). A While that carries one first lowers its
-body on a scratch builder to let the writes there fix the shape (ops/control_flow.py),
-then carries a real array.
+(the reserve's length and type, no HLO value). A While (or If) that takes one first
+lowers its body (or branches) on a scratch builder to let the writes there fix the shape
+(ops/control_flow.py), then carries a real array.
 
 Lists that grow (EmptyTensorList, TensorListPushBack) need a length known at compile time
 and are not supported. TF fails on an out-of-range index; here it is clamped, as XLA's
