@@ -40,7 +40,8 @@ from .toposort import stable_topological_order
 from .prune import INPUTS_IGNORED, TensorRef
 
 __all__ = ["FunctionLibrary", "INPUTS_IGNORED", "MULTI_OUTPUT_ARGS", "called_functions",
-           "function_ops_as_calls", "lower_function_body", "needed_nodes"]
+           "function_ops_as_calls", "lower_function_body", "needed_nodes", "output_index",
+           "parse_body_input"]
 
 #: Ops with several output args: op type -> the args' names in order, each one tensor.
 MULTI_OUTPUT_ARGS: dict[str, tuple[str, ...]] = {
@@ -68,6 +69,11 @@ MULTI_OUTPUT_ARGS: dict[str, tuple[str, ...]] = {
     "TensorListConcatV2": ("tensor", "lengths"),
     "NonMaxSuppressionV4": ("selected_indices", "valid_outputs"),
     "NonMaxSuppressionV5": ("selected_indices", "selected_scores", "valid_outputs"),
+    # TF1 control flow in function bodies (frontend/functionalize.py removes it).
+    "Switch": ("output_false", "output_true"),
+    "RefSwitch": ("output_false", "output_true"),
+    "Merge": ("output", "value_index"),
+    "RefMerge": ("output", "value_index"),
 }
 
 
@@ -177,7 +183,7 @@ def _as_call(node) -> None:
 
 def _rewrite_call_outputs(inputs, calls: dict) -> None:
     for k, text in enumerate(inputs):
-        producer, arg, index = _parse_body_input(text)
+        producer, arg, index = parse_body_input(text)
         if arg is None or producer not in calls or text.startswith("^"):
             continue
         names = [o.name for o in calls[producer].signature.output_arg]
@@ -203,7 +209,7 @@ def output_index(op: str, arg: str, k: int) -> int:
     return layout.index(arg) + k
 
 
-def _parse_body_input(text: str) -> tuple[str, str | None, int]:
+def parse_body_input(text: str) -> tuple[str, str | None, int]:
     """'x' -> ('x', None, 0); 'node:arg:2' -> ('node', 'arg', 2); '^node' -> ('node', ...)."""
     text = text.lstrip("^")
     parts = text.split(":")
@@ -218,7 +224,7 @@ def needed_nodes(fn) -> list:
     """The body nodes the results or the function's side effects need, in file order (see
     the module docstring)."""
     nodes = {n.name: n for n in fn.node_def}
-    stack = [_parse_body_input(text)[0] for text in fn.ret.values()]
+    stack = [parse_body_input(text)[0] for text in fn.ret.values()]
     stack += list(fn.control_ret.values())
     needed: set[str] = set()
     while stack:
@@ -229,7 +235,7 @@ def needed_nodes(fn) -> list:
         node = nodes[name]
         for text in node.input:
             if text.startswith("^") or node.op not in INPUTS_IGNORED:
-                stack.append(_parse_body_input(text)[0])
+                stack.append(parse_body_input(text)[0])
     return [n for n in fn.node_def if n.name in needed]
 
 
@@ -240,7 +246,7 @@ def _body_order(fn) -> list:
     deps: dict[str, set[str]] = {name: set() for name in nodes}
     for node in nodes.values():
         for text in node.input:
-            producer = _parse_body_input(text)[0]
+            producer = parse_body_input(text)[0]
             if producer in nodes:
                 deps[node.name].add(producer)
     order, stuck = stable_topological_order(nodes, deps, position)
@@ -280,7 +286,7 @@ def lower_function_body(ctx, fn, args: list, caller) -> list:
     ops = {n.name: n.op for n in fn.node_def}
 
     def resolve(text: str, user: str):
-        producer, arg, k = _parse_body_input(text)
+        producer, arg, k = parse_body_input(text)
         if producer in bound and arg is None:
             return bound[producer]
         if producer not in ops:

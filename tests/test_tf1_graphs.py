@@ -186,11 +186,18 @@ def combined(a, b):
     return p + 2.0 * q
 
 
+@function.Defun(tf.float32, tf.float32)
+def cond_then_loop(a, b):
+    # TF1 control flow inside a function body: functionalized there too.
+    c = tf.cond(tf.reduce_sum(a) > 0.0, lambda: a * b, lambda: a - b)
+    return tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 0.5 + b), [0, c])[1]
+
+
 def defun_calls(x, y):
     p, q = product_and_difference(x, y)
     looped = tf.while_loop(lambda i, a: i < 2, lambda i, a: (i + 1, combined(a, y)), [0, x],
                            shape_invariants=[tf.TensorShape([]), tf.TensorShape(None)])
-    return [combined(x, y), p, q, looped[1]]
+    return [combined(x, y), p, q, looped[1], cond_then_loop(x, y), cond_then_loop(-x, y)]
 
 
 CASES: list[Case] = [
