@@ -7,7 +7,8 @@ inputs' states (data and control edges: tf.cond pins a branch's constants to the
 with a control edge). A predicate is the tensor a Switch's second input reads, past
 Identity nodes (tf.cond switches its inputs on an Identity of the pivot's predicate).
 
-The Merges with the deepest state that merge one predicate form one conditional: each
+The Merges with the deepest state that merge one predicate (and do not feed one another)
+form one conditional: each
 branch is cut out by walking back from the Merges' inputs of that branch, stopping at
 the Switches of the predicate (whose data inputs become the If's inputs) and at nodes
 that do not run in the branch (constants are copied in, other values captured as extra
@@ -52,7 +53,8 @@ class _States:
         self.graph = graph
         self.of: dict[str, State] = {}
         self.merged: dict[str, TensorRef] = {}  # Merge -> the predicate it merges
-        for node in graph.ordered():
+        self.order = graph.ordered()
+        for node in self.order:
             states = []
             for text in node.input:
                 ref, control = parse_input(text)
@@ -102,7 +104,11 @@ class _States:
         return shared
 
     def innermost(self):
-        """(predicate, outer state, Merges) of the most deeply nested cond, or None."""
+        """(predicate, outer state, Merges) of the most deeply nested cond, or None.
+
+        Merges of one predicate and state may come from several tf.cond calls (a model
+        testing `is_training` in every layer); those that depend on none of the others
+        become one If now, the rest later, so no If feeds itself."""
         groups: dict[tuple, list] = {}
         for name, predicate in self.merged.items():
             if name in self.graph.nodes:
@@ -110,7 +116,19 @@ class _States:
         if not groups:
             return None
         (predicate, outer), merges = max(groups.items(), key=lambda item: len(item[0][1]))
-        return predicate, outer, merges
+        return predicate, outer, self._first_layer(merges)
+
+    def _first_layer(self, merges: list) -> list:
+        """The Merges among `merges` that no other one of them feeds, even indirectly."""
+        bit = {m.name: 1 << k for k, m in enumerate(merges)}
+        above: dict[str, int] = {}  # node -> the Merges of `merges` upstream of it
+        for node in self.order:
+            mask = 0
+            for text in node.input:
+                producer = parse_input(text)[0].node_name
+                mask |= above.get(producer, 0) | bit.get(producer, 0)
+            above[node.name] = mask
+        return [m for m in merges if not above[m.name]]
 
 
 def _replace(graph: Graph, states: _States, predicate: TensorRef, outer: State,

@@ -96,6 +96,15 @@ def tensor_array_in_cond_in_loop(x):
     return tf.while_loop(lambda i, _: i < 4, body, [0, ta])[1].stack()
 
 
+def shared_predicate(x, p):
+    # One fed predicate tested by several conds, one feeding the next (TF1 models test
+    # is_training in every layer).
+    a = tf.cond(p, lambda: x + 1.0, lambda: x - 1.0)
+    b = tf.cond(p, lambda: a * 2.0, lambda: a * 3.0)
+    c = tf.cond(p, lambda: x * 5.0, lambda: -x)
+    return [b, c, a]
+
+
 def loop_gathering_from_a_feed(x, idx):
     # The feeds enter the loop as invariants; the body indexes them with the counter.
     def body(i, acc):
@@ -210,6 +219,10 @@ CASES: list[Case] = [
     c("LoopCond", "maximum-iterations", loop_with_maximum_iterations, R(3),
       np.array([7], i32), tol=ACCUMULATE),
     c("Merge", "case-constant-branches", case_and_constant_branches, R(3), tol=ELEMENTWISE),
+    c("Switch", "shared-predicate-true", shared_predicate, R(3), np.array(True),
+      tol=ELEMENTWISE),
+    c("Switch", "shared-predicate-false", shared_predicate, R(3), np.array(False),
+      tol=ELEMENTWISE),
     c("TensorArrayWriteV3", "tensor-array-in-cond-in-loop", tensor_array_in_cond_in_loop,
       R(4, 3), tol=ELEMENTWISE),
     c("TensorArrayReadV3", "map-fn", map_fn, R(5, 3), tol=ACCUMULATE),
