@@ -41,9 +41,6 @@ class Graph:
             self.nodes[node.name] = copy
         self.library = library
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.nodes
-
     def ordered(self, back_edge: Callable[[object, str], bool] = lambda node, p: False) -> list:
         """The nodes with producers first (file order otherwise); `back_edge(node, producer)`
         says which edges to ignore (a loop's NextIteration -> Merge)."""
@@ -69,6 +66,7 @@ class Graph:
         return users
 
     def unique_node_name(self, base: str) -> str:
+        """`base`, or `base_k` for the first k that no node of this graph is called."""
         name, k = base, 0
         while name in self.nodes:
             k += 1
@@ -76,6 +74,7 @@ class Graph:
         return name
 
     def unique_function_name(self, base: str) -> str:
+        """`base` with '/' as '_', made unique among the library's functions."""
         taken = {f.signature.name for f in self.library.function}
         base = base.replace("/", "_")
         name, k = base, 0
@@ -85,6 +84,7 @@ class Graph:
         return name
 
     def add(self, name: str, op: str, inputs: list[str], attrs: dict | None = None):
+        """Add node `name` (op, inputs, AttrValues by name) at the end of the graph."""
         node = aotc_node_def_pb2.NodeDef(name=name, op=op, input=inputs)
         for key, value in (attrs or {}).items():
             node.attr[key].CopyFrom(value)
@@ -225,16 +225,16 @@ def make_function(graph: Graph, body: Graph, name: str, arg_types: list[int],
     return name
 
 
-def dtype_of(graph: Graph, ref: TensorRef, default: int = 0) -> int:
+def dtype_of(graph: Graph, ref: TensorRef) -> int:
     """The element type of tensor `ref` as far as its node's attrs say (0 when unknown);
     generated signatures carry it for readers, the lowering takes types from values."""
     node = graph.nodes.get(ref.node_name)
     if node is None:
-        return default
+        return 0
     for attr in ("T", "dtype"):
         if attr in node.attr and node.attr[attr].WhichOneof("value") == "type":
             return node.attr[attr].type
-    return default
+    return 0
 
 
 def data_inputs(node) -> list[str]:
