@@ -23,6 +23,9 @@ data and control edges. The walk does not enter the data inputs of ops that igno
 in compiled code (`INPUTS_IGNORED`: an Assert's message strings, which no tensor type
 could hold); such ops are lowered with no inputs.
 
+TF1 graphs also call a function through a node whose op is the function's name (Defun);
+`function_ops_as_calls` rewrites those into PartitionedCalls before anything else.
+
 Before anything is lowered, `FunctionLibrary.check` walks every function the subgraph
 can reach, reporting recursion and missing functions, and collecting op types that have
 no lowering rule so that lower.py can list them together with the top level's.
@@ -112,11 +115,12 @@ class FunctionLibrary:
                 f"node '{node.name}' ({node.op}): attr '{attr}' names function '{name}', "
                 "which the graph's function library does not define") from None
 
-    def check(self, nodes: Iterable, supported: Callable[[str], bool]) -> dict[str, list[str]]:
+    def check(self, nodes: Iterable,
+              supported: Callable[[str], bool]) -> dict[str, list[FunctionNode]]:
         """Walk every function reachable from `nodes`; return op type -> the body nodes
-        (as FunctionNode(function, node)) with no lowering rule. Raises FrontendError for a missing
-        function or for recursion (which has no static unrolling)."""
-        missing: dict[str, list[str]] = {}
+        with no lowering rule. Raises FrontendError for a missing function or for
+        recursion (which has no static unrolling)."""
+        missing: dict[str, list[FunctionNode]] = {}
         done: set[str] = set()
 
         def visit(node, active: tuple[str, ...]) -> None:

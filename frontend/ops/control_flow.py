@@ -16,8 +16,9 @@ things keep them small:
   naming the input arg), whose value therefore never changes.
 - An If or Case whose selector is a compile-time constant is inlined like a call.
 
-TF's V1 control flow (Switch, Merge, Enter, Exit, NextIteration) is not supported; prune
-reports it. `parallel_iterations` is ignored: loop iterations run one after the other.
+TF's V1 control flow (Switch, Merge, Enter, Exit, NextIteration) never reaches these rules:
+frontend/functionalize.py turns it into While and If nodes first. `parallel_iterations` is
+ignored: loop iterations run one after the other.
 Loop variables must keep their shapes (XLA's while has one state shape).
 """
 
