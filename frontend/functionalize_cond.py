@@ -27,11 +27,12 @@ from .functionalize_graph import (
     dtype_of,
     func_attr,
     make_function,
+    parse_input,
     type_attr,
     type_list_attr,
 )
 from .proto import aotc_types_pb2
-from .prune import TensorRef, parse_input
+from .prune import TensorRef
 
 __all__ = ["functionalize_conds"]
 

@@ -3,16 +3,21 @@ it as function bodies, and the FunctionDefs they become."""
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Iterable
 
 from .errors import GraphError
 from .proto import aotc_attr_value_pb2, aotc_node_def_pb2
-from .prune import TensorRef, parse_input
+from .prune import TensorRef
+from .prune import parse_input as _parse_input
 from .toposort import stable_topological_order
 
 __all__ = ["ENTER_OPS", "EXIT_OPS", "MERGE_OPS", "NEXT_ITERATION_OPS", "SWITCH_OPS",
            "V1_CONTROL_FLOW_OPS", "Graph", "Region", "arg_name", "data_inputs", "dtype_of",
-           "func_attr", "make_function", "type_attr", "type_list_attr"]
+           "func_attr", "make_function", "parse_input", "type_attr", "type_list_attr"]
+
+#: prune.parse_input, cached: the passes re-read every edge after each rewrite.
+parse_input = functools.lru_cache(maxsize=1 << 16)(_parse_input)
 
 ENTER_OPS = frozenset({"Enter", "RefEnter"})
 EXIT_OPS = frozenset({"Exit", "RefExit"})

@@ -32,22 +32,25 @@ from .functionalize_graph import (
     dtype_of,
     func_attr,
     make_function,
+    parse_input,
     type_list_attr,
 )
 from .proto import aotc_types_pb2
-from .prune import TensorRef, parse_input
+from .prune import TensorRef
 
 __all__ = ["functionalize_loops", "loop_frames"]
 
 
 def functionalize_loops(graph: Graph) -> None:
     """Replace every loop frame of `graph` by a While node, innermost first."""
-    while True:
-        frames = _Frames(graph)
-        if not frames.parent:
-            return
-        deepest = max(frames.parent, key=frames.depth)
-        _Loop(graph, frames, deepest).replace()
+    frames = _Frames(graph)
+    for frame in sorted(frames.parent, key=frames.depth, reverse=True):
+        loop = _Loop(graph, frames, frame)
+        while_name = loop.replace()
+        # The While runs in the enclosing frame; nothing else moves.
+        for name in loop.members:
+            del frames.of[name]
+        frames.of[while_name] = frames.parent[frame]
 
 
 def loop_frames(graph: Graph) -> dict[str, str]:
@@ -166,8 +169,9 @@ class _Loop:
     def name(self) -> str:
         return self.frame.removesuffix("/while_context") or "while"
 
-    def replace(self) -> None:
-        """Cut the cond and body out, add their functions, put a While node in place."""
+    def replace(self) -> str:
+        """Cut the cond and body out, add their functions, put a While node in place;
+        returns the While's name."""
         graph, frame = self.graph, self.frame
         cond_boundary: dict[TensorRef, int] = {}
         body_boundary: dict[TensorRef, int] = {}
@@ -216,3 +220,4 @@ class _Loop:
             if var.exit is not None:
                 graph.replace_with_identity(var.exit.name, f"{while_name}:{k}")
         graph.remove(self.members, replaced_by=while_name)
+        return while_name
