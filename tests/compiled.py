@@ -31,10 +31,11 @@ def _aligned(nbytes: int) -> np.ndarray:
 class Compiled:
     """A module compiled into a shared library, callable on NumPy arrays."""
 
-    def __init__(self, module, **options):
+    def __init__(self, module, compile=compile_module, **options):
+        """`compile` is the backend's compile function (the CPU backend's by default)."""
         self.module = module
         self.assignment = assign_buffers(module)
-        self.artifact = compile_module(module, self.assignment, entry_symbol=ENTRY, **options)
+        self.artifact = compile(module, self.assignment, entry_symbol=ENTRY, **options)
         n = next(_counter)
         self.object_path = _workdir / f"m{n}.o"
         self.object_path.write_bytes(self.artifact.object_code)

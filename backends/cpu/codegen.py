@@ -41,11 +41,22 @@ class CodeGen:
         self._scopes[-1][key] = value
         return value
 
-    def alloca(self, ty: ir.Type, name: str = "") -> ir.Value:
-        """A stack slot in the entry block, where mem2reg/SROA can promote it."""
+    def alloca(self, ty: ir.Type, name: str = "", count: int | None = None) -> ir.Value:
+        """A stack slot (of `count` elements, else one) in the entry block, where
+        mem2reg/SROA can promote it."""
         with self.builder.goto_block(self._alloca_block):
             self.builder.position_before(self._alloca_end)
-            return self.builder.alloca(ty, name=name)
+            size = None if count is None else int_const(count)
+            return self.builder.alloca(ty, size=size, name=name)
+
+    @contextmanager
+    def scope(self):
+        """Values generated inside are not reused after it (code that may not run)."""
+        self._scopes.append({})
+        try:
+            yield
+        finally:
+            self._scopes.pop()
 
     def intrinsic(self, name: str, ret: ir.Type, args: Sequence[ir.Type],
                   overloads: Sequence[ir.Type] | None = None) -> ir.Function:

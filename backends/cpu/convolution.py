@@ -74,7 +74,7 @@ def window_position(b: ir.IRBuilder, out_position, tap, dim, base_size: int):
     return b.select(inside, position, int_const(0)), inside
 
 
-class _ConvGeometry:
+class ConvGeometry:
     """The sizes and dimension numbers of one convolution, named for the emitters."""
 
     def __init__(self, inst: Instruction):
@@ -137,7 +137,7 @@ def _widen(cg, value):
 def _convolution(e: ElementalEmitter, inst: Instruction, index):
     """One output element: the sum over kernel taps and the group's input features."""
     cg, b = e.cg, e.b
-    geometry = _ConvGeometry(inst)
+    geometry = ConvGeometry(inst)
     t = inst.shape.element_type
     acc_type = accumulator_type(t)
     acc_dtype = F32_DTYPE if register_type(t) == HALF else t
@@ -265,7 +265,7 @@ def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: Buffer
                     rhs: BufferView, after_row) -> None:
     """The loop nest of the module docstring, into `cg`'s function."""
     b = cg.builder
-    geometry = _ConvGeometry(inst)
+    geometry = ConvGeometry(inst)
     dn = geometry.dn
     zero = ir.Constant(register_type(inst.shape.element_type), 0.0)
     position_order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]

@@ -65,9 +65,10 @@ class EntryEmitter:
 
     def emit(self, entry_symbol: str) -> None:
         impl = self._emit_impl(f"{entry_symbol}.impl")
-        self._emit_entry(entry_symbol, impl)
+        self.emit_entry_function(entry_symbol, impl)
 
-    def _emit_entry(self, symbol: str, impl: ir.Function) -> None:
+    def emit_entry_function(self, symbol: str, impl: ir.Function) -> None:
+        """The exported entry `symbol`: loads the buffer tables and calls `impl`."""
         fn = ir.Function(self.llvm_module, ir.FunctionType(I32, [PTR] * 4), name=symbol)
         fn.attributes.add("nounwind")
         args, results, temps, _options = fn.args

@@ -44,7 +44,7 @@ def _clamp(b: ir.IRBuilder, value: ir.Value, high: int) -> ir.Value:
     return b.select(b.icmp_signed(">", value, int_const(high)), int_const(high), value)
 
 
-def _index_vector_element(e: ElementalEmitter, indices: Instruction, index_vector_dim: int,
+def index_vector_element(e: ElementalEmitter, indices: Instruction, index_vector_dim: int,
                           batch_index: list, k: int) -> ir.Value:
     """Element k of the index vector at `batch_index` (indices' non-vector dims), as i64."""
     full = list(batch_index)
@@ -81,7 +81,7 @@ def _gather(e: ElementalEmitter, inst: Instruction, index):
     for k, d in enumerate(attrs["start_index_map"]):
         high = operand.shape.dims[d] - sizes[d]
         if high > 0:  # else the slice spans the dimension and the start is always 0
-            start = _index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
+            start = index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
             operand_index[d] = _clamp(b, start, high)
     offset_dims = gather_offset_operand_dims(attrs, operand.shape.rank)
     for position, d in zip(attrs["offset_dims"], offset_dims):
@@ -167,7 +167,7 @@ def _materialize_scatter(em: EntryEmitter, inst: Instruction) -> None:
         starts = [int_const(0)] * rank
         valid = em.cg.bool_const(True)
         for k, d in enumerate(attrs["scatter_dims_to_operand_dims"]):
-            start = _index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
+            start = index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
             # 0 <= start <= dim - window, as one unsigned compare (negatives wrap high).
             fits = b.icmp_unsigned("<=", start, int_const(operand.shape.dims[d] - window[d]))
             valid = b.and_(valid, fits)
