@@ -29,83 +29,16 @@ import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite mu
 
 import aotc  # noqa: E402
 from model_check import compile_frozen, run_cpp  # noqa: E402
-from models import freeze_keras  # noqa: E402
+from models import frozen_cnn, lenet, mobilenet_v2, small_resnet  # noqa: E402
 
 BATCHES = (1, 8)
 PROBABILITIES = dict(rtol=1e-4, atol=1e-6)
 FEATURES = dict(rtol=1e-4, atol=1e-4)
 
 
-def lenet():
-    layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input((28, 28, 1)),
-        layers.Conv2D(6, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(16, 5, activation="relu"),
-        layers.AveragePooling2D(2),
-        layers.Flatten(),
-        layers.Dense(120, activation="relu"),
-        layers.Dense(84, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
-
-
-def mobilenet_v2():
-    return tf.keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), weights=None)
-
-
-def small_resnet():
-    """Two residual stages (identity and projection shortcuts) and a transposed-conv
-    decoder head next to the classifier head."""
-    layers = tf.keras.layers
-
-    def block(x, filters, stride):
-        shortcut = x
-        y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-        y = layers.BatchNormalization()(y)
-        y = layers.ReLU()(y)
-        y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-        y = layers.BatchNormalization()(y)
-        if stride != 1 or x.shape[-1] != filters:
-            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
-            shortcut = layers.BatchNormalization()(shortcut)
-        return layers.ReLU()(layers.Add()([y, shortcut]))
-
-    inputs = tf.keras.Input((32, 32, 3))
-    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    x = block(x, 16, 1)
-    x = block(x, 32, 2)
-    logits = layers.Dense(10)(layers.GlobalAveragePooling2D()(x))
-    decoded = layers.Conv2DTranspose(8, 3, strides=2, padding="same")(x)
-    return tf.keras.Model(inputs, [logits, decoded])
-
-
-def _randomize_batch_norms(model, rng):
-    """Fresh BatchNormalization layers are the identity; give them real statistics so the
-    normalization arithmetic is exercised."""
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
-                               rng.uniform(-0.2, 0.2, beta.shape).astype(np.float32),
-                               rng.uniform(-0.2, 0.2, mean.shape).astype(np.float32),
-                               rng.uniform(0.5, 1.5, variance.shape).astype(np.float32)])
-
-
-def _frozen(build, input_shape, batch, seed):
-    tf.keras.utils.set_random_seed(seed)
-    model = build()
-    _randomize_batch_norms(model, np.random.default_rng(seed))
-    return freeze_keras(model, [(batch, *input_shape)])
-
-
 def _compiled(tmp_path_factory, name, build, input_shape, seed):
     """{batch: (frozen model, artifact dir, work dir)} for every batch size."""
-    frozen = {batch: _frozen(build, input_shape, batch, seed) for batch in BATCHES}
+    frozen = {batch: frozen_cnn(build, input_shape, batch, seed) for batch in BATCHES}
     work = {batch: tmp_path_factory.mktemp(f"{name}_b{batch}") for batch in BATCHES}
     # The CLI compiles are independent subprocesses (LLVM is the slow part): side by side.
     with ThreadPoolExecutor(len(BATCHES)) as pool:

@@ -17,25 +17,11 @@ from __future__ import annotations
 import pytest
 
 from model_check import check_model
-from models import FrozenModel, freeze_keras
+from models import FrozenModel, keras_rnn
 
 import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite must fail, not skip)
 
 RTOL, ATOL = 1e-5, 2e-6
-STEPS, FEATURES, UNITS = 16, 8, 32
-
-
-def keras_rnn(layer: str, batch: int, return_sequences: bool,
-              lower_control_flow: bool = False) -> FrozenModel:
-    tf.keras.utils.set_random_seed(1234)
-    cell = {"lstm": tf.keras.layers.LSTM, "gru": tf.keras.layers.GRU}[layer]
-    model = tf.keras.Sequential([
-        tf.keras.Input((STEPS, FEATURES)),
-        cell(UNITS, return_sequences=return_sequences),
-        tf.keras.layers.Dense(4),
-    ])
-    return freeze_keras(model, [(batch, STEPS, FEATURES)],
-                        lower_control_flow=lower_control_flow)
 
 
 def _op_types(model: FrozenModel) -> set[str]:

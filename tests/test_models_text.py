@@ -21,22 +21,10 @@ import pytest
 import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite must fail, not skip)
 
 from model_check import check_model  # noqa: E402
-from models import freeze_keras  # noqa: E402
+from models import TEXT_SEQUENCE as SEQUENCE, TEXT_VOCAB as VOCAB  # noqa: E402
+from models import freeze_keras, text_classifier  # noqa: E402
 
-VOCAB, SEQUENCE, EMBEDDING = 100, 16, 16
 PROBABILITIES = dict(rtol=1e-5, atol=1e-6)
-
-
-def text_classifier():
-    layers = tf.keras.layers
-    tf.keras.utils.set_random_seed(4321)
-    return tf.keras.Sequential([
-        tf.keras.Input((SEQUENCE,), dtype="int32"),
-        layers.Embedding(VOCAB, EMBEDDING),
-        layers.GlobalAveragePooling1D(),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(4, activation="softmax"),
-    ])
 
 
 def token_ids(batch: int, seed: int) -> np.ndarray:

@@ -23,27 +23,10 @@ import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite mu
 
 from aotc.frontend.proto import aotc_graph_pb2  # noqa: E402
 from model_check import check_model  # noqa: E402
-from models import freeze_keras  # noqa: E402
+from models import ENCODER_SEQUENCE as SEQUENCE, ENCODER_WIDTH as WIDTH  # noqa: E402
+from models import encoder_block, freeze_keras  # noqa: E402
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
-SEQUENCE, WIDTH = 8, 32
-
-
-def encoder_block(approximate_gelu: bool = False):
-    """One post-norm transformer encoder block with seeded random weights."""
-    layers = tf.keras.layers
-    tf.keras.utils.set_random_seed(7)
-    if approximate_gelu:
-        activation = lambda t: tf.keras.activations.gelu(t, approximate=True)  # noqa: E731
-    else:
-        activation = "gelu"
-    inputs = tf.keras.Input((SEQUENCE, WIDTH))
-    attended = layers.MultiHeadAttention(num_heads=2, key_dim=16)(inputs, inputs)
-    x = layers.LayerNormalization()(layers.Add()([inputs, attended]))
-    hidden = layers.Dense(64, activation=activation)(x)
-    y = layers.Dense(WIDTH)(hidden)
-    outputs = layers.LayerNormalization()(layers.Add()([x, y]))
-    return tf.keras.Model(inputs, outputs)
 
 
 def _op_types(frozen) -> set[str]:
