@@ -1,0 +1,72 @@
+"""The CUDA backend behind the backend contract: PTX kernels for `--gpu_arch` embedded in
+a host object that drives them through the CUDA driver API, loaded at run time."""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+
+from aotc.backends.cpu.target import create_target_machine, resolve_target
+
+from ..base import Backend, BackendFlag, BackendOptionError, BackendResult
+from ..registry import register_backend
+from .compiler import compile_cuda_module
+from .launch_plan import launches
+from .ptx import GPU_ARCHS, TRIPLE
+
+__all__ = ["CudaBackend"]
+
+
+@register_backend
+class CudaBackend(Backend):
+    """`--backend cuda [--gpu_arch sm_XX]`: kernels as PTX for the GPU architecture, the
+    host code for `--target_triple` (the host by default)."""
+
+    name = "cuda"
+    flags = (BackendFlag("gpu_arch", "the NVIDIA GPU architecture the PTX targets (the "
+                         "oldest it runs on; the driver compiles it for newer GPUs)",
+                         default="sm_75", choices=GPU_ARCHS),)
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.gpu_arch = options.backend_flag("gpu_arch")
+        if self.gpu_arch not in GPU_ARCHS:
+            raise BackendOptionError(f"--gpu_arch {self.gpu_arch!r}: expected one of "
+                                     f"{', '.join(GPU_ARCHS)}")
+        try:
+            self.host = resolve_target(options.target_triple or None, options.target_cpu or None,
+                                       options.target_features or None)
+        except RuntimeError as e:
+            raise BackendOptionError(f"--target_triple {options.target_triple!r}: {e}") from None
+
+    def compile(self, module, assignment) -> BackendResult:
+        entry = self.options.entry_point
+        code = compile_cuda_module(module, assignment, entry_symbol=entry,
+                                   gpu_arch=self.gpu_arch, target=self.host)
+        name = self.options.name
+        info = {
+            "gpu_arch": self.gpu_arch,
+            "ptx_version": code.kernels.ptx_version,
+            "host_triple": self.host.triple,
+            "kernels": str(len({launch.kernel for launch in launches(code.kernels.plan)})),
+            "device_arena_bytes": str(code.device_arena_bytes),
+            "init_symbol": f"{entry}_init",
+            "error_symbol": f"{entry}_error",
+            "release_symbol": f"{entry}_release",
+            "device_entry_symbol": f"{entry}_device",
+        }
+        return BackendResult(files={f"{name}.o": code.object_code, f"{name}.ptx": code.ptx.encode()},
+                             target=f"{TRIPLE} {self.gpu_arch}", constant_bytes=code.kernels.constant_bytes,
+                             scratch_bytes=code.session_bytes, info=info, stages=code.stages)
+
+    def data_object(self, symbol: str, data: bytes) -> bytes:
+        machine = create_target_machine(self.host)
+        module = ir.Module(name="aotc_data")
+        module.triple = self.host.triple
+        if symbol:
+            array = ir.ArrayType(ir.IntType(8), len(data))
+            var = ir.GlobalVariable(module, array, symbol)
+            var.global_constant = True
+            var.initializer = ir.Constant(array, bytearray(data))
+            var.align = 1
+        return machine.emit_object(llvm.parse_assembly(str(module)))
