@@ -2,3 +2,4 @@
 registry (registry.py). Importing this package registers every backend."""
 
 from . import cpu  # noqa: F401  (registers "cpu")
+from . import cuda  # noqa: F401  (registers "cuda")

@@ -198,6 +198,7 @@ class CompiledModel:
         except AttributeError:
             raise RuntimeError(f"{self.library_path} does not define {symbol!r}") from None
         self._lock = threading.Lock()
+        self._driver = self._bind_driver()
 
         self._arg_labels = [_label(s, i, "arg") for i, s in enumerate(program.args)]
         self._result_keys = self._unique_result_keys()
@@ -206,6 +207,35 @@ class CompiledModel:
         for i, spec in enumerate(program.args):
             self._arg_index.setdefault(spec.node, i)
         self._allocate()
+        if self._driver is not None:
+            self._start_driver()
+
+    def _bind_driver(self):
+        """(init, error, release) of a backend whose code loads a driver at run time (the
+        CUDA backend names them in backend_info), else None."""
+        info = self.program.backend_info
+        names = [info.get(f"{k}_symbol") for k in ("init", "error", "release")]
+        if not all(names):
+            return None
+        self._ffi.cdef(f"int32_t {names[0]}(void* temps);\n"
+                       f"const char* {names[1]}(const void* temps);\n"
+                       f"void {names[2]}(void* temps);")
+        return tuple(getattr(self._lib, n) for n in names)
+
+    def _start_driver(self) -> None:
+        """Set the driver up now, so a missing driver or GPU is an error of load()."""
+        init, _, release = self._driver
+        if init(self._temps_ptr) != 0:
+            raise RuntimeError(f"{self.program.name}: {self._driver_error()}")
+        self._release = (release, self._temps_ptr, self._block)
+
+    def _driver_error(self) -> str:
+        return self._ffi.string(self._driver[1](self._temps_ptr)).decode(errors="replace")
+
+    def __del__(self):
+        release = getattr(self, "_release", None)
+        if release is not None:
+            release[0](release[1])
 
     def _unique_result_keys(self) -> list[str]:
         keys = [_label(s, i, "result") for i, s in enumerate(self.program.results)]
@@ -263,6 +293,8 @@ class CompiledModel:
             for view, value in zip(self._arg_views, inputs):
                 np.copyto(view, value, casting="no")
             status = self._entry(self._arg_ptrs, self._result_ptrs, self._temps_ptr, self._ffi.NULL)
+            if status != 0 and self._driver is not None:
+                raise RuntimeError(f"{self.program.name}: {self._driver_error()}")
             if status != 0:
                 raise RuntimeError(
                     f"{self.program.entry_symbol} returned status {status} ({self.program.name})"
