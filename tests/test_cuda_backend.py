@@ -5,7 +5,6 @@ driver's own error string), aotc.load raising that error, and --gpu_arch handlin
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -17,22 +16,14 @@ import pytest
 
 import aotc
 from conftest import EXAMPLES, build_cpp, run_aotc
+from cuda_machine import gpu_available
 
 HERE = Path(__file__).resolve().parent
 #: What the host object may leave undefined: the dynamic loader and libc.
 ALLOWED_UNDEFINED = {"dlopen", "dlsym", "dlclose", "dlerror", "snprintf", "memcpy", "memset"}
 
-def _driver_present() -> bool:
-    """Whether this machine has a CUDA driver with a usable GPU."""
-    try:
-        driver = ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return driver.cuInit(0) == 0
-
-
 #: On a GPU machine the same tests expect the model to run (and match the CPU backend).
-GPU = _driver_present()
+GPU = gpu_available()
 
 MAIN = r"""
 #include <cstdio>

@@ -17,7 +17,7 @@ from aotc.passes.pipeline import default_pipeline
 
 from cuda_modules import FUSED, elementwise_module, flat_results, kernels_module
 from every_opcode import every_opcode_module
-from cuda_ptxas import PTXAS, ptxas
+from cuda_machine import PTXAS, ptxas
 
 def _fused():
     module = parse_module(FUSED)

@@ -15,7 +15,7 @@ from aotc.compiler import compile_graph
 from aotc.options import CompileOptions
 from cuda_modules import grid_compiled
 from models import TEXT_VOCAB, model_zoo
-from cuda_ptxas import ptxas
+from cuda_machine import ptxas
 
 #: Like the CPU model tests: f32 models whose sums run in another order than TensorFlow's.
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)

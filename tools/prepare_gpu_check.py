@@ -31,12 +31,15 @@ def inputs_for(frozen, seed: int = 0) -> list[np.ndarray]:
             else rng.standard_normal(shape).astype(dtype) for _, dtype, shape in frozen.feeds]
 
 
-def prepare(out: Path, gpu_arch: str, batch: int, backend: str = "cuda") -> None:
+def prepare(out: Path, gpu_arch: str, batch: int, backend: str = "cuda",
+            models: list[str] | None = None) -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     lines = []
     for name, make in model_zoo(batch).items():
+        if models and name not in models:
+            continue
         frozen = make()
         graph, config = frozen.write(out / "src" / name)
         cpp_class = "zoo::" + "".join(part.title() for part in name.split("_"))
@@ -65,8 +68,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--backend", default="cuda",
                         help="cpu checks the check itself on a machine without a GPU")
+    parser.add_argument("--models", nargs="*", choices=sorted(model_zoo()),
+                        help="only these models (default: the whole zoo)")
     args = parser.parse_args()
-    prepare(args.out, args.gpu_arch, args.batch, args.backend)
+    prepare(args.out, args.gpu_arch, args.batch, args.backend, args.models)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import llvmlite.ir as ir
 
 from aotc.backends.cpu.buffers import BufferView, iteration_order
 from aotc.backends.cpu.codegen import CodeGen
-from aotc.backends.cpu.elemental import ElementalEmitter
+from aotc.backends.cpu.elemental import ElementalEmitter, callee_emitter
 from aotc.backends.cpu.emitter import EntryEmitter
 from aotc.backends.cpu.fusion_emitter import FusionScope
 from aotc.backends.cpu.llvm_types import int_const
@@ -298,8 +298,6 @@ def parallel_elementwise(em: KernelEmitter, inst: Instruction) -> None:
 @kernel_rule("call")
 def call_kernel(em: KernelEmitter, inst: Instruction) -> None:
     """A call: its root per element, one kernel per tuple element."""
-    from aotc.backends.cpu.elemental import callee_emitter
-
     if not inst.shape.is_tuple:
         parallel_elementwise(em, inst)
         return

@@ -81,9 +81,8 @@ def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroCont
             return [b.or_(lv, rv), b.select(lv, merged, ra)]
 
         def fold(tid):
-            has, acc = cg.bool_const(False), ir.Constant(ty, ir.Undefined)
-            valid.store(tid, has)
-            value.store(tid, acc)
+            valid.store(tid, cg.bool_const(False))  # nothing folded yet
+            value.store(tid, ir.Constant(ty, ir.Undefined))
 
             def step(j):
                 position = b.add(b.mul(j, int_const(block)), tid)
