@@ -93,12 +93,17 @@ def test_run_reports_the_missing_driver(program):
             or "cuInit failed" in done.stdout), done.stdout
 
 
-def test_run_passes_the_driver_error_through(program, tmp_path):
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / "libcuda.so.1"),
+@pytest.mark.parametrize("stub, message", [
+    ([], "cuInit failed: no CUDA-capable device is detected (error 100)"),
+    (["-DSTUB_REACHES_MODULE_LOAD"],
+     "cuModuleLoadData failed: no kernel image is available for execution on the device (error 209)"),
+])
+def test_run_passes_the_driver_error_through(program, tmp_path, stub, message):
+    subprocess.run(["cc", "-shared", "-fPIC", *stub, "-o", str(tmp_path / "libcuda.so.1"),
                     str(HERE / "cuda_stub_driver.c")], check=True)
     done = _run(program, LD_LIBRARY_PATH=str(tmp_path))
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "cuInit failed: no CUDA-capable device is detected (error 100)" in done.stdout
+    assert message in done.stdout, done.stdout
 
 
 def test_load_raises_the_driver_error_or_runs(artifact, tmp_path):

@@ -184,7 +184,8 @@ class HostDriver:
         self._emit_release()
 
     def _emit_init(self) -> ir.Function:
-        """int32_t init(session): the first-call setup; 0 when ready."""
+        """int32_t init(session): the first-call setup, then (every call) the instance's
+        context made current on the calling thread; 0 when ready."""
         lay = self.layout
         fn, b = self._function(f"{self.entry}.init", I32, [PTR])
         fn.linkage = "internal"
@@ -194,6 +195,9 @@ class HostDriver:
         flag = self._load(b, session, lay.initialized, I64)
         b.cbranch(b.icmp_unsigned("!=", flag, int_const(0)), done, start)
         b.position_at_end(done)
+        # Run() may come from another thread than the first call: bind the context here.
+        status = self._api(b, session, "cuCtxSetCurrent", I32, [PTR], [self._load(b, session, lay.context)])
+        self._check(fn, b, session, status, "cuCtxSetCurrent")
         b.ret(ir.Constant(I32, 0))
 
         b.position_at_end(start)
