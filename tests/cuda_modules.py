@@ -75,7 +75,8 @@ def kernels_module() -> Module:
     row reductions over several warps (sum, max, integer, a non-identity init, variadic),
     column and full reductions, tiled dots (ragged tiles, batched, transposed operands,
     matrix-vector, f64, f16, integer), convolution, reduce-window, gather, scatter with
-    colliding indices, sort, dynamic slices, while and conditional."""
+    colliding indices, sort, dynamic slices, while and conditional, and empty and
+    degenerate shapes."""
     b = Builder("kernels")
     rows = b.parameter(Shape.array("f32", [5, 700]), "rows")
     cols = b.parameter(Shape.array("f32", [70, 9]), "cols")
@@ -131,6 +132,13 @@ def kernels_module() -> Module:
     outs.append(window)
     outs.append(b.dynamic_update_slice(rows, b.binary("multiply", window, window),
                                        [start, b.constant(np.int32(7))]))
+    # Edge cases: empty rows (the init value), an empty contraction (zeros), degenerate
+    # dimensions around the reduced one.
+    empty = b.slice(rows, [0, 0], [5, 0])
+    outs.append(b.reduce(empty, b.scalar(2.5, "f32"), [1], add))
+    outs.append(b.dot(empty, b.slice(rhs, [0, 0], [0, 29]), lhs_contracting=[1], rhs_contracting=[0]))
+    outs.append(b.reduce(b.reshape(b.slice(rows, [0, 0], [1, 300]), [1, 1, 300]), b.scalar(0.0, "f32"),
+                         [2], add))
     outs.append(_counting_while(b, cols))
     branches = [_branch(op, cols.shape) for op in ("negate", "exponential", "floor")]
     outs.append(b.conditional(b.constant(np.int32(1)), [cols, cols, cols], branches))
