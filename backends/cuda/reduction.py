@@ -12,9 +12,11 @@ Partial values start from a thread's first element rather than from the init val
 init value is only assumed to be *an* operand of the reducer, not its identity), so
 each partial carries a flag saying whether it holds anything yet.
 
-Column reduction (the most minor dimension is kept): one thread per output element,
-looping over the reduced dimensions (the elemental generator); neighbouring threads read
-neighbouring addresses at every step.
+Column reduction (the most minor dimension is kept): a block of 32 x 8 threads for 32
+neighbouring output elements; each of the 8 thread rows folds every 8th reduced position
+(a warp reads 32 neighbouring addresses at each step), the partials meet in shared memory
+and the first thread row folds them in order. With fewer than 32 reduced elements, and
+for variadic reduces: one thread per output element looping over the reduced dimensions.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from .kernel_emitter import HeroContext, KernelEmitter, ceil_div, delinearize, k
 #: Threads per block of a row reduction (at most 32 warps, so one warp reduces the
 #: warps' partials).
 ROW_BLOCK = 256
+#: Thread rows of a column reduction's block (32 columns wide), and the fewest reduced
+#: elements for which it pays (below, one thread per output element).
+COLUMN_ROWS = 8
+COLUMN_MIN_REDUCED = 32
 
 
 def is_row_reduction(inst: Instruction) -> bool:
@@ -46,22 +52,127 @@ def is_row_reduction(inst: Instruction) -> bool:
 
 @kernel_rule("reduce")
 def reduce_kernel(em: KernelEmitter, inst: Instruction) -> None:
-    if not row_reduction_kernel(em, inst, HeroContext(em, inst)):
+    if not reduction_kernel(em, inst, HeroContext(em, inst)):
         parallel_elementwise(em, inst)
 
 
 @hero_kernel("reduce")
-def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroContext) -> bool:
-    """The block-per-row kernel of a row reduction; False for other reductions."""
-    if not is_row_reduction(inst) or inst.shape.num_elements == 0:
+def reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroContext) -> bool:
+    """The row or column kernel of a single-output reduce; False where neither applies
+    (the caller then computes one output element per thread)."""
+    if inst.shape.is_tuple or len(inst.operands) != 2 or inst.shape.num_elements == 0:
         return False
-    operand, init = inst.operands
-    source = operand.shape
+    if is_row_reduction(inst):
+        return row_reduction_kernel(em, inst, context)
+    if _reduced_count(inst) >= COLUMN_MIN_REDUCED:
+        return column_reduction_kernel(em, inst, context)
+    return False
+
+
+def _reduced_shape(inst: Instruction) -> Shape:
+    """The reduced positions, in the input's memory order, as a shape of their own."""
+    source = inst.operands[0].shape
     dims = list(inst.attrs["dimensions"])
-    kept = [d for d in range(source.rank) if d not in dims]
-    # The reduced positions, in the input's memory order, as a shape of their own.
-    reduced = Shape.array(source.element_type, [source.dims[d] for d in dims],
-                          layout=[dims.index(d) for d in source.layout if d in dims])
+    return Shape.array(source.element_type, [source.dims[d] for d in dims],
+                       layout=[dims.index(d) for d in source.layout if d in dims])
+
+
+def _reduced_count(inst: Instruction) -> int:
+    return _reduced_shape(inst).num_elements
+
+
+def _combiner(ctx, b, reducer):
+    """Combines (has value, value) pairs: a side without a value is skipped."""
+    def combine(left, right):
+        (lv, la), (rv, ra) = left, right
+        (both,) = ctx.elemental.apply(reducer, [la, ra])
+        merged = b.select(rv, both, la)
+        return [b.or_(lv, rv), b.select(lv, merged, ra)]
+
+    return combine
+
+
+def _input_index(inst: Instruction, out_index: list, reduced_index: list) -> list:
+    source = inst.operands[0].shape
+    dims = list(inst.attrs["dimensions"])
+    full = [None] * source.rank
+    for d, i in zip([d for d in range(source.rank) if d not in dims], out_index):
+        full[d] = i
+    for d, i in zip(dims, reduced_index):
+        full[d] = i
+    return full
+
+
+def column_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroContext) -> bool:
+    """Column reduction: a block of 32 x COLUMN_ROWS threads for 32 consecutive output
+    elements (in the output's memory order, so a warp reads 32 neighbouring input
+    addresses); thread row ty folds the reduced positions ty, ty + COLUMN_ROWS, ...; the
+    partials meet in shared memory and thread row 0 folds them in order and stores."""
+    operand, init = inst.operands
+    reduced = _reduced_shape(inst)
+    count = reduced.num_elements
+    outputs = inst.shape.num_elements
+    ty = register_type(inst.shape.element_type)
+    reducer = inst.to_apply()
+    pitch = WARP_SIZE + 1  # a column of the partials spans all shared memory banks
+
+    with em.kernel(inst, ceil_div(outputs, WARP_SIZE), WARP_SIZE * COLUMN_ROWS) as hooks:
+        ctx = context.open()
+        cg, b = em.cg, em.cg.builder
+        combine = _combiner(ctx, b, reducer)
+        shared_valid = hooks.shared(ir.IntType(8), COLUMN_ROWS * pitch)
+        shared_value = hooks.shared(ty, COLUMN_ROWS * pitch)
+
+        def column(tid):
+            lane, row = b.urem(tid, int_const(WARP_SIZE)), b.udiv(tid, int_const(WARP_SIZE))
+            out = b.add(b.mul(hooks.block_index(), int_const(WARP_SIZE)), lane)
+            slot = b.add(b.mul(row, int_const(pitch)), lane)
+            return out, row, slot, b.icmp_unsigned("<", out, int_const(outputs))
+
+        def fold(tid):
+            out, row, slot, inside = column(tid)
+            has = cg.alloca(I1)
+            acc = cg.alloca(ty)
+            b.store(cg.bool_const(False), has)
+            b.store(ir.Constant(ty, ir.Undefined), acc)
+            with guarded(cg, inside):
+                out_index = delinearize(b, out, inst.shape)
+                with cg.for_range(ceil_div(count, COLUMN_ROWS), name="r") as j:
+                    position = b.add(b.mul(j, int_const(COLUMN_ROWS)), row)
+                    with guarded(cg, b.icmp_unsigned("<", position, int_const(count))):
+                        x = ctx.value(operand, _input_index(inst, out_index,
+                                                            delinearize(b, position, reduced)))
+                        valid, value = combine([b.load(has, typ=I1), b.load(acc, typ=ty)],
+                                               [cg.bool_const(True), x])
+                        b.store(valid, has)
+                        b.store(value, acc)
+            b.store(b.zext(b.load(has, typ=I1), ir.IntType(8)),
+                    b.gep(shared_valid, [slot], source_etype=ir.IntType(8)))
+            b.store(b.load(acc, typ=ty), b.gep(shared_value, [slot], source_etype=ty))
+
+        def finish(tid):
+            out, row, _, inside = column(tid)
+            with guarded(cg, b.and_(inside, b.icmp_unsigned("==", row, int_const(0)))):
+                has, acc = cg.bool_const(False), ir.Constant(ty, ir.Undefined)
+                for r in range(COLUMN_ROWS):  # in order: partial r holds positions = r mod R
+                    slot = b.add(int_const(r * pitch), b.urem(tid, int_const(WARP_SIZE)))
+                    flag = b.load(b.gep(shared_valid, [slot], source_etype=ir.IntType(8)),
+                                  typ=ir.IntType(8))
+                    value = b.load(b.gep(shared_value, [slot], source_etype=ty), typ=ty)
+                    has, acc = combine([has, acc], [b.trunc(flag, I1), value])
+                start = ctx.value(init, [])
+                (total,) = ctx.elemental.apply(reducer, [start, acc])
+                ctx.store(delinearize(b, out, inst.shape), b.select(has, total, start))
+
+        hooks.phase(fold)
+        hooks.phase(finish)
+    return True
+
+
+def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroContext) -> bool:
+    """The block-per-row kernel of a row reduction."""
+    operand, init = inst.operands
+    reduced = _reduced_shape(inst)
     count = reduced.num_elements
     block = min(ROW_BLOCK, max(WARP_SIZE, ceil_div(count, WARP_SIZE) * WARP_SIZE))
     warps = block // WARP_SIZE
@@ -73,12 +184,7 @@ def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroCont
         cg, b = em.cg, em.cg.builder
         row = delinearize(b, hooks.block_index(), inst.shape)
         valid, value = hooks.local(I1), hooks.local(ty)
-
-        def combine(left, right):
-            (lv, la), (rv, ra) = left, right
-            (both,) = ctx.elemental.apply(reducer, [la, ra])
-            merged = b.select(rv, both, la)
-            return [b.or_(lv, rv), b.select(lv, merged, ra)]
+        combine = _combiner(ctx, b, reducer)
 
         def fold(tid):
             valid.store(tid, cg.bool_const(False))  # nothing folded yet
@@ -87,11 +193,7 @@ def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroCont
             def step(j):
                 position = b.add(b.mul(j, int_const(block)), tid)
                 with guarded(cg, b.icmp_unsigned("<", position, int_const(count))):
-                    full = [None] * source.rank
-                    for d, i in zip(kept, row):
-                        full[d] = i
-                    for d, i in zip(dims, delinearize(b, position, reduced)):
-                        full[d] = i
+                    full = _input_index(inst, row, delinearize(b, position, reduced))
                     x = ctx.value(operand, full)
                     _, merged = combine([valid.load(tid), value.load(tid)], [cg.bool_const(True), x])
                     valid.store(tid, cg.bool_const(True))
