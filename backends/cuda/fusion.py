@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from aotc.hlo import Instruction
+from aotc.hlo.registry import Registry
 from aotc.passes.fusion_analysis import KINDS_WITH_HERO, find_hero, fused_computation
 
 from .kernel_emitter import HeroContext, KernelEmitter, call_kernel, kernel_rule
@@ -15,17 +16,12 @@ from .kernel_emitter import HeroContext, KernelEmitter, call_kernel, kernel_rule
 #: Hero opcode -> emit(em, hero, context) -> whether it emitted a kernel (False: the
 #: instruction has a shape its kernel does not handle, so the caller falls back).
 HeroKernel = Callable[[KernelEmitter, Instruction, HeroContext], bool]
-HERO_KERNELS: dict[str, HeroKernel] = {}
+HERO_KERNELS: Registry[HeroKernel] = Registry("CUDA hero kernel")
 
 
 def hero_kernel(*opcodes: str):
     """Register the kernel of a hero opcode, used for it alone and for fusions around it."""
-    def register(fn: HeroKernel) -> HeroKernel:
-        for opcode in opcodes:
-            HERO_KERNELS[opcode] = fn
-        return fn
-
-    return register
+    return HERO_KERNELS.register(*opcodes)
 
 
 @kernel_rule("fusion")

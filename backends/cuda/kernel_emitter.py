@@ -1,12 +1,13 @@
 """Kernels for the entry computation: one or more per instruction that computes something,
 launched in schedule order.
 
-Every kernel takes the buffers of the entry function of the CPU backend's calling
-convention, as separate pointers (args, results, the temp arena), so the launch
-parameters are the same for all kernels and buffer assignment's offsets hold unchanged.
-`KernelEmitter` is the CPU backend's `EntryEmitter` with a kernel function in place of
-its single implementation function; materializers of the CPU backend run unchanged in a
-kernel whenever they are target-independent, which is all of them.
+Every kernel of the entry computation takes the buffers of the CPU backend's calling
+convention as separate pointers (args, results, the temp arena), so their launch
+parameters are all the same and buffer assignment's offsets hold unchanged.
+`KernelEmitter` is the CPU backend's `EntryEmitter` with a kernel function per kernel in
+place of its single implementation function: views, element views and the elemental
+generator work unchanged inside a kernel, and so would any CPU materializer (a
+one-thread kernel, `serial`, runs one where nothing parallel exists yet).
 
 How an instruction becomes kernels is a rule from a registry (`kernel_rule`):
 - the default: one thread per output element (`store_loop` maps the element of linear
@@ -37,6 +38,7 @@ from aotc.backends.cpu.fusion_emitter import FusionScope
 from aotc.backends.cpu.llvm_types import int_const
 from aotc.passes.fusion_analysis import fused_computation
 from aotc.hlo import Instruction, Shape
+from aotc.hlo.registry import Registry
 
 from .hooks import Hooks, guarded
 from .launch_plan import BufferRef, Launch
@@ -45,17 +47,16 @@ from .launch_plan import BufferRef, Launch
 BLOCK_SIZE = 256
 
 KernelRule = Callable[["KernelEmitter", Instruction], None]
-_RULES: dict[str, KernelRule] = {}
+
+#: opcode -> rule(emitter, instruction) emitting its kernels (and plan steps). Opcodes
+#: without one take `parallel_elementwise`. Family modules (reduction, gemm, indexing,
+#: control_flow, fusion) register into it; kernels.py imports them.
+KERNEL_RULES: Registry[KernelRule] = Registry("CUDA kernel rule")
 
 
 def kernel_rule(*opcodes: str):
-    """Register the rule turning an instruction of `opcodes` into kernels."""
-    def register(fn: KernelRule) -> KernelRule:
-        for opcode in opcodes:
-            _RULES[opcode] = fn
-        return fn
-
-    return register
+    """Register the decorated function as the kernel rule of `opcodes`."""
+    return KERNEL_RULES.register(*opcodes)
 
 
 def delinearize(b: ir.IRBuilder, linear: ir.Value, shape: Shape) -> list:
@@ -94,7 +95,7 @@ class KernelEmitter(EntryEmitter):
     def emit_kernels(self) -> list:
         """Every kernel of the computation, in schedule order; returns the plan."""
         for inst in self.module.entry.instructions:
-            rule = _RULES.get(inst.opcode, parallel_elementwise)
+            rule = KERNEL_RULES.get(inst.opcode, parallel_elementwise)
             rule(self, inst)
         for index, source in self.assignment.result_copies:
             self._copy_kernel(index, source)
