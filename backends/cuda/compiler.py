@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
+from aotc.backends.cpu.elf_data import ElfData, object_format
 from aotc.backends.cpu.target import TargetInfo, create_target_machine, resolve_target
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from aotc.hlo import Module
@@ -49,7 +50,8 @@ def compile_cuda_module(module: Module, assignment, *, entry_symbol: str, gpu_ar
     host.triple = target.triple
     host.data_layout = str(machine.target_data)
     params = module.entry.parameters
-    driver = HostDriver(host, entry_symbol, kernels.ptx, kernels.constants, kernels.plan,
+    outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
+    driver = HostDriver(host, entry_symbol, kernels.ptx, kernels.constants, kernels.plan, outside,
                         [p.shape.byte_size for p in params],
                         [r.shape.byte_size for r in assignment.results], assignment.temp_bytes,
                         session_offset(assignment))
@@ -59,5 +61,6 @@ def compile_cuda_module(module: Module, assignment, *, entry_symbol: str, gpu_ar
     tuning = llvm.create_pipeline_tuning_options(speed_level=2)
     builder = llvm.create_pass_builder(machine, tuning)
     builder.getModulePassManager().run(parsed, builder)
-    return CudaArtifact(machine.emit_object(parsed), kernels.ptx, kernels, str(parsed),
+    code = machine.emit_object(parsed)
+    return CudaArtifact(outside.attach(code) if outside else code, kernels.ptx, kernels, str(parsed),
                         driver.layout.size, driver.arena_bytes)

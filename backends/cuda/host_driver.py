@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from aotc.backends.cpu.elf_data import MIN_BYTES, ElfData
 from aotc.backends.cpu.llvm_types import I8, I32, I64, PTR, int_const
 
 from .constants import SYMBOL as CONSTANTS
@@ -75,9 +76,11 @@ class HostDriver:
     """Emits the host functions of one CUDA artifact into `module`."""
 
     def __init__(self, module: ir.Module, entry: str, ptx: str, constants: bytes, plan: list,
+                 outside: ElfData | None,
                  arg_sizes: list[int], result_sizes: list[int], temp_bytes: int,
                  session_offset: int):
         self.module, self.entry, self.plan = module, entry, plan
+        self.outside = outside  # where big data goes around LLVM (ELF objects)
         self.session_offset = session_offset
         self.arg_sizes, self.result_sizes = arg_sizes, result_sizes
         every = launches(plan)
@@ -112,10 +115,17 @@ class HostDriver:
         return var
 
     def _bytes(self, data: bytes, label: str) -> ir.GlobalVariable:
+        """Read-only data; big blobs of an ELF object bypass LLVM's IR text, as the CPU
+        backend's constants do (backends/cpu/elf_data.py)."""
         ty = ir.ArrayType(I8, len(data))
-        var = ir.GlobalVariable(self.module, ty, self.module.get_unique_name(label))
-        var.initializer = ir.Constant(ty, bytearray(data))
-        var.global_constant, var.linkage, var.unnamed_addr = True, "private", True
+        if self.outside is not None and len(data) >= MIN_BYTES:
+            var = ir.GlobalVariable(self.module, ty, self.outside.add(memoryview(data)))
+            var.storage_class = "hidden"  # defined in this object: PC-relative, no GOT
+        else:
+            var = ir.GlobalVariable(self.module, ty, self.module.get_unique_name(label))
+            var.initializer = ir.Constant(ty, bytearray(data))
+            var.linkage, var.unnamed_addr = "private", True
+        var.global_constant = True
         var.align = 64
         return var
 
