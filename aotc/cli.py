@@ -2,7 +2,7 @@
 
     aotc compile GRAPH CONFIG [options]     compile a graph (tfcompile's flag spellings)
     aotc compile --graph=G --config=C ...   the same, exactly as tfcompile is invoked
-    aotc ops [--markdown]                   list the TensorFlow ops aotc can compile
+    aotc ops [--markdown | --missing]       list the TensorFlow ops aotc can compile (or lacks)
 
 User errors (a bad graph, Config or flag) print one `aotc: error: ...` message and exit
 with status 1; a traceback means a bug in aotc.
@@ -142,12 +142,18 @@ def _add_ops_parser(subparsers) -> None:
     p.add_argument("--markdown", action="store_true",
                    help="print the Markdown of docs/ops.md instead (regenerate it with "
                    "`aotc ops --markdown > docs/ops.md`)")
+    p.add_argument("--missing", action="store_true",
+                   help="print the ops of the tf2xla inference set (the ops TensorFlow's XLA "
+                   "compiles for CPU) that aotc lacks, and the covered fraction")
 
 
 def _run_ops(args: argparse.Namespace) -> int:
     from . import op_catalog
 
-    render = op_catalog.render_markdown if args.markdown else op_catalog.render_text
+    if args.markdown and args.missing:
+        raise OptionError("--markdown and --missing cannot be combined")
+    render = (op_catalog.render_markdown if args.markdown
+              else op_catalog.render_missing if args.missing else op_catalog.render_text)
     sys.stdout.write(render(op_catalog.catalog()))
     return 0
 

@@ -8,6 +8,7 @@ tests/test_ops_command.py checks that the committed docs/ops.md is not either).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 #: How docs/ops.md is produced; printed at the top of the file.
 REGENERATE = "aotc ops --markdown > docs/ops.md"
@@ -31,6 +32,34 @@ def catalog() -> list[OpEntry]:
 
     package = "aotc.frontend.ops."
     return [OpEntry(op, LOWERINGS[op].__module__.removeprefix(package)) for op in supported_ops()]
+
+
+#: The tf2xla inference op set (frontend/ops/tf2xla_inference_ops.txt): the op types
+#: TensorFlow's XLA registers for CPU, less training, TPU, stateful-RNG and internal ops.
+TARGET_SET = "tf2xla_inference_ops.txt"
+
+
+def target_ops() -> list[str]:
+    """The tf2xla inference op set, read from the package data (no TensorFlow needed)."""
+    text = resources.files("aotc.frontend.ops").joinpath(TARGET_SET).read_text()
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def missing_ops(entries: list[OpEntry]) -> list[str]:
+    """The ops of the tf2xla inference set that have no lowering rule, sorted."""
+    have = {e.op for e in entries}
+    return sorted(set(target_ops()) - have)
+
+
+def render_missing(entries: list[OpEntry]) -> str:
+    """The missing ops, one per line, then a coverage summary line."""
+    target = set(target_ops())
+    missing = missing_ops(entries)
+    covered = len(target) - len(missing)
+    return "".join(f"{op}\n" for op in missing) + (
+        f"# {covered} of the {len(target)} ops of the tf2xla inference set are covered "
+        f"({100 * covered / len(target):.0f}%); {len(missing)} are missing\n")
 
 
 def render_text(entries: list[OpEntry]) -> str:
