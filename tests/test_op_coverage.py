@@ -18,6 +18,8 @@ from aotc.frontend.ops import supported_ops  # noqa: E402
 from aotc.frontend.ops.einsum import EquationError, parse_equation  # noqa: E402
 from aotc.frontend.prune import prune  # noqa: E402
 from op_coverage_cases import ALL_CASES, CAST_DTYPES, COVERAGE_OPS  # noqa: E402
+from tf2xla_op_cases import ALL_CASES as TF2XLA_CASES  # noqa: E402
+from tf2xla_op_cases import COVERAGE_OPS as TF2XLA_OPS  # noqa: E402
 from tf_graphs import check_case  # noqa: E402
 from tf_graphs import make_config, parse_graph_def, rand, run_tf  # noqa: E402
 
@@ -128,3 +130,17 @@ def test_clip_by_value_rejects_bounds_of_another_shape():
                                       name="clip"), ["x", "lo"])
     with pytest.raises(FrontendError, match=r"node 'clip' \(ClipByValue\): bounds must be"):
         _lower_with_feeds(graph, {"x": (2, 3), "lo": (3,)}, "clip")
+
+
+# -- the ops of the tf2xla inference set (tests/tf2xla_op_cases.py) ------------------------------
+
+
+@pytest.mark.parametrize("case", TF2XLA_CASES, ids=lambda k: k.id)
+def test_tf2xla_op_matches_tensorflow(case):
+    check_case(case)
+
+
+def test_every_tf2xla_op_has_three_cases_and_a_rule():
+    counts = Counter(k.op for k in TF2XLA_CASES)
+    assert {op: counts[op] for op in TF2XLA_OPS if counts[op] < 3} == {}
+    assert set(TF2XLA_OPS) <= set(supported_ops())

@@ -22,6 +22,7 @@ from op_coverage_cases import (  # noqa: E402
     ACTIVATIONS, ARITHMETIC, CASTS, CLASSIFY, COMPARISONS, DTYPE_SWEEP, EINSUMS, LOGIC,
     MATMULS, PASS_THROUGH, REDUCTIONS, SELECTS, UNARY,
 )
+from tf2xla_op_cases import TF2XLA_GROUPS  # noqa: E402
 from compiled import Compiled  # noqa: E402
 from tf_graphs import assert_matches  # noqa: E402
 from tf_graphs import make_config, parse_graph_def  # noqa: E402
@@ -36,6 +37,7 @@ GROUPS = {
     "matmul-einsum": MATMULS + EINSUMS,
     "cast": CASTS,
     "dtype-sweep": DTYPE_SWEEP,
+    **TF2XLA_GROUPS,
 }
 
 

@@ -9,6 +9,7 @@ from . import checks, einsum, special  # noqa: F401  (registers the rules)
 from . import control_flow, tensor_list  # noqa: F401  (registers the rules)
 from . import conv, pooling, scan  # noqa: F401  (registers the rules)
 from . import indexing, tensor_array  # noqa: F401  (registers the rules)
+from . import bitwise, nan_safe, trig  # noqa: F401  (registers the rules)
 from .registry import LOWERINGS, LoweringContext, lowering, supported_ops
 
 __all__ = ["LOWERINGS", "LoweringContext", "lowering", "supported_ops"]

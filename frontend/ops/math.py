@@ -264,6 +264,15 @@ def _cast(ctx, node, inputs):
     return ctx.b.convert(x, target)
 
 
+@lowering("ToBool")
+def _to_bool(ctx, node, inputs):
+    # A scalar is true when nonzero; any other tensor when it has elements.
+    x = single(inputs)
+    if x.shape.rank:
+        return ctx.b.constant(x.shape.num_elements > 0, PRED)
+    return ctx.b.compare(x, ctx.full_like(x, 0), "NE")
+
+
 @lowering("ClipByValue")
 def _clip_by_value(ctx, node, inputs):
     # The bounds are scalars or match x. TF's kernel applies the upper bound first, so
