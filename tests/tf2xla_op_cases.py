@@ -142,11 +142,292 @@ MISC = [
     c("ToBool", "empty", lambda x: raw.ToBool(input=x), R(0, 2), tol=EXACT),
 ]
 
-ALL_CASES = TRIG + BITWISE + ZERO_SAFE + SCANS + MISC
+
+MATRIX = [
+    c("MatrixBandPart", "causal", lambda x: tf.linalg.band_part(x, -1, 0), R(4, 4), tol=EXACT),
+    c("MatrixBandPart", "batch-rect", lambda x: tf.linalg.band_part(x, 1, 2), R(2, 3, 5),
+      tol=EXACT),
+    c("MatrixBandPart", "runtime-bounds-i64",
+      lambda x, lo, hi: tf.linalg.band_part(x, lo, hi), R(5, 3, dtype=i32),
+      V(0, i64), V(-1, i64), tol=EXACT),
+    c("MatrixBandPart", "nan", lambda x: tf.linalg.band_part(x, 0, 0), V([[NAN, INF], [1, 2]]),
+      tol=EXACT),
+    c("MatrixDiag", "vector", lambda d: raw.MatrixDiag(diagonal=d), R(4), tol=EXACT),
+    c("MatrixDiag", "batch-i32", lambda d: raw.MatrixDiag(diagonal=d), R(2, 3, dtype=i32),
+      tol=EXACT),
+    c("MatrixDiag", "size1", lambda d: raw.MatrixDiag(diagonal=d), R(3, 1), tol=EXACT),
+    c("MatrixDiagV2", "band", lambda d: raw.MatrixDiagV2(diagonal=d, k=[-1, 1], num_rows=-1,
+                                                         num_cols=-1, padding_value=9.0),
+      R(2, 3, 3), tol=EXACT),
+    c("MatrixDiagV2", "rect", lambda d: raw.MatrixDiagV2(diagonal=d, k=1, num_rows=3,
+                                                         num_cols=5, padding_value=0.0),
+      R(3), tol=EXACT),
+    c("MatrixDiagV2", "sub", lambda d: raw.MatrixDiagV2(diagonal=d, k=-2, num_rows=-1,
+                                                        num_cols=-1, padding_value=-1),
+      R(2, 3, dtype=i32), tol=EXACT),
+    c("MatrixDiagV3", "right-left", lambda d: raw.MatrixDiagV3(
+        diagonal=d, k=[-1, 2], num_rows=4, num_cols=5, padding_value=7.0), R(2, 4, 4), tol=EXACT),
+    c("MatrixDiagV3", "left-right", lambda d: raw.MatrixDiagV3(
+        diagonal=d, k=[-2, 0], num_rows=-1, num_cols=-1, padding_value=0.0, align="LEFT_RIGHT"),
+      R(3, 3), tol=EXACT),
+    c("MatrixDiagV3", "single", lambda d: raw.MatrixDiagV3(
+        diagonal=d, k=0, num_rows=-1, num_cols=-1, padding_value=0.0), R(2, 4, dtype=f64),
+      tol=EXACT),
+    c("MatrixDiagPart", "square", lambda x: raw.MatrixDiagPart(input=x), R(4, 4), tol=EXACT),
+    c("MatrixDiagPart", "batch-wide", lambda x: raw.MatrixDiagPart(input=x),
+      R(2, 3, 5, dtype=i32), tol=EXACT),
+    c("MatrixDiagPart", "tall", lambda x: raw.MatrixDiagPart(input=x), R(5, 2), tol=EXACT),
+    c("MatrixDiagPartV2", "band", lambda x: raw.MatrixDiagPartV2(input=x, k=[-1, 2],
+                                                                 padding_value=5.0),
+      R(2, 4, 3), tol=EXACT),
+    c("MatrixDiagPartV2", "single", lambda x: raw.MatrixDiagPartV2(input=x, k=1, padding_value=0),
+      R(3, 4, dtype=i32), tol=EXACT),
+    c("MatrixDiagPartV2", "sub", lambda x: raw.MatrixDiagPartV2(input=x, k=[-3, -1],
+                                                                padding_value=0.0),
+      R(5, 4), tol=EXACT),
+    c("MatrixDiagPartV3", "right-left", lambda x: raw.MatrixDiagPartV3(
+        input=x, k=[-1, 2], padding_value=9.0), R(2, 4, 5), tol=EXACT),
+    c("MatrixDiagPartV3", "left-right", lambda x: raw.MatrixDiagPartV3(
+        input=x, k=[-2, 1], padding_value=0.0, align="LEFT_RIGHT"), R(4, 3), tol=EXACT),
+    c("MatrixDiagPartV3", "main", lambda x: tf.linalg.diag_part(x), R(3, 3, dtype=f64),
+      tol=EXACT),
+    c("MatrixSetDiag", "square", lambda x, d: raw.MatrixSetDiag(input=x, diagonal=d), R(3, 3),
+      R(3), tol=EXACT),
+    c("MatrixSetDiag", "batch-wide", lambda x, d: raw.MatrixSetDiag(input=x, diagonal=d),
+      R(2, 2, 4, dtype=i32), R(2, 2, dtype=i32), tol=EXACT),
+    c("MatrixSetDiag", "tall", lambda x, d: raw.MatrixSetDiag(input=x, diagonal=d), R(4, 2),
+      R(2), tol=EXACT),
+    c("MatrixSetDiagV2", "band", lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d,
+                                                                  k=[-1, 1]),
+      R(2, 3, 4), R(2, 3, 3), tol=EXACT),
+    c("MatrixSetDiagV2", "super", lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d, k=2),
+      R(4, 4), R(2), tol=EXACT),
+    c("MatrixSetDiagV2", "sub-i32", lambda x, d: raw.MatrixSetDiagV2(input=x, diagonal=d, k=-1),
+      R(3, 3, dtype=i32), R(2, dtype=i32), tol=EXACT),
+    c("MatrixSetDiagV3", "right-left", lambda x, d: raw.MatrixSetDiagV3(
+        input=x, diagonal=d, k=[-1, 2]), R(4, 5), R(4, 4), tol=EXACT),
+    c("MatrixSetDiagV3", "left-right", lambda x, d: raw.MatrixSetDiagV3(
+        input=x, diagonal=d, k=[-2, 0], align="LEFT_RIGHT"), R(2, 3, 3), R(2, 3, 3), tol=EXACT),
+    c("MatrixSetDiagV3", "main", lambda x, d: tf.linalg.set_diag(x, d), R(3, 2, dtype=f64),
+      R(2, dtype=f64), tol=EXACT),
+    c("Diag", "vector", lambda x: tf.linalg.tensor_diag(x), R(4), tol=EXACT),
+    c("Diag", "matrix-i32", lambda x: tf.linalg.tensor_diag(x), R(2, 3, dtype=i32), tol=EXACT),
+    c("Diag", "size1-f64", lambda x: tf.linalg.tensor_diag(x), R(1, 1, dtype=f64), tol=EXACT),
+    c("DiagPart", "matrix", lambda x: tf.linalg.tensor_diag_part(x), R(4, 4), tol=EXACT),
+    c("DiagPart", "rank4-i32", lambda x: tf.linalg.tensor_diag_part(x), R(2, 3, 2, 3, dtype=i32),
+      tol=EXACT),
+    c("DiagPart", "size1", lambda x: tf.linalg.tensor_diag_part(x), R(1, 1), tol=EXACT),
+    c("Cross", "vector", lambda a, b: tf.linalg.cross(a, b), R(3), R(3)),
+    c("Cross", "batch-f64", lambda a, b: tf.linalg.cross(a, b), R(2, 4, 3, dtype=f64),
+      R(2, 4, 3, dtype=f64), tol=F64),
+    c("Cross", "i32", lambda a, b: tf.linalg.cross(a, b), R(5, 3, dtype=i32),
+      R(5, 3, dtype=i32), tol=EXACT),
+]
+
+BATCH_SPACE = [
+    c("SpaceToBatchND", "1d-dilated", lambda x: tf.space_to_batch_nd(x, [2], [[1, 3]]),
+      R(2, 6, 3), tol=EXACT),
+    c("SpaceToBatchND", "2d", lambda x: tf.space_to_batch_nd(x, [2, 3], [[0, 0], [1, 2]]),
+      R(1, 4, 3, 2), tol=EXACT),
+    c("SpaceToBatchND", "no-rest-i32", lambda x: tf.space_to_batch_nd(x, [2], [[0, 0]]),
+      R(3, 4, dtype=i32), tol=EXACT),
+    c("BatchToSpaceND", "1d-cropped", lambda x: tf.batch_to_space(x, [2], [[1, 1]]), R(4, 3, 2),
+      tol=EXACT),
+    c("BatchToSpaceND", "2d", lambda x: tf.batch_to_space(x, [2, 2], [[0, 1], [1, 0]]),
+      R(8, 2, 3, 1), tol=EXACT),
+    c("BatchToSpaceND", "i32", lambda x: tf.batch_to_space(x, [3], [[0, 0]]),
+      R(6, 2, dtype=i32), tol=EXACT),
+    c("SpaceToBatch", "basic", lambda x: raw.SpaceToBatch(input=x, paddings=[[0, 0], [1, 1]],
+                                                         block_size=2), R(1, 4, 2, 3), tol=EXACT),
+    c("SpaceToBatch", "padded", lambda x: raw.SpaceToBatch(input=x, paddings=[[1, 1], [2, 0]],
+                                                          block_size=3), R(2, 4, 4, 1), tol=EXACT),
+    c("SpaceToBatch", "f64", lambda x: raw.SpaceToBatch(input=x, paddings=[[0, 0], [0, 0]],
+                                                       block_size=2), R(1, 2, 2, 2, dtype=f64),
+      tol=EXACT),
+    c("BatchToSpace", "basic", lambda x: raw.BatchToSpace(input=x, crops=[[0, 0], [1, 1]],
+                                                         block_size=2), R(4, 2, 2, 3), tol=EXACT),
+    c("BatchToSpace", "cropped", lambda x: raw.BatchToSpace(input=x, crops=[[1, 2], [0, 1]],
+                                                           block_size=3), R(9, 2, 2, 1),
+      tol=EXACT),
+    c("BatchToSpace", "i32", lambda x: raw.BatchToSpace(input=x, crops=[[0, 0], [0, 0]],
+                                                       block_size=2), R(8, 1, 1, 2, dtype=i32),
+      tol=EXACT),
+    c("SpaceToBatchND", "3d-f64", lambda x: tf.space_to_batch_nd(x, [1, 2, 2],
+                                                                 [[0, 0], [1, 0], [0, 2]]),
+      R(2, 2, 3, 2, 1, dtype=f64), tol=EXACT),
+]
+
+REORDER = [
+    c("Roll", "1d", lambda x: tf.roll(x, 2, 0), R(5), tol=EXACT),
+    c("Roll", "2d-negative", lambda x: tf.roll(x, [-1, 7], [0, 1]), R(3, 4, dtype=i32),
+      tol=EXACT),
+    c("Roll", "repeated-axis-runtime", lambda x, s: tf.roll(x, s, [1, 1]), R(2, 5),
+      V([3, 4], i32), tol=EXACT),
+    c("Reverse", "dims", lambda x: raw.Reverse(tensor=x, dims=[True, False, True]), R(2, 3, 4),
+      tol=EXACT),
+    c("Reverse", "none-i32", lambda x: raw.Reverse(tensor=x, dims=[False]), R(4, dtype=i32),
+      tol=EXACT),
+    c("Reverse", "all", lambda x: raw.Reverse(tensor=x, dims=[True, True]), R(3, 2), tol=EXACT),
+    c("ReverseSequence", "batch0", lambda x: tf.reverse_sequence(x, [1, 3, 0], seq_axis=1,
+                                                                 batch_axis=0), R(3, 4, 2),
+      tol=EXACT),
+    c("ReverseSequence", "batch-after-seq", lambda x, n: tf.reverse_sequence(
+        x, n, seq_axis=0, batch_axis=2), R(4, 2, 3), V([4, 2, 1], i64), tol=EXACT),
+    c("ReverseSequence", "i32", lambda x: tf.reverse_sequence(x, [2, 2], seq_axis=1,
+                                                              batch_axis=0), R(2, 3, dtype=i32),
+      tol=EXACT),
+    c("InvertPermutation", "i32", lambda x: tf.math.invert_permutation(x),
+      V([3, 0, 4, 1, 2], i32), tol=EXACT),
+    c("InvertPermutation", "i64", lambda x: tf.math.invert_permutation(x), V([1, 0], i64),
+      tol=EXACT),
+    c("InvertPermutation", "const", lambda x: x + tf.math.invert_permutation([2, 0, 1]),
+      V([0, 0, 0], i32), tol=EXACT),
+]
+
+SEARCH = [
+    c("Bucketize", "f32", lambda x: raw.Bucketize(input=x, boundaries=[-1.0, 0.0, 0.5, 1.5]),
+      V([-2.0, -1.0, 0.0, 0.2, 0.5, 3.0, NAN]), tol=EXACT),
+    c("Bucketize", "i32-matrix", lambda x: raw.Bucketize(input=x, boundaries=[0.0, 2.5, 10.0]),
+      R(3, 4, dtype=i32, low=-5, high=12), tol=EXACT),
+    c("Bucketize", "f64-empty-bounds", lambda x: raw.Bucketize(input=x, boundaries=[]),
+      R(3, dtype=f64), tol=EXACT),
+    c("LowerBound", "i32", lambda s, v: tf.searchsorted(s, v, side="left"),
+      V([[1, 3, 3, 5]], i32), V([[0, 3, 4, 9, 5]], i32), tol=EXACT),
+    c("LowerBound", "f32-batch-i64", lambda s, v: tf.searchsorted(s, v, "left", tf.int64),
+      V([[0.0, 1.0, 2.0], [-1.0, -1.0, 4.0]]), R(2, 4, low=-2, high=5), tol=EXACT),
+    c("LowerBound", "empty-sorted", lambda s, v: raw.LowerBound(sorted_inputs=s, values=v),
+      R(2, 0), R(2, 3), tol=EXACT),
+    c("UpperBound", "i32", lambda s, v: tf.searchsorted(s, v, side="right"),
+      V([[1, 3, 3, 5]], i32), V([[0, 3, 4, 9, 5]], i32), tol=EXACT),
+    c("UpperBound", "f32-batch", lambda s, v: tf.searchsorted(s, v, "right"),
+      V([[0.0, 1.0, 2.0], [-1.0, -1.0, 4.0]]), R(2, 4, low=-2, high=5), tol=EXACT),
+    c("UpperBound", "f64", lambda s, v: tf.searchsorted(s, v, "right"),
+      V([[0.5, 0.5, 0.5]], f64), V([[0.5, 0.4, 0.6]], f64), tol=EXACT),
+    c("InTopKV2", "k2", lambda p, t: tf.math.in_top_k(t, p, 2), R(4, 5), V([0, 1, 2, 4], i32),
+      tol=EXACT),
+    c("InTopKV2", "ties-nonfinite", lambda p, t: tf.math.in_top_k(t, p, 1),
+      V([[1.0, 1.0, 0.0], [2.0, NAN, 1.0], [0.0, INF, 1.0], [3.0, 2.0, 1.0]]),
+      V([1, 0, 2, 0], i32), tol=EXACT),
+    c("InTopKV2", "i64-runtime-k", lambda p, t, k: raw.InTopKV2(predictions=p, targets=t, k=k),
+      R(3, 4), V([3, 2, 0], i64), V(3, i64), tol=EXACT),
+    c("Bincount", "i32-weights", lambda x, w: raw.Bincount(arr=x, size=6, weights=w),
+      R(10, dtype=i32, low=0, high=7), R(10, dtype=i32, low=-3, high=3), tol=EXACT),
+    c("Bincount", "weights", lambda x, w: raw.Bincount(arr=x, size=4, weights=w),
+      R(3, 2, dtype=i32, low=0, high=3), R(3, 2), tol=ELEMENTWISE),
+    c("Bincount", "f64-empty-weights", lambda x: raw.Bincount(
+        arr=x, size=3, weights=tf.zeros([0], tf.float64)), R(5, dtype=i32, low=0, high=4),
+      tol=EXACT),
+    c("DenseBincount", "1d", lambda x: raw.DenseBincount(
+        input=x, size=5, weights=tf.zeros([0], tf.int32)), R(8, dtype=i32, low=0, high=4),
+      tol=EXACT),
+    c("DenseBincount", "2d-weights", lambda x, w: raw.DenseBincount(input=x, size=4, weights=w),
+      R(2, 5, dtype=i64, low=0, high=3), R(2, 5), tol=ELEMENTWISE),
+    c("DenseBincount", "binary", lambda x: raw.DenseBincount(
+        input=x, size=4, weights=tf.zeros([0], tf.float32), binary_output=True),
+      R(3, 6, dtype=i32, low=0, high=3), tol=EXACT),
+]
+
+SHAPES = [
+    c("BroadcastArgs", "basic", lambda x: x + tf.cast(raw.BroadcastArgs(
+        s0=const([2, 1, 3]), s1=const([4, 1])), tf.float32)[0], R(2), tol=EXACT),
+    c("BroadcastArgs", "i64", lambda x: tf.reshape(x, raw.BroadcastArgs(
+        s0=const([1, 6], tf.int64), s1=const([6], tf.int64))), R(6), tol=EXACT),
+    c("BroadcastArgs", "scalar", lambda x: x * tf.cast(tf.size(raw.BroadcastArgs(
+        s0=const([], tf.int32), s1=const([5], tf.int32))), tf.float32), R(2), tol=EXACT),
+    c("ConcatOffset", "axis1", lambda x: [x + o for o in raw.ConcatOffset(
+        concat_dim=1, shape=[const([2, 3]), const([2, 5]), const([2, 1])])], V([0, 0], i32),
+      tol=EXACT),
+    c("ConcatOffset", "axis0", lambda x: [x + o for o in raw.ConcatOffset(
+        concat_dim=0, shape=[const([4]), const([1])])], V([1], i32), tol=EXACT),
+    c("ConcatOffset", "neg-axis", lambda x: [x + o for o in raw.ConcatOffset(
+        concat_dim=-1, shape=[const([1, 2, 3]), const([1, 2, 3])])], V([0, 0, 0], i32),
+      tol=EXACT),
+    c("DataFormatDimMap", "default", lambda x: tf.raw_ops.DataFormatDimMap(x=x),
+      V([0, 1, 2, 3, -1, -4], i32), tol=EXACT),
+    c("DataFormatDimMap", "nchw-to-nhwc", lambda x: tf.raw_ops.DataFormatDimMap(
+        x=x, src_format="NCHW", dst_format="NHWC"), V([[0, 1], [2, 3]], i64), tol=EXACT),
+    c("DataFormatDimMap", "5d", lambda x: tf.raw_ops.DataFormatDimMap(
+        x=x, src_format="NDHWC", dst_format="NCDHW"), V([0, 1, 2, 3, 4, -2], i32), tol=EXACT),
+    c("DataFormatVecPermute", "vector", lambda x: tf.raw_ops.DataFormatVecPermute(x=x),
+      V([1, 2, 3, 4], i32), tol=EXACT),
+    c("DataFormatVecPermute", "matrix", lambda x: tf.raw_ops.DataFormatVecPermute(
+        x=x, src_format="NCHW", dst_format="NHWC"), V([[1, 2], [3, 4], [5, 6], [7, 8]], i64),
+      tol=EXACT),
+    c("DataFormatVecPermute", "spatial", lambda x: tf.raw_ops.DataFormatVecPermute(
+        x=x, src_format="NHWC", dst_format="NWHC"), V([7, 9], i32), tol=EXACT),
+    c("LinSpace", "f32", lambda a, b: raw.LinSpace(start=a, stop=b, num=7), V(-1.0), V(2.5), tol=ELEMENTWISE),
+    c("LinSpace", "f64-one", lambda a, b: tf.raw_ops.LinSpace(start=a, stop=b, num=1),
+      V(3.0, f64), V(4.0, f64), tol=EXACT),
+    c("LinSpace", "descending-i64-num", lambda a: tf.raw_ops.LinSpace(
+        start=a, stop=const(-3.0), num=const(5, tf.int64)), V(10.0), tol=ELEMENTWISE),
+]
+
+VALUE_SHAPED = [
+    c("Where", "bool", lambda x: x + tf.cast(tf.size(tf.where(const([[True, False], [True, True]]
+                                                                   ))), tf.float32), R(2),
+      tol=EXACT),
+    c("Where", "coords", lambda x: tf.cast(tf.where(const([0, 3, 0, -1])), tf.float32) + x,
+      R(1), tol=EXACT),
+    c("Where", "none-3d", lambda x: tf.cast(tf.shape(tf.where(tf.zeros([2, 2, 2]) > 1)),
+                                             tf.float32) + x, R(2), tol=EXACT),
+    c("Unique", "i32", lambda x: [o + x for o in tf.unique(const([4, 1, 4, 2, 1]))],
+      V(0, i32), tol=EXACT),
+    c("Unique", "f32-i64-idx", lambda x: [tf.unique(const([2.0, 2.0, -1.0]), tf.int64)[0] + x,
+                                          tf.unique(const([2.0, 2.0, -1.0]), tf.int64)[1]],
+      V(0.5), tol=EXACT),
+    c("Unique", "gather-runtime", lambda x: tf.gather(x, tf.unique(const([3, 3, 0]))[0]), R(4),
+      tol=EXACT),
+    c("UniqueV2", "axis0", lambda x: [raw.UniqueV2(x=const([[1, 2], [3, 4], [1, 2]]),
+                                                   axis=const([0]))[0] + x,
+                                      raw.UniqueV2(x=const([[1, 2], [3, 4], [1, 2]]),
+                                                   axis=const([0]))[1]], V(0, i32), tol=EXACT),
+    c("UniqueV2", "axis1", lambda x: raw.UniqueV2(x=const([[1, 1, 2], [3, 3, 4]]),
+                                                  axis=const([1], tf.int64))[0] + x, V(0, i32),
+      tol=EXACT),
+    c("UniqueV2", "empty-axis", lambda x: raw.UniqueV2(x=const([5, 5, 6]), axis=const(
+        [], tf.int32))[1] + x, V(0, i32), tol=EXACT),
+    c("ListDiff", "i32", lambda x: [o + x for o in tf.compat.v1.setdiff1d(
+        const([1, 2, 3, 4, 2]), const([2, 5]))], V(0, i32), tol=EXACT),
+    c("ListDiff", "f32", lambda x: tf.compat.v1.setdiff1d(const([1.0, 2.0]), const([2.0]))[0] + x,
+      V(0.0), tol=EXACT),
+    c("ListDiff", "all-removed-i64", lambda x: tf.cast(tf.size(tf.compat.v1.setdiff1d(
+        const([1, 1]), const([1]), tf.int64)[1]), tf.int32) + x, V(0, i32), tol=EXACT),
+    c("DynamicPartition", "rows", lambda x: tf.dynamic_partition(x, [0, 1, 0, 2], 3),
+      R(4, 2), tol=EXACT),
+    c("DynamicPartition", "matrix-ids-i32", lambda x: tf.dynamic_partition(
+        x, [[1, 1], [0, 1]], 2), R(2, 2, 3, dtype=i32), tol=EXACT),
+    c("DynamicPartition", "empty-part", lambda x: tf.dynamic_partition(x, [1, 1, 1], 3), R(3),
+      tol=EXACT),
+    c("DynamicStitch", "basic", lambda a, b: tf.dynamic_stitch([[0, 2], [1, 3]], [a, b]),
+      R(2, 3), R(2, 3), tol=EXACT),
+    c("DynamicStitch", "overwrite-i32", lambda a, b: tf.dynamic_stitch(
+        [[0, 1], [[1], [2]]], [a, b]), R(2, dtype=i32), R(2, 1, dtype=i32), tol=EXACT),
+    c("DynamicStitch", "scalar-index", lambda a, b: tf.dynamic_stitch(
+        [const(1), const([0, 2])], [a, b]), R(2), R(2, 2), tol=EXACT),
+    c("ParallelDynamicStitch", "basic", lambda a, b: raw.ParallelDynamicStitch(
+        indices=[const([0, 2]), const([1, 3])], data=[a, b]), R(2, 3), R(2, 3), tol=EXACT),
+    c("ParallelDynamicStitch", "matrix-ids", lambda a, b: raw.ParallelDynamicStitch(
+        indices=[const([[3, 0]]), const([2, 1])], data=[a, b]), R(1, 2, dtype=i32),
+      R(2, dtype=i32), tol=EXACT),
+    c("ParallelDynamicStitch", "f64", lambda a: raw.ParallelDynamicStitch(
+        indices=[const([1, 0])], data=[a]), R(2, 2, dtype=f64), tol=EXACT),
+    c("SparseToDense", "2d", lambda v: tf.sparse.to_dense(tf.sparse.SparseTensor(
+        [[0, 1], [2, 3]], v, [3, 4])), R(2), tol=EXACT),
+    c("SparseToDense", "1d-default", lambda i, v: raw.SparseToDense(
+        sparse_indices=i, output_shape=[5], sparse_values=v, default_value=const(-1)),
+      V([0, 4], i32), V([7, 8], i32), tol=EXACT),
+    c("SparseToDense", "scalar-value", lambda i: raw.SparseToDense(
+        sparse_indices=i, output_shape=const([2, 2], tf.int64), sparse_values=const(1.5),
+        default_value=const(0.0)), V([[0, 0], [1, 1]], i64), tol=EXACT),
+]
+
+ALL_CASES = (TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+             + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
+    "tf2xla-array": MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 
 #: The ops this list is about: each needs at least three cases above.

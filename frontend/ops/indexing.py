@@ -167,6 +167,27 @@ def _scatter_nd(ctx, node, inputs):
     return scatter_nd(ctx, node, zeros, indices, updates, "add")
 
 
+@lowering("SparseToDense")
+def _sparse_to_dense(ctx, node, inputs):
+    # default_value everywhere, then each value written at its index (a scalar index or
+    # vector for 1-D outputs, else one row of sparse_indices per value).
+    indices, shape_input, values, default = inputs
+    dims = ctx.static_ints(node, shape_input, "output_shape")
+    b = ctx.b
+    count = indices.shape.dims[0] if indices.shape.rank else 1
+    depth = indices.shape.dims[1] if indices.shape.rank == 2 else 1
+    if depth != len(dims) or indices.shape.rank > 2:
+        ctx.error(node, f"sparse_indices {indices.shape.short()} do not index a tensor of "
+                        f"rank {len(dims)}")
+    indices = b.reshape(indices, (count, depth))
+    if values.shape.rank == 0:
+        values = b.broadcast(values, (count,), ())
+    elif values.shape.dims != (count,):
+        ctx.error(node, f"sparse_values {values.shape.short()} must be a scalar or [{count}]")
+    base = b.broadcast(b.reshape(default, ()), dims, ())
+    return scatter_nd(ctx, node, base, indices, values, None)
+
+
 def _replace_computation(element_type) -> Computation:
     """(current, update) -> update: the combiner of tensor_scatter_update."""
     b = Builder(f"replace_{element_type.name}")
