@@ -97,6 +97,20 @@ def test_random_uniform_int_and_standard_normal():
     assert abs(float(normal.mean())) < 0.1 and abs(float(normal.std()) - 1) < 0.1
 
 
+@pytest.mark.parametrize("dtype, np_dtype", [("DT_FLOAT", np.float32), ("DT_DOUBLE", np.float64)])
+def test_truncated_normal_statistics(dtype, np_dtype):
+    # A normal cut at +-2 standard deviations: mean 0, standard deviation 0.8796.
+    graph = _shape_const("shape", [4000]) + "".join(
+        _node(name, "TruncatedNormal", "shape", dtype=f"type: {dtype}", T="type: DT_INT32",
+              seed=f"i: {seed}", seed2="i: 9") for name, seed in [("a", 1), ("b", 1), ("c", 2)])
+    a, b, c = _run(graph, "a", "b", "c")
+    assert a.dtype == np_dtype and a.shape == (4000,)
+    assert np.abs(a).max() < 2
+    assert abs(float(a.mean())) < 0.05 and abs(float(a.std()) - 0.8796) < 0.03
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
 def test_random_op_errors_name_the_node():
     graph = (_shape_const("shape", [3]) + _scalar_const("lo", 5) + _scalar_const("hi", 5)
              + _node("bad", "RandomUniformInt", "shape", "lo", "hi", Tout="type: DT_INT32",

@@ -421,12 +421,116 @@ VALUE_SHAPED = [
         default_value=const(0.0)), V([[0, 0], [1, 1]], i64), tol=EXACT),
 ]
 
-ALL_CASES = (TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+# -- stateless random ops: TensorFlow's CPU stream, value for value -----------------------------
+
+#: Normal samples: TF's f32 log/sin/cos and aotc's differ by an ulp or two, which Box-Muller
+#: amplifies where u1 is tiny.
+NORMAL = 1e-5
+SEED = V([7, -3], i32)
+
+
+def _v2(op, **kw):
+    """A V2 stateless op fed by StatelessRandomGetKeyCounter of the seed input."""
+    def build(seed):
+        key, counter = raw.StatelessRandomGetKeyCounter(seed=seed)
+        return getattr(raw, op)(key=key, counter=counter, alg=1, **kw)
+    return build
+
+
+STATELESS = [
+    c("StatelessRandomUniform", "f32", lambda s: raw.StatelessRandomUniform(
+        shape=[3, 5], seed=s), SEED, tol=EXACT),
+    c("StatelessRandomUniform", "f64-i64-seed", lambda s: raw.StatelessRandomUniform(
+        shape=[7], seed=s, dtype=tf.float64), V([2**40, 5], i64), tol=EXACT),
+    c("StatelessRandomUniform", "f16", lambda s: raw.StatelessRandomUniform(
+        shape=[2, 3], seed=s, dtype=tf.float16), V([0, 0], i32), tol=EXACT),
+    c("StatelessRandomNormal", "f32", lambda s: raw.StatelessRandomNormal(shape=[4, 3], seed=s),
+      SEED, tol=NORMAL),
+    c("StatelessRandomNormal", "f64", lambda s: raw.StatelessRandomNormal(
+        shape=[5], seed=s, dtype=tf.float64), V([1, 2], i64), tol=F64),
+    c("StatelessRandomNormal", "f16", lambda s: raw.StatelessRandomNormal(
+        shape=[9], seed=s, dtype=tf.float16), SEED, tol=F16),
+    c("StatelessTruncatedNormal", "f32", lambda s: raw.StatelessTruncatedNormal(
+        shape=[6, 7], seed=s), SEED, tol=NORMAL),
+    c("StatelessTruncatedNormal", "f64", lambda s: raw.StatelessTruncatedNormal(
+        shape=[5], seed=s, dtype=tf.float64), V([3, 9], i64), tol=F64),
+    c("StatelessTruncatedNormal", "f16", lambda s: raw.StatelessTruncatedNormal(
+        shape=[2, 2], seed=s, dtype=tf.float16), V([11, 0], i32), tol=F16),
+    c("StatelessRandomUniformInt", "i32", lambda s: raw.StatelessRandomUniformInt(
+        shape=[10], seed=s, minval=-5, maxval=1000), SEED, tol=EXACT),
+    c("StatelessRandomUniformInt", "i64", lambda s: raw.StatelessRandomUniformInt(
+        shape=[3, 3], seed=s, minval=const(-2**40, tf.int64), maxval=const(2**41, tf.int64)),
+      SEED, tol=EXACT),
+    c("StatelessRandomUniformInt", "runtime-bounds", lambda s, lo, hi:
+      raw.StatelessRandomUniformInt(shape=[6], seed=s, minval=lo, maxval=hi), SEED,
+      V(3, i32), V(9, i32), tol=EXACT),
+    c("StatelessRandomUniformFullInt", "u32", lambda s: raw.StatelessRandomUniformFullInt(
+        shape=[9], seed=s, dtype=tf.uint32), SEED, tol=EXACT),
+    c("StatelessRandomUniformFullInt", "i64", lambda s: raw.StatelessRandomUniformFullInt(
+        shape=[2, 3], seed=s, dtype=tf.int64), V([4, 4], i64), tol=EXACT),
+    c("StatelessRandomUniformFullInt", "i32", lambda s: raw.StatelessRandomUniformFullInt(
+        shape=[5], seed=s, dtype=tf.int32), SEED, tol=EXACT),
+    c("StatelessRandomUniformV2", "f32", _v2("StatelessRandomUniformV2", shape=[4, 5]), SEED,
+      tol=EXACT),
+    c("StatelessRandomUniformV2", "f64", _v2("StatelessRandomUniformV2", shape=[3],
+                                             dtype=tf.float64), V([1, 1], i64), tol=EXACT),
+    c("StatelessRandomUniformV2", "keras-style", lambda x: x + tf.random.stateless_uniform(
+        [2, 3], seed=[1, 2]), R(2, 3), tol=EXACT),
+    c("StatelessRandomNormalV2", "f32", _v2("StatelessRandomNormalV2", shape=[10]), SEED,
+      tol=NORMAL),
+    c("StatelessRandomNormalV2", "f64", _v2("StatelessRandomNormalV2", shape=[2, 2],
+                                            dtype=tf.float64), SEED, tol=F64),
+    c("StatelessRandomNormalV2", "api", lambda s: tf.random.stateless_normal([3, 3], s,
+                                                                           mean=1.0, stddev=2.0),
+      SEED, tol=NORMAL),
+    c("StatelessTruncatedNormalV2", "f32", _v2("StatelessTruncatedNormalV2", shape=[20]),
+      SEED, tol=NORMAL),
+    c("StatelessTruncatedNormalV2", "f64", _v2("StatelessTruncatedNormalV2", shape=[3],
+                                               dtype=tf.float64), SEED, tol=F64),
+    c("StatelessTruncatedNormalV2", "api", lambda s: tf.random.stateless_truncated_normal(
+        [4, 2], s), V([0, 1], i64), tol=NORMAL),
+    c("StatelessRandomUniformIntV2", "i32", _v2("StatelessRandomUniformIntV2", shape=[7],
+                                                minval=0, maxval=10), SEED, tol=EXACT),
+    c("StatelessRandomUniformIntV2", "i64", _v2(
+        "StatelessRandomUniformIntV2", shape=[4], minval=np.int64(-9),
+        maxval=np.int64(2**33)), SEED, tol=EXACT),
+    c("StatelessRandomUniformIntV2", "api", lambda s: tf.random.stateless_uniform(
+        [5], s, minval=-3, maxval=3, dtype=tf.int32), SEED, tol=EXACT),
+    c("StatelessRandomUniformFullIntV2", "u64", _v2(
+        "StatelessRandomUniformFullIntV2", shape=[3], dtype=tf.uint64), SEED, tol=EXACT),
+    c("StatelessRandomUniformFullIntV2", "i32", _v2(
+        "StatelessRandomUniformFullIntV2", shape=[2, 2], dtype=tf.int32), SEED, tol=EXACT),
+    c("StatelessRandomUniformFullIntV2", "api", lambda s: tf.random.stateless_uniform(
+        [3], s, minval=None, maxval=None, dtype=tf.int64), SEED, tol=EXACT),
+    c("StatelessRandomGetKeyCounter", "i32", lambda s: list(
+        raw.StatelessRandomGetKeyCounter(seed=s)), SEED, tol=EXACT),
+    c("StatelessRandomGetKeyCounter", "i64", lambda s: list(
+        raw.StatelessRandomGetKeyCounter(seed=s)), V([-1, 2**62], i64), tol=EXACT),
+    c("StatelessRandomGetKeyCounter", "const", lambda x: raw.StatelessRandomGetKeyCounter(
+        seed=const([5, 6]))[1] + x, V([1, 1], u64), tol=EXACT),
+    c("StatelessRandomGetKeyCounterAlg", "i32", lambda s: list(
+        raw.StatelessRandomGetKeyCounterAlg(seed=s)), SEED, tol=EXACT),
+    c("StatelessRandomGetKeyCounterAlg", "i64", lambda s: list(
+        raw.StatelessRandomGetKeyCounterAlg(seed=s)), V([0, 0], i64), tol=EXACT),
+    c("StatelessRandomGetKeyCounterAlg", "alg-only", lambda x: x + raw.StatelessRandomGetKeyCounterAlg(
+        seed=const([5, 6]))[2], V(1, i32), tol=EXACT),
+    c("StatelessRandomGetAlg", "value", lambda x: x + raw.StatelessRandomGetAlg(), V(1, i32),
+      tol=EXACT),
+    c("StatelessRandomGetAlg", "feeds-v2", lambda s: raw.StatelessRandomUniformV2(
+        shape=[3], key=raw.StatelessRandomGetKeyCounter(seed=s)[0],
+        counter=raw.StatelessRandomGetKeyCounter(seed=s)[1], alg=raw.StatelessRandomGetAlg()),
+      SEED, tol=EXACT),
+    c("StatelessRandomGetAlg", "vector", lambda x: x * tf.stack([raw.StatelessRandomGetAlg()] * 2),
+      V([2, 3], i32), tol=EXACT),
+]
+
+ALL_CASES = (STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
+    "tf2xla-random": STATELESS,
     "tf2xla-array": MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 

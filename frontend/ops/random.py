@@ -23,6 +23,7 @@ import numpy as np
 from ...hlo import Instruction, Shape
 from ...hlo.dtypes import F32, F64, U32, U64
 from .registry import lowering
+from .stateless_random import truncated_normal
 
 _MULTIPLIERS = (0xD2511F53, 0xCD9E8D57)
 _WEYL = (0x9E3779B9, 0xBB67AE85)
@@ -133,6 +134,18 @@ def _random_standard_normal(ctx, node, inputs):
     if value.shape.element_type != t:
         value = b.convert(value, t)
     return b.reshape(value, dims)
+
+
+@lowering("TruncatedNormal")
+def _truncated_normal(ctx, node, inputs):
+    # TensorFlow's truncated-normal sampler (stateless_random.truncated_normal) keyed by the
+    # op's seeds, counter 0.
+    dims = _output_dims(ctx, node, inputs[0])
+    k0, k1 = philox_key(node)
+    b = ctx.b
+    zero = b.constant(0, U32)
+    return truncated_normal(ctx, node, dims, (b.constant(k0, U32), b.constant(k1, U32)),
+                            [zero] * 4)
 
 
 # ---------------------------------------------------------------------------------------
