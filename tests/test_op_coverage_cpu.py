@@ -66,6 +66,10 @@ def _run_batch_in_tf(cases):
     return graph.as_graph_def().SerializeToString(), feeds, fetches, inputs, expected, ranges
 
 
+assert not any(k.xla for cases in GROUPS.values() for k in cases), (
+    "XLA-only ops run in TensorFlow one case at a time; they are compared on the evaluator")
+
+
 @pytest.fixture(scope="module", params=list(GROUPS), ids=list(GROUPS))
 def batch(request):
     cases = GROUPS[request.param]

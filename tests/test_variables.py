@@ -199,3 +199,84 @@ def test_fetching_or_computing_on_a_resource_handle_is_an_error():
                                 'attr { key: "T" value { type: DT_FLOAT } } }')
     with pytest.raises(FrontendError, match=r"node 'neg' \(Neg\) takes resource variable 'v'"):
         _lower(graph, _variable_config("neg", readonly=True))
+
+
+# -- scatters, slice assignments and shapes of resource variables ------------------------------
+
+raw = tf.raw_ops
+_IDS = [np.int32([0, 2, 0]), np.int64([[1], [1]]), np.int32(3)]
+_UPDATES_FOR_IDS = [(3, 2), (2, 1, 2), (2,)]
+_SCATTER_OPS = ["ResourceScatterAdd", "ResourceScatterSub", "ResourceScatterMul",
+                "ResourceScatterDiv", "ResourceScatterMax", "ResourceScatterMin",
+                "ResourceScatterUpdate"]
+
+
+def _after(update, variable):
+    """The variable's value read after `update` ran."""
+    with tf.control_dependencies([update]):
+        return tf.identity(variable.read_value())
+
+
+@pytest.mark.parametrize("config", range(3))
+@pytest.mark.parametrize("op", _SCATTER_OPS)
+def test_resource_scatter(op, config):
+    # Duplicate ids (config 0), a rank-2 id tensor (1) and a scalar id (2); the updates are
+    # positive so that Div is defined.
+    ids = _IDS[config]
+
+    def build(p, v):
+        return [_after(getattr(raw, op)(resource=v["w"].handle, indices=tf.constant(ids),
+                                        updates=p["u"]), v["w"])]
+
+    rng = np.random.default_rng(config)
+    check_against_tf(build, {"u": F(rng.uniform(0.5, 2, _UPDATES_FOR_IDS[config]))},
+                     {"w": F(rng.uniform(-2, 2, (4, 2)))})
+
+
+@pytest.mark.parametrize("op, ids, updates", [
+    ("ResourceScatterNdAdd", [[0, 1], [2, 0], [0, 1]], (3,)),
+    ("ResourceScatterNdAdd", [[3], [1]], (2, 2)),
+    ("ResourceScatterNdAdd", [[[1, 1]]], (1, 1)),
+    ("ResourceScatterNdSub", [[0, 1], [2, 0]], (2,)),
+    ("ResourceScatterNdSub", [[3], [3]], (2, 2)),
+    ("ResourceScatterNdSub", [[[0, 0], [1, 1]]], (1, 2)),
+    ("ResourceScatterNdUpdate", [[0, 1], [2, 0]], (2,)),
+    ("ResourceScatterNdUpdate", [[1]], (1, 2)),
+    ("ResourceScatterNdUpdate", [[[3, 1]], [[0, 0]]], (2, 1)),
+])
+def test_resource_scatter_nd(op, ids, updates):
+    def build(p, v):
+        return [_after(getattr(raw, op)(ref=v["w"].handle, indices=tf.constant(ids),
+                                        updates=p["u"]), v["w"])]
+
+    rng = np.random.default_rng(len(ids))
+    check_against_tf(build, {"u": F(rng.uniform(-1, 1, updates))},
+                     {"w": F(rng.uniform(-2, 2, (4, 2)))})
+
+
+@pytest.mark.parametrize("spec, value", [
+    (lambda w: w[1:3], (2, 3)),
+    (lambda w: w[::-2, 1], (2,)),
+    (lambda w: w[..., tf.newaxis, 0:1], (4, 1, 1)),
+    (lambda w: w[2], ()),  # a scalar value broadcasts over the slice
+])
+def test_resource_strided_slice_assign(spec, value):
+    def build(p, v):
+        return [_after(spec(v["w"]).assign(tf.broadcast_to(p["x"], spec(v["w"]).shape)
+                                           if value == () else p["x"]), v["w"])]
+
+    rng = np.random.default_rng(len(value))
+    check_against_tf(build, {"x": F(rng.uniform(-1, 1, value))},
+                     {"w": F(rng.uniform(-2, 2, (4, 3)))})
+
+
+def test_variable_shape():
+    def build(p, v):
+        shape = raw.VariableShape(input=v["w"].handle)
+        shape64 = raw.VariableShape(input=v["w"].handle, out_type=tf.int64)
+        return [p["x"] * tf.cast(shape[0] * 10 + shape[1], tf.float32),
+                p["x"] + tf.cast(shape64[1], tf.float32),
+                tf.reshape(p["x"], raw.VariableShape(input=v["w"].handle))]
+
+    check_against_tf(build, {"x": F([[1, 2, 3], [4, 5, 6]])},
+                     {"w": F(np.zeros((2, 3)))}, readonly=("w",))

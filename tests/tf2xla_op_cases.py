@@ -524,14 +524,37 @@ STATELESS = [
       V([2, 3], i32), tol=EXACT),
 ]
 
-ALL_CASES = (STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+UPDATES = [
+    c("TensorStridedSliceUpdate", "rows", lambda x, v: raw.TensorStridedSliceUpdate(input=x, begin=[1], end=[3], strides=[1],
+                                                 value=v), R(4, 3), R(2, 3), tol=EXACT),
+    c("TensorStridedSliceUpdate", "reverse-step-i32", lambda x, v: raw.TensorStridedSliceUpdate(
+        input=x, begin=[-1, 0], end=[0, 3], strides=[-2, 2], value=v), R(5, 3, dtype=i32),
+      R(2, 2, dtype=i32), tol=EXACT),
+    c("TensorStridedSliceUpdate", "shrink-broadcast", lambda x, v: raw.TensorStridedSliceUpdate(
+        input=x, begin=[0, 1], end=[0, 2], strides=[1, 1], value=v, begin_mask=1, end_mask=1,
+        shrink_axis_mask=2), R(3, 4), V(7.0), tol=EXACT),
+]
+
+#: Segment*V2: XLA-only ops (no CPU kernel), computed by TensorFlow's XLA.
+SEGMENTS_V2 = [
+    c(f"Segment{kind}V2", case, lambda x, ids, kind=kind, n=n: getattr(raw, f"Segment{kind}V2")(
+        data=x, segment_ids=ids, num_segments=n), x, ids, tol=ACCUMULATE, xla=True)
+    for kind in ("Sum", "Prod", "Max", "Min")
+    for case, x, ids, n in [
+        ("rows", R(5, 2), V([0, 0, 1, 3, 3], i32), 4),
+        ("vector-i64-ids", R(6, dtype=i32, low=-5, high=5), V([0, 1, 1, 1, 2, 2], i64), 3),
+        ("trailing-empty", R(3, 2, 2, dtype=f64), V([1, 1, 1], i32), 3),
+    ]
+]
+
+ALL_CASES = (UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
-    "tf2xla-array": MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
+    "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 
 #: The ops this list is about: each needs at least three cases above.

@@ -177,11 +177,15 @@ class Case:
     build: Callable
     inputs: Callable[[], list]  # called lazily, so each case draws its own values
     tol: float = ELEMENTWISE
+    xla: bool = False  # the op has only an XLA kernel: TensorFlow runs it with jit_compile
 
 
-def c(op, id, build, *inputs, tol=ELEMENTWISE):
-    """A Case named `op-id`; `inputs` are arrays or lazily drawn `R(...)` inputs."""
-    return Case(f"{op}-{id}", op, build, lambda: [i() if callable(i) else i for i in inputs], tol)
+def c(op, id, build, *inputs, tol=ELEMENTWISE, xla=False):
+    """A Case named `op-id`; `inputs` are arrays or lazily drawn `R(...)` inputs. `xla`
+    cases are computed by TensorFlow's XLA (tf.function(jit_compile=True)), for ops that
+    have no CPU kernel."""
+    return Case(f"{op}-{id}", op, build, lambda: [i() if callable(i) else i for i in inputs], tol,
+                xla)
 
 
 def R(*shape, dtype=np.float32, low=-2.0, high=2.0):
@@ -201,9 +205,31 @@ def assert_matches(got, want, tol, what=""):
 
 
 
+def run_tf_xla(build, inputs) -> TFCase:
+    """run_tf for ops without a CPU kernel: the graph is built as run_tf builds it, and
+    the expected values come from TensorFlow's XLA compiling the same function."""
+    graph = tf.Graph()
+    with graph.as_default():
+        names = [f"in{i}" for i in range(len(inputs))]
+        placeholders = [tf.compat.v1.placeholder(tf.as_dtype(a.dtype), a.shape, name=n)
+                        for a, n in zip(inputs, names)]
+        outputs = build(*placeholders)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    expected = tf.function(build, jit_compile=True)(*[tf.constant(a) for a in inputs])
+    expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
+    return TFCase(
+        graph_def=graph.as_graph_def().SerializeToString(),
+        feeds=names,
+        fetches=[(t.op.name, t.value_index) for t in outputs],
+        inputs=list(inputs),
+        expected=[np.asarray(e) for e in expected],
+        op_types={op.type for op in graph.get_operations()},
+    )
+
+
 def check_case(case: Case) -> None:
     """Run `case` with TensorFlow and through aotc's lowering; compare every result."""
-    tf_case = run_tf(case.build, case.inputs())
+    tf_case = (run_tf_xla if case.xla else run_tf)(case.build, case.inputs())
     assert case.op in tf_case.op_types, f"graph has no {case.op} node: {tf_case.op_types}"
     got = run_aotc(tf_case)
     assert len(got) == len(tf_case.expected)

@@ -217,6 +217,13 @@ _SEGMENT_REDUCTIONS = {"UnsortedSegmentSum": ("add", "zero"),
                        "UnsortedSegmentMin": ("minimum", "highest")}
 
 
+#: Segment* op -> the UnsortedSegment* op it reduces like.
+_SORTED_SEGMENT_REDUCTIONS = {"SegmentSum": "UnsortedSegmentSum",
+                              "SegmentProd": "UnsortedSegmentProd",
+                              "SegmentMax": "UnsortedSegmentMax",
+                              "SegmentMin": "UnsortedSegmentMin"}
+
+
 def _identity_value(kind: str, t):
     """0, 1, or the type's finite extremes (TF fills empty max/min segments with
     NumTraits<T>::lowest()/highest(), not with infinities)."""
@@ -226,8 +233,9 @@ def _identity_value(kind: str, t):
     return info.min if kind == "lowest" else info.max
 
 
-@lowering(*_SEGMENT_REDUCTIONS)
+@lowering(*_SEGMENT_REDUCTIONS, *(op + "V2" for op in _SORTED_SEGMENT_REDUCTIONS))
 def _unsorted_segment(ctx, node, inputs):
+    # Segment*V2 (sorted ids and a num_segments input, XLA-only ops) reduce the same way.
     # output[s, ...] = reduce of data[i..., ...] over every i with segment_ids[i...] == s:
     # a scatter of data into the reduction's identity, one segment id per index "vector"
     # (an implicit trailing dimension). Negative ids are dropped, as in TF.
@@ -239,7 +247,7 @@ def _unsorted_segment(ctx, node, inputs):
                         f"prefix of data {list(data.shape.dims)}")
     if num_segments < 0:
         ctx.error(node, f"num_segments must be non-negative, got {num_segments}")
-    opcode, identity = _SEGMENT_REDUCTIONS[node.op]
+    opcode, identity = _SEGMENT_REDUCTIONS[_SORTED_SEGMENT_REDUCTIONS.get(node.op[:-2], node.op)]
     t = data.shape.element_type
     dims = [num_segments, *data.shape.dims[rank:]]
     _check_static_indices(ctx, node, ids, [num_segments])

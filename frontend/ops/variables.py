@@ -32,10 +32,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 import heapq
 
+import numpy as np
+
 from ...hlo import Instruction, Shape
 from ..errors import FrontendError
 from ..prune import parse_input
+from .indexing import scatter_nd
 from .registry import LOWERINGS, lowering, to_hlo_dtype
+from .slice_update import strided_slice_update
 
 __all__ = ["VariableState", "schedule", "bind", "final_values", "resolve_inputs", "as_value"]
 
@@ -51,9 +55,19 @@ _REF_UPDATE_OPS = frozenset({"Assign", "AssignAdd", "AssignSub"})
 #: Ops that read a variable without changing it: scheduled as early as possible.
 _READ_OPS = frozenset({"ReadVariableOp", "ResourceGather"})
 
+#: ResourceScatter* op -> the binary opcode combining (current, update); None replaces.
+_RESOURCE_SCATTERS = {"ResourceScatterAdd": "add", "ResourceScatterSub": "subtract",
+                      "ResourceScatterMul": "multiply", "ResourceScatterDiv": "divide",
+                      "ResourceScatterMax": "maximum", "ResourceScatterMin": "minimum",
+                      "ResourceScatterUpdate": None}
+_RESOURCE_SCATTERS_ND = {"ResourceScatterNdAdd": "add", "ResourceScatterNdSub": "subtract",
+                         "ResourceScatterNdUpdate": None}
+
 #: Ops that take a resource variable as their first input.
 _RESOURCE_OPS = frozenset({"ReadVariableOp", "AssignVariableOp", "AssignAddVariableOp",
-                           "AssignSubVariableOp", "ResourceGather"})
+                           "AssignSubVariableOp", "ResourceGather", "VariableShape",
+                           "ResourceStridedSliceAssign", *_RESOURCE_SCATTERS,
+                           *_RESOURCE_SCATTERS_ND})
 
 
 @dataclass
@@ -216,6 +230,41 @@ def _resource_gather(ctx, node, inputs):
         ctx.error(node, f"variable '{state.name}' is a scalar; ResourceGather needs rank >= 1")
     axis = ctx.b.constant(0, "s32")
     return LOWERINGS["GatherV2"](ctx, node, [state.value, indices, axis])
+
+
+@lowering("VariableShape")
+def _variable_shape(ctx, node, inputs):
+    state = _state(ctx, node, inputs)
+    return ctx.b.constant(np.asarray(state.shape.dims, ctx.dtype(node, "out_type", np.int32)
+                                     .np_dtype))
+
+
+@lowering(*_RESOURCE_SCATTERS)
+def _resource_scatter(ctx, node, inputs):
+    # var[indices[i...], ...] (op)= updates[i..., ...]; scalar updates apply to every slice.
+    state, indices, updates = _state(ctx, node, inputs), inputs[1], inputs[2]
+    want = indices.shape.dims + state.shape.dims[1:]
+    if updates.shape.rank == 0:
+        updates = ctx.b.broadcast(updates, want, ())
+    vectors = ctx.b.reshape(indices, indices.shape.dims + (1,))
+    _update(ctx, node, state, scatter_nd(ctx, node, state.value, vectors, updates,
+                                         _RESOURCE_SCATTERS[node.op]))
+    return []
+
+
+@lowering(*_RESOURCE_SCATTERS_ND)
+def _resource_scatter_nd(ctx, node, inputs):
+    state, indices, updates = _state(ctx, node, inputs), inputs[1], inputs[2]
+    _update(ctx, node, state, scatter_nd(ctx, node, state.value, indices, updates,
+                                         _RESOURCE_SCATTERS_ND[node.op]))
+    return []
+
+
+@lowering("ResourceStridedSliceAssign")
+def _resource_strided_slice_assign(ctx, node, inputs):
+    state = _state(ctx, node, inputs)
+    _update(ctx, node, state, strided_slice_update(ctx, node, state.value, *inputs[1:]))
+    return []
 
 
 # ---------------------------------------------------------------------------------------
