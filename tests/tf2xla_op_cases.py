@@ -547,13 +547,87 @@ SEGMENTS_V2 = [
     ]
 ]
 
-ALL_CASES = (UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+# -- special functions: TF's kernels (Eigen, Cephes) are accurate to a few ulps ----------------
+
+#: f32 special functions: TF's f32 kernels are accurate to a few ulps; aotc's (computed in
+#: f64) to half an ulp. f64: both within ~1e-13 relative except near zeros of the result.
+SPECIAL32, SPECIAL64 = 1e-5, 1e-11
+
+SPECIAL = [
+    c("Lgamma", "f32", tf.math.lgamma, R(3, 4, low=0.1, high=30), tol=SPECIAL32),
+    c("Lgamma", "f64-negative", tf.math.lgamma, R(8, dtype=f64, low=-20, high=3), tol=SPECIAL64),
+    c("Lgamma", "f16", tf.math.lgamma, R(6, dtype=f16, low=0.5, high=8), tol=F16),
+    c("Lgamma", "specials", tf.math.lgamma, V([0.0, -1.0, -2.0, 1.0, 2.0, INF, -INF, NAN, 1e-30,
+                                               1e30, -2.5, 171.5]), tol=SPECIAL32),
+    c("Digamma", "f32", tf.math.digamma, R(3, 4, low=0.1, high=30), tol=SPECIAL32),
+    c("Digamma", "f64-negative", tf.math.digamma, R(8, dtype=f64, low=-9.9, high=3), tol=1e-9),
+    c("Digamma", "f16", tf.math.digamma, R(6, dtype=f16, low=0.5, high=8), tol=F16),
+    c("Digamma", "specials", tf.math.digamma, V([0.0, -1.0, 1.0, INF, -INF, NAN, 1e-6, 1e6,
+                                                 -2.5]), tol=SPECIAL32),
+    c("Erfinv", "f32", tf.math.erfinv, R(3, 4, low=-0.999, high=0.999), tol=SPECIAL32),
+    c("Erfinv", "f64", tf.math.erfinv, R(9, dtype=f64, low=-0.9999, high=0.9999),
+      tol=SPECIAL64),
+    # f16 has no CPU kernel: TensorFlow's XLA computes the expected values.
+    c("Erfinv", "f16", tf.math.erfinv, R(6, dtype=f16, low=-0.99, high=0.99), tol=F16, xla=True),
+    c("Erfinv", "specials", tf.math.erfinv, V([1.0, -1.0, 0.0, 1.5, NAN, 1e-3, 0.5, -0.5,
+                                               0.9999]), tol=SPECIAL32),
+    c("Ndtri", "f32", tf.math.ndtri, R(3, 4, low=0.001, high=0.999), tol=SPECIAL32),
+    c("Ndtri", "f64-tails", tf.math.ndtri, V([1e-300, 1e-50, 1e-10, 0.3, 0.5, 0.7, 1 - 1e-10],
+                                             f64), tol=SPECIAL64),
+    c("Ndtri", "f16", tf.math.ndtri, R(6, dtype=f16, low=0.05, high=0.95), tol=F16, xla=True),
+    c("Ndtri", "specials", tf.math.ndtri, V([0.0, 1.0, -0.5, 1.5, NAN, 1e-30]), tol=SPECIAL32),
+    c("BesselI0e", "f32", tf.math.special.bessel_i0e, R(3, 4, low=-40, high=40), tol=SPECIAL32),
+    c("BesselI0e", "f64", tf.math.special.bessel_i0e, R(9, dtype=f64, low=-60, high=60),
+      tol=SPECIAL64),
+    c("BesselI0e", "f16", tf.math.special.bessel_i0e, R(6, dtype=f16, low=-9, high=9), tol=F16),
+    c("BesselI0e", "specials", tf.math.special.bessel_i0e, V([0.0, 30.0, -30.0, 1e30, INF, NAN]),
+      tol=SPECIAL32),
+    c("BesselI1e", "f32", tf.math.special.bessel_i1e, R(3, 4, low=-40, high=40), tol=SPECIAL32),
+    c("BesselI1e", "f64", tf.math.special.bessel_i1e, R(9, dtype=f64, low=-60, high=60),
+      tol=SPECIAL64),
+    c("BesselI1e", "f16", tf.math.special.bessel_i1e, R(6, dtype=f16, low=-9, high=9), tol=F16),
+    c("BesselI1e", "specials", tf.math.special.bessel_i1e, V([0.0, -0.0, 30.0, -1e30, INF, NAN]),
+      tol=SPECIAL32),
+    c("Igamma", "f32", tf.math.igamma, R(3, 4, low=0.1, high=20), R(3, 4, low=0, high=30),
+      tol=SPECIAL32),
+    c("Igamma", "f64-bcast", tf.math.igamma, R(3, 1, dtype=f64, low=0.5, high=50),
+      R(5, dtype=f64, low=0.0, high=60), tol=1e-10),
+    c("Igamma", "specials", tf.math.igamma, V([0.0, 1.0, -1.0, 2.0, 2.0, 1.0, 3.0]),
+      V([1.0, 0.0, 1.0, INF, -1.0, NAN, 1e-3]), tol=SPECIAL32),
+    c("Igammac", "f32", tf.math.igammac, R(3, 4, low=0.1, high=20), R(3, 4, low=0, high=30),
+      tol=SPECIAL32),
+    c("Igammac", "f64-bcast", tf.math.igammac, R(3, 1, dtype=f64, low=0.5, high=50),
+      R(5, dtype=f64, low=0.0, high=60), tol=1e-10),
+    c("Igammac", "specials", tf.math.igammac, V([0.0, 1.0, -1.0, 2.0, 2.0, 1.0, 3.0]),
+      V([1.0, 0.0, 1.0, INF, -1.0, NAN, 1e-3]), tol=SPECIAL32),
+    c("Betainc", "f32", tf.math.betainc, R(3, 4, low=0.2, high=10), R(3, 4, low=0.2, high=10),
+      R(3, 4, low=0, high=1), tol=SPECIAL32),
+    c("Betainc", "f64", tf.math.betainc, R(7, dtype=f64, low=0.5, high=30),
+      R(7, dtype=f64, low=0.5, high=30), R(7, dtype=f64, low=0, high=1), tol=1e-10),
+    c("Betainc", "specials-scalar-a", tf.math.betainc, V(2.0), V([1.0, 1.0, 0.0, 2.0, 3.0]),
+      V([0.0, 1.0, 0.5, 1.5, NAN]), tol=SPECIAL32),
+    c("Zeta", "f32", tf.math.zeta, R(3, 4, low=1.1, high=10), R(3, 4, low=0.1, high=10),
+      tol=SPECIAL32),
+    c("Zeta", "f64", tf.math.zeta, R(7, dtype=f64, low=1.01, high=40),
+      R(7, dtype=f64, low=0.01, high=5), tol=SPECIAL64),
+    c("Zeta", "specials", tf.math.zeta, V([1.0, 0.5, 2.0, 2.0, 3.0, 2.0]),
+      V([1.0, 1.0, 0.0, -1.0, -1.5, INF]), tol=SPECIAL32),
+    c("Polygamma", "f32", tf.math.polygamma, V([0.0, 1.0, 2.0, 3.0, 1.0, 4.0]),
+      R(6, low=0.2, high=10), tol=SPECIAL32),
+    c("Polygamma", "f64-bcast", tf.math.polygamma, V([[1.0], [2.0], [5.0]], f64),
+      R(4, dtype=f64, low=0.5, high=20), tol=SPECIAL64),
+    c("Polygamma", "specials", tf.math.polygamma, V([1.5, -1.0, 2.0, 1.0, 0.0]),
+      V([2.0, 2.0, 0.0, NAN, -3.0]), tol=SPECIAL32),
+]
+
+ALL_CASES = (SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
+    "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 

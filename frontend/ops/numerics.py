@@ -89,10 +89,11 @@ def widened(ctx, node, inputs: Sequence[Instruction], fn) -> Instruction:
         ctx.error(node, f"inputs must be floating-point tensors of one type, got "
                         f"{[str(x.shape.element_type) for x in inputs]}")
     xs = list(inputs)
-    for k in range(1, len(xs)):
-        xs[0], xs[k] = ctx.broadcast_pair(node, xs[0], xs[k])
-    for k in range(1, len(xs)):
-        xs[0], xs[k] = ctx.broadcast_pair(node, xs[0], xs[k])
+    # Twice: the first pass grows xs[0] to the common shape, the second brings every
+    # other operand up to it.
+    for _ in range(2):
+        for k in range(1, len(xs)):
+            xs[0], xs[k] = ctx.broadcast_pair(node, xs[0], xs[k])
     ws = [x if t == F64 else ctx.b.convert(x, F64) for x in xs]
     result = fn(Math(ctx, ws[0]), *ws)
     return result if t == F64 else ctx.b.convert(result, t)
