@@ -620,7 +620,95 @@ SPECIAL = [
       V([2.0, 2.0, 0.0, NAN, -3.0]), tol=SPECIAL32),
 ]
 
-ALL_CASES = (SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+# -- images, quantization, products -------------------------------------------------------------
+
+def _rgb(*shape, dtype=f32):
+    """RGB values in [0, 1] with ties (equal channels) among them."""
+    return lambda: np.round(np.random.default_rng(sum(shape)).uniform(0, 1, shape) * 4) \
+        .astype(dtype) / dtype(4)
+
+
+IMAGES = [
+    c("RGBToHSV", "f32", tf.image.rgb_to_hsv, R(4, 5, 3, low=0, high=1), tol=ELEMENTWISE),
+    c("RGBToHSV", "ties-f64", tf.image.rgb_to_hsv, _rgb(2, 6, 3, dtype=f64), tol=F64),
+    c("RGBToHSV", "f16", tf.image.rgb_to_hsv, R(7, 3, dtype=f16, low=0, high=1), tol=F16),
+    c("HSVToRGB", "f32", tf.image.hsv_to_rgb, R(4, 5, 3, low=0, high=1), tol=ELEMENTWISE),
+    c("HSVToRGB", "f64", tf.image.hsv_to_rgb, R(2, 6, 3, dtype=f64, low=0, high=1), tol=F64),
+    c("HSVToRGB", "edges", tf.image.hsv_to_rgb, V([[0, 0, 0], [1, 1, 1], [0.5, 0, 1],
+                                                   [1 / 6, 1, 0.5], [0.999, 0.5, 0.25]]),
+      tol=ELEMENTWISE),
+    c("AdjustSaturation", "f32", lambda x: tf.image.adjust_saturation(x, 1.7),
+      R(2, 3, 4, 3, low=0, high=1), tol=1e-5),
+    c("AdjustSaturation", "ties-runtime-scale", lambda x, k: tf.image.adjust_saturation(x, k),
+      _rgb(3, 4, 3), V(0.4), tol=1e-5),
+    c("AdjustSaturation", "f16", lambda x: tf.image.adjust_saturation(x, 0.5),
+      R(1, 4, 3, dtype=f16, low=0, high=1), tol=F16, xla=True),
+    c("AdjustHue", "f32", lambda x: tf.image.adjust_hue(x, 0.3), R(2, 3, 4, 3, low=0, high=1),
+      tol=1e-5),
+    c("AdjustHue", "negative-runtime", lambda x, d: tf.image.adjust_hue(x, d), _rgb(3, 4, 3),
+      V(-0.45), tol=1e-5),
+    c("AdjustHue", "f16", lambda x: tf.image.adjust_hue(x, 0.9),
+      R(1, 4, 3, dtype=f16, low=0, high=1), tol=F16, xla=True),
+    c("AdjustContrastv2", "f32", lambda x: tf.image.adjust_contrast(x, 1.8),
+      R(2, 4, 5, 3, low=0, high=1), tol=ACCUMULATE),
+    c("AdjustContrastv2", "single-runtime", lambda x, f: tf.image.adjust_contrast(x, f),
+      R(3, 3, 1), V(-0.5), tol=ACCUMULATE),
+    c("AdjustContrastv2", "f16", lambda x: tf.image.adjust_contrast(x, 0.3),
+      R(1, 2, 3, 2, dtype=f16, low=0, high=1), tol=F16, xla=True),
+    c("LRN", "default", lambda x: tf.nn.local_response_normalization(x), R(2, 3, 3, 12),
+      tol=ACCUMULATE),
+    c("LRN", "attrs", lambda x: tf.nn.local_response_normalization(x, 2, 0.5, 0.1, 0.75),
+      R(1, 2, 2, 5), tol=ACCUMULATE),
+    c("LRN", "f16", lambda x: tf.nn.local_response_normalization(x, 1, 2.0, 1.0, 1.0),
+      R(1, 1, 3, 4, dtype=f16), tol=F16),
+    c("ExtractImagePatches", "valid", lambda x: tf.image.extract_patches(
+        x, [1, 2, 2, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID"), R(2, 4, 5, 3), tol=EXACT),
+    c("ExtractImagePatches", "same-strided-dilated", lambda x: tf.image.extract_patches(
+        x, [1, 3, 2, 1], [1, 2, 3, 1], [1, 2, 1, 1], "SAME"), R(1, 7, 8, 2), tol=EXACT),
+    c("ExtractImagePatches", "i32-1x1", lambda x: tf.image.extract_patches(
+        x, [1, 1, 1, 1], [1, 2, 2, 1], [1, 1, 1, 1], "VALID"), R(1, 5, 5, 2, dtype=i32),
+      tol=EXACT),
+]
+
+QUANT = [
+    c("FakeQuantWithMinMaxArgs", "default", lambda x: tf.quantization.fake_quant_with_min_max_args(
+        x), R(3, 4, low=-8, high=8), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxArgs", "nudged-narrow", lambda x: tf.quantization
+      .fake_quant_with_min_max_args(x, -0.3, 1.7, num_bits=4, narrow_range=True),
+      R(20, low=-1, high=2), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxArgs", "positive-range", lambda x: tf.quantization
+      .fake_quant_with_min_max_args(x, 0.5, 3.0, num_bits=6), R(10, low=0, high=4), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVars", "const", lambda x: tf.quantization.fake_quant_with_min_max_vars(
+        x, const(-1.0), const(1.5)), R(4, 4), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVars", "runtime", lambda x, lo, hi: tf.quantization
+      .fake_quant_with_min_max_vars(x, lo, hi, num_bits=5), R(12), V(-0.7), V(2.2), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVars", "narrow", lambda x: tf.quantization.fake_quant_with_min_max_vars(
+        x, const(-2.0), const(-0.5), narrow_range=True), R(8), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVarsPerChannel", "const", lambda x: tf.quantization
+      .fake_quant_with_min_max_vars_per_channel(x, const([-1.0, 0.0, -3.0]),
+                                                const([1.0, 2.0, 0.5])), R(4, 3), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVarsPerChannel", "runtime-4d", lambda x, lo, hi: tf.quantization
+      .fake_quant_with_min_max_vars_per_channel(x, lo, hi, num_bits=3), R(2, 2, 2, 2),
+      V([-1.0, -0.2]), V([0.5, 1.9]), tol=ELEMENTWISE),
+    c("FakeQuantWithMinMaxVarsPerChannel", "narrow-1d", lambda x: tf.quantization
+      .fake_quant_with_min_max_vars_per_channel(x, const([-0.4] * 5), const([0.9] * 5),
+                                                narrow_range=True), R(5), tol=ELEMENTWISE),
+    c("SparseMatMul", "f32", lambda a, b: raw.SparseMatMul(a=a, b=b), R(3, 4), R(4, 5),
+      tol=ACCUMULATE),
+    c("SparseMatMul", "transposed", lambda a, b: raw.SparseMatMul(
+        a=a, b=b, transpose_a=True, transpose_b=True, a_is_sparse=True), R(4, 3), R(2, 4),
+      tol=ACCUMULATE),
+    c("SparseMatMul", "vector", lambda a, b: raw.SparseMatMul(a=a, b=b, b_is_sparse=True),
+      R(1, 6), R(6, 1), tol=ACCUMULATE),
+    c("ApproxTopK", "max", lambda x: list(tf.math.approx_max_k(x, 3)), R(4, 10), tol=EXACT,
+      xla=True),
+    c("ApproxTopK", "min-axis0", lambda x: list(tf.math.approx_min_k(x, 2, reduction_dimension=0)),
+      R(6, 3), tol=EXACT, xla=True),
+    c("ApproxTopK", "f16-1d", lambda x: list(tf.math.approx_max_k(x, 4)),
+      R(9, dtype=f16), tol=EXACT, xla=True),
+]
+
+ALL_CASES = (IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -628,6 +716,7 @@ TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
+    "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 

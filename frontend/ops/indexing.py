@@ -288,6 +288,31 @@ def _top_k(ctx, node, inputs):
             for i in range(2)]
 
 
+@lowering("ApproxTopK")
+def _approx_top_k(ctx, node, inputs):
+    # The exact top k (a valid answer for any recall target; XLA's CPU fallback is exact
+    # too) along reduction_dimension, largest or (is_max_k false) smallest first.
+    (x,) = inputs
+    k = ctx.attr(node, "k")
+    if x.shape.rank == 0:
+        ctx.error(node, "input must have rank >= 1")
+    axis = normalize_axis(ctx, node, ctx.attr(node, "reduction_dimension", -1), x.shape.rank,
+                          "reduction_dimension")
+    n = x.shape.dims[axis]
+    if not 0 <= k <= n:
+        ctx.error(node, f"k = {k} must be in [0, {n}]")
+    b = ctx.b
+    positions = b.iota(Shape("s32", x.shape.dims), axis)
+    direction = "GT" if ctx.attr(node, "is_max_k", True) else "LT"
+    comparator = sort_comparator([x.shape.element_type, positions.shape.element_type],
+                                 direction)
+    ordered = b.sort([x, positions], axis, comparator, is_stable=True)
+    limits = list(x.shape.dims)
+    limits[axis] = k
+    return [b.slice(b.get_tuple_element(ordered, i), [0] * x.shape.rank, limits)
+            for i in range(2)]
+
+
 # -- image resizing -------------------------------------------------------------------
 
 

@@ -220,6 +220,14 @@ def _mat_mul(ctx, node, inputs):
     return ctx.b.dot(a, b, lhs_contracting=[0 if ta else 1], rhs_contracting=[1 if tb else 0])
 
 
+@lowering("SparseMatMul")
+def _sparse_mat_mul(ctx, node, inputs):
+    # A dense MatMul whose operands (f32 or bf16; the sparsity flags are only hints) are
+    # multiplied in f32.
+    a, b = (x if x.shape.element_type.name == "f32" else ctx.b.convert(x, "f32") for x in inputs)
+    return _mat_mul(ctx, node, [a, b])
+
+
 @lowering("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 def _batch_mat_mul(ctx, node, inputs):
     # adj_x/adj_y transpose the last two dims (conjugation is a no-op for real types).
