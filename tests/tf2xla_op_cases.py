@@ -708,7 +708,52 @@ QUANT = [
       R(9, dtype=f16), tol=EXACT, xla=True),
 ]
 
-ALL_CASES = (IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+# -- linear algebra -----------------------------------------------------------------------------
+
+
+def _spd(*shape, dtype=f32):
+    """Symmetric positive definite matrices (well conditioned)."""
+    def draw():
+        a = np.random.default_rng(sum(shape)).uniform(-1, 1, shape)
+        n = shape[-1]
+        return (a @ np.swapaxes(a, -1, -2) + n * np.eye(n)).astype(dtype)
+    return draw
+
+
+def _well_conditioned(*shape, dtype=f32):
+    def draw():
+        a = np.random.default_rng(sum(shape) + 1).uniform(-1, 1, shape)
+        return (a + shape[-1] * np.eye(shape[-1]) * np.sign(a[..., :1, :1] + 0.1)).astype(dtype)
+    return draw
+
+
+LINALG = [
+    c("Cholesky", "f32", tf.linalg.cholesky, _spd(4, 4), tol=1e-5),
+    c("Cholesky", "batch-f64", tf.linalg.cholesky, _spd(2, 3, 5, 5, dtype=f64), tol=1e-12),
+    c("Cholesky", "upper-ignored", lambda a: tf.linalg.cholesky(a + tf.linalg.band_part(
+        tf.ones_like(a), 0, -1) - tf.linalg.band_part(tf.ones_like(a), 0, 0)), _spd(3, 3),
+      tol=1e-5),
+    c("MatrixTriangularSolve", "lower", lambda a, b: tf.linalg.triangular_solve(a, b),
+      _well_conditioned(4, 4), R(4, 2), tol=1e-5),
+    c("MatrixTriangularSolve", "upper-adjoint-f64", lambda a, b: tf.linalg.triangular_solve(
+        a, b, lower=False, adjoint=True), _well_conditioned(2, 3, 3, dtype=f64),
+      R(2, 3, 4, dtype=f64), tol=1e-12),
+    c("MatrixTriangularSolve", "upper-bcast", lambda a, b: tf.linalg.triangular_solve(
+        a, b, lower=False), _well_conditioned(5, 5), R(2, 5, 1), tol=1e-5),
+    c("MatrixSolve", "f32", lambda a, b: tf.linalg.solve(a, b), _well_conditioned(4, 4),
+      R(4, 3), tol=1e-5),
+    c("MatrixSolve", "batch-adjoint-f64", lambda a, b: tf.linalg.solve(a, b, adjoint=True),
+      _well_conditioned(2, 3, 3, dtype=f64), R(2, 3, 2, dtype=f64), tol=1e-12),
+    c("MatrixSolve", "needs-pivoting", lambda a, b: tf.linalg.solve(a, b),
+      V([[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [4.0, 1.0, 0.0]]), R(3, 1), tol=1e-5),
+    c("MatrixInverse", "f32", tf.linalg.inv, _well_conditioned(4, 4), tol=1e-5),
+    c("MatrixInverse", "batch-f64", tf.linalg.inv, _well_conditioned(3, 2, 2, dtype=f64),
+      tol=1e-12),
+    c("MatrixInverse", "permutation-adjoint", lambda a: raw.MatrixInverse(input=a, adjoint=True),
+      V([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [3.0, 0.0, 0.0]]), tol=1e-6),
+]
+
+ALL_CASES = (LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -716,6 +761,7 @@ TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
+    "tf2xla-linalg": LINALG,
     "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
