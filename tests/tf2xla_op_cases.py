@@ -727,6 +727,11 @@ def _well_conditioned(*shape, dtype=f32):
     return draw
 
 
+def rand_diag(n, offset, dtype=f32):
+    """A diagonal of n values, shifted from 0 by `offset` (a dominant main diagonal)."""
+    return (np.random.default_rng(n + offset).uniform(-1, 1, n) + offset).astype(dtype)
+
+
 LINALG = [
     c("Cholesky", "f32", tf.linalg.cholesky, _spd(4, 4), tol=1e-5),
     c("Cholesky", "batch-f64", tf.linalg.cholesky, _spd(2, 3, 5, 5, dtype=f64), tol=1e-12),
@@ -751,6 +756,23 @@ LINALG = [
       tol=1e-12),
     c("MatrixInverse", "permutation-adjoint", lambda a: raw.MatrixInverse(input=a, adjoint=True),
       V([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [3.0, 0.0, 0.0]]), tol=1e-6),
+    c("TridiagonalMatMul", "f32", lambda u, m, l, x: raw.TridiagonalMatMul(
+        superdiag=u, maindiag=m, subdiag=l, rhs=x), R(1, 5), R(1, 5), R(1, 5), R(5, 3),
+      tol=ACCUMULATE),
+    c("TridiagonalMatMul", "batch-f64", lambda u, m, l, x: raw.TridiagonalMatMul(
+        superdiag=u, maindiag=m, subdiag=l, rhs=x), R(2, 1, 4, dtype=f64), R(2, 1, 4, dtype=f64),
+      R(2, 1, 4, dtype=f64), R(2, 4, 2, dtype=f64), tol=F64),
+    c("TridiagonalMatMul", "size1", lambda u, m, l, x: raw.TridiagonalMatMul(
+        superdiag=u, maindiag=m, subdiag=l, rhs=x), R(1, 1), R(1, 1), R(1, 1), R(1, 2),
+      tol=ELEMENTWISE),
+    c("TridiagonalSolve", "f32", lambda d, x: tf.linalg.tridiagonal_solve(d, x),
+      lambda: np.stack([rand_diag(5, 1), rand_diag(5, 5), rand_diag(5, 2)]), R(5, 2), tol=1e-5),
+    c("TridiagonalSolve", "batch-f64", lambda d, x: tf.linalg.tridiagonal_solve(d, x),
+      lambda: np.stack([np.stack([rand_diag(4, 1, f64), rand_diag(4, 4, f64),
+                                  rand_diag(4, 2, f64)])] * 2), R(2, 4, 1, dtype=f64),
+      tol=1e-12),
+    c("TridiagonalSolve", "pivoting", lambda d, x: tf.linalg.tridiagonal_solve(d, x),
+      V([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [0.0, 3.0, 1.0]]), R(3, 1), tol=1e-5),
 ]
 
 ALL_CASES = (LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH

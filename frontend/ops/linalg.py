@@ -1,6 +1,8 @@
-"""Linear algebra: Cholesky, MatrixTriangularSolve, MatrixSolve and MatrixInverse, each an
+"""Linear algebra: Cholesky, MatrixTriangularSolve, MatrixSolve, MatrixInverse and
+TridiagonalSolve, each an
 HLO while loop over the matrix size (loops.fori_loop) whose body is a few batched dots
-and selects (tf2xla builds the same algorithms from XLA's client library loops).
+and selects (tf2xla builds the same algorithms from XLA's client library loops); TridiagonalMatMul is
+elementwise.
 
 Matrices are [..., n, n]; the batch dims are collapsed to one for the loop. Per-batch
 choices (pivot rows) are one-hot masks, so every batch element runs the same code.
@@ -217,3 +219,77 @@ def _matrix_inverse(ctx, node, inputs):
     return b.reshape(gauss_jordan(ctx, node, a3, eye), matrix.shape.dims)
 
 
+
+
+def _tridiagonal_parts(ctx, node, diagonals, m):
+    """(super, main, sub) [..., M] from the compact [..., 3, M] form."""
+    b = ctx.b
+    r = diagonals.shape.rank
+    if r < 2 or diagonals.shape.dims[-2:] != (3, m):
+        ctx.error(node, f"diagonals must have dims [..., 3, {m}], got {diagonals.shape.short()}")
+    parts = []
+    for k in range(3):
+        starts, limits = [0] * r, list(diagonals.shape.dims)
+        starts[-2], limits[-2] = k, k + 1
+        parts.append(b.reshape(b.slice(diagonals, starts, limits, [1] * r),
+                               diagonals.shape.dims[:-2] + (m,)))
+    return parts
+
+
+@lowering("TridiagonalMatMul")
+def _tridiagonal_mat_mul(ctx, node, inputs):
+    # out[i] = super[i] rhs[i + 1] + main[i] rhs[i] + sub[i] rhs[i - 1] (the last super and
+    # first sub entries are ignored).
+    upper, main, lower, rhs = inputs
+    b = ctx.b
+    dims = rhs.shape.dims
+    if rhs.shape.rank < 2:
+        ctx.error(node, f"rhs must have rank >= 2, got {rhs.shape.short()}")
+    m, r = dims[-2], rhs.shape.rank
+    for name, d in (("superdiag", upper), ("maindiag", main), ("subdiag", lower)):
+        if d.shape.dims != dims[:-2] + (1, m):
+            ctx.error(node, f"{name} must have dims {list(dims[:-2]) + [1, m]}, got "
+                            f"{d.shape.short()}")
+    zero = b.constant(0, rhs.shape.element_type)
+
+    def shifted(x, up):
+        # x[i + 1] (up) or x[i - 1] along the rows, zero-filled.
+        pad = [(0, 0, 0)] * r
+        pad[-2] = (-1, 1, 0) if up else (1, -1, 0)
+        return b.pad(x, zero, pad)
+
+    def scale(d, x):
+        return b.binary("multiply", b.broadcast(b.reshape(d, dims[:-2] + (m,)), dims,
+                                                tuple(range(r - 1))), x)
+
+    return b.binary("add", b.binary("add", scale(upper, shifted(rhs, True)), scale(main, rhs)),
+                    scale(lower, shifted(rhs, False)))
+
+
+@lowering("TridiagonalSolve")
+def _tridiagonal_solve(ctx, node, inputs):
+    # The dense matrix, solved by gauss_jordan (partial pivoting, as TF's default).
+    diagonals, rhs = inputs
+    if ctx.attr(node, "perturb_singular", False):
+        ctx.error(node, "perturb_singular is not supported")
+    b = ctx.b
+    m = rhs.shape.dims[-2] if rhs.shape.rank >= 2 else 0
+    upper, main, lower = _tridiagonal_parts(ctx, node, diagonals, m)
+    dims = diagonals.shape.dims[:-2] + (m, m)
+    r = len(dims)
+    rows, cols = b.iota(Shape(S32, dims), r - 2), b.iota(Shape(S32, dims), r - 1)
+    t = rhs.shape.element_type
+
+    def band(values, offset, index_dim):
+        # values[..., index] placed where col - row == offset; the index is the row.
+        on = b.compare(b.binary("subtract", cols, rows), ctx.full(offset, S32, dims), "EQ")
+        placed = b.broadcast(values, dims, tuple(range(r - 2)) + (index_dim,))
+        return b.select(on, placed, ctx.full(0, t, dims))
+
+    dense = b.binary("add", b.binary("add", band(upper, 1, r - 2), band(main, 0, r - 2)),
+                     band(lower, -1, r - 2))
+    if rhs.shape.dims[:-1] != dims[:-1]:
+        ctx.error(node, f"rhs {rhs.shape.short()} must have dims {list(dims[:-1])} + [k]")
+    a3, _ = _batched(ctx, node, dense, "diagonals")
+    b3, _ = _batched(ctx, node, rhs, "rhs")
+    return b.reshape(gauss_jordan(ctx, node, a3, b3), rhs.shape.dims)
