@@ -775,7 +775,80 @@ LINALG = [
       V([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [0.0, 3.0, 1.0]]), R(3, 1), tol=1e-5),
 ]
 
-ALL_CASES = (LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+# -- TensorLists outside loops ------------------------------------------------------------------
+
+
+def _pushed(*xs, shape=None):
+    """A list built by EmptyTensorList and pushes."""
+    handle = raw.EmptyTensorList(element_shape=shape if shape is not None else xs[0].shape,
+                                 max_num_elements=-1, element_dtype=xs[0].dtype)
+    for x in xs:
+        handle = raw.TensorListPushBack(input_handle=handle, tensor=x)
+    return handle
+
+
+def _stacked(handle, like):
+    return raw.TensorListStack(input_handle=handle, element_shape=like.shape,
+                               element_dtype=like.dtype)
+
+
+LISTS = [
+    c("EmptyTensorList", "pushed", lambda x, y: _stacked(_pushed(x, y), x), R(2, 3), R(2, 3),
+      tol=EXACT),
+    c("EmptyTensorList", "unknown-shape-i32", lambda x: _stacked(_pushed(x, shape=const(-1)), x),
+      R(4, dtype=i32), tol=EXACT),
+    c("EmptyTensorList", "length", lambda x: raw.TensorListLength(input_handle=_pushed(x, x, x)),
+      R(2), tol=EXACT),
+    c("TensorListPushBack", "three", lambda x, y, z: _stacked(_pushed(x, y, z), x), R(3), R(3),
+      R(3), tol=EXACT),
+    c("TensorListPushBack", "onto-reserved", lambda x: _stacked(raw.TensorListPushBack(
+        input_handle=raw.TensorListReserve(element_shape=[2], num_elements=2,
+                                           element_dtype=tf.float32), tensor=x), x), R(2),
+      tol=EXACT),
+    c("TensorListPushBack", "scalars-f64", lambda x, y: _stacked(_pushed(x, y), x),
+      R(dtype=f64), R(dtype=f64), tol=EXACT),
+    c("TensorListPopBack", "last", lambda x, y: list(raw.TensorListPopBack(
+        input_handle=_pushed(x, y), element_shape=x.shape, element_dtype=x.dtype))[1], R(2, 2),
+      R(2, 2), tol=EXACT),
+    c("TensorListPopBack", "rest", lambda x, y: _stacked(raw.TensorListPopBack(
+        input_handle=_pushed(x, y), element_shape=x.shape, element_dtype=x.dtype)[0], x),
+      R(3), R(3), tol=EXACT),
+    c("TensorListPopBack", "from-tensor-i32", lambda t: raw.TensorListPopBack(
+        input_handle=raw.TensorListFromTensor(tensor=t, element_shape=[2]), element_shape=[2],
+        element_dtype=tf.int32)[1], R(4, 2, dtype=i32), tol=EXACT),
+    c("TensorListGather", "indices", lambda t: raw.TensorListGather(
+        input_handle=raw.TensorListFromTensor(tensor=t, element_shape=[3]), indices=[2, 0, 2],
+        element_shape=[3], element_dtype=tf.float32), R(4, 3), tol=EXACT),
+    c("TensorListGather", "runtime-indices", lambda t, i: raw.TensorListGather(
+        input_handle=raw.TensorListFromTensor(tensor=t, element_shape=const([], tf.int32)),
+        indices=i, element_shape=const([], tf.int32), element_dtype=tf.int32), R(5, dtype=i32), V([4, 1, 0, 0], i32),
+      tol=EXACT),
+    c("TensorListGather", "pushed", lambda x, y: raw.TensorListGather(
+        input_handle=_pushed(x, y), indices=[1], element_shape=[2], element_dtype=tf.float32),
+      R(2), R(2), tol=EXACT),
+    c("TensorListConcatV2", "rows", lambda t: list(raw.TensorListConcatV2(
+        input_handle=raw.TensorListFromTensor(tensor=t, element_shape=[2, 3]),
+        element_shape=[2, 3], leading_dims=const([], tf.int64), element_dtype=tf.float32)),
+      R(3, 2, 3), tol=EXACT),
+    c("TensorListConcatV2", "pushed-i32", lambda x, y: raw.TensorListConcatV2(
+        input_handle=_pushed(x, y), element_shape=[2], leading_dims=const([], tf.int64),
+        element_dtype=tf.int32)[0], R(2, dtype=i32), R(2, dtype=i32), tol=EXACT),
+    c("TensorListConcatV2", "vectors", lambda t: raw.TensorListConcatV2(
+        input_handle=raw.TensorListFromTensor(tensor=t, element_shape=[4]),
+        element_shape=[4], leading_dims=const([], tf.int64), element_dtype=tf.float64)[0],
+      R(2, 4, dtype=f64), tol=EXACT),
+    c("TensorListSplit", "equal", lambda t: _stacked(raw.TensorListSplit(
+        tensor=t, element_shape=[2, 3], lengths=const([2, 2], tf.int64)), tf.zeros([2, 3])),
+      R(4, 3), tol=EXACT),
+    c("TensorListSplit", "get-item-i32", lambda t: raw.TensorListGetItem(
+        input_handle=raw.TensorListSplit(tensor=t, element_shape=[-1],
+                                         lengths=const([3, 3, 3], tf.int64)),
+        index=2, element_shape=[3], element_dtype=tf.int32), R(9, dtype=i32), tol=EXACT),
+    c("TensorListSplit", "one", lambda t: raw.TensorListLength(input_handle=raw.TensorListSplit(
+        tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
+]
+
+ALL_CASES = (LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -783,7 +856,7 @@ TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
-    "tf2xla-linalg": LINALG,
+    "tf2xla-linalg": LINALG + LISTS,
     "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }

@@ -20,8 +20,9 @@ its first TensorListSetItem says what the shape is. Until then the list is a `Pe
 lowers its body (or branches) on a scratch builder to let the writes there fix the shape
 (ops/control_flow.py), then carries a real array.
 
-Lists that grow (EmptyTensorList, TensorListPushBack) need a length known at compile time
-and are not supported. TF fails on an out-of-range index; here it is clamped, as XLA's
+Lists that grow or shrink (EmptyTensorList, TensorListPushBack, TensorListPopBack) change
+their length at compile time, so they work outside loops; in a loop body the changing
+length is reported as a loop variable whose shape changes. TF fails on an out-of-range index; here it is clamped, as XLA's
 dynamic slices do.
 """
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 from ...hlo import Instruction
 from ...hlo.dtypes import DType
+from .indexing import gather_along_axis
 from .registry import lowering
 
 
@@ -174,3 +176,80 @@ def _length(ctx, node, inputs):
 def _element_shape_op(ctx, node, inputs):
     _, dims = _list_dims(ctx, node, _handle(ctx, node, inputs[0]))
     return ctx.b.constant(dims, ctx.dtype(node, "shape_type"))
+
+
+# -- lists of static length outside loops: growing, shrinking, gathering, concatenating --------
+
+
+@lowering("EmptyTensorList")
+def _empty(ctx, node, inputs):
+    # A list of 0 elements; pushes grow it at compile time (in a loop body, where the
+    # length would change every iteration, the While rule reports the changing shape).
+    element_shape, _max = inputs
+    dims = _element_shape(ctx, node, element_shape, "element_shape")
+    element_type = ctx.dtype(node, "element_dtype")
+    if dims is None or any(d < 0 for d in dims):
+        return PendingList(node.name, 0, element_type)
+    return ctx.full(0, element_type, [0, *dims])
+
+
+@lowering("TensorListPushBack")
+def _push_back(ctx, node, inputs):
+    handle, item = inputs
+    if isinstance(handle, PendingList):
+        handle.resolve(ctx, node, item.shape.dims)
+    handle = _handle(ctx, node, handle)
+    _, dims = _list_dims(ctx, node, handle)
+    if list(item.shape.dims) != dims or item.shape.element_type != handle.shape.element_type:
+        ctx.error(node, f"item {item.shape.short()} does not match the list's elements "
+                        f"({handle.shape.element_type.name}{dims})")
+    return ctx.b.concatenate([handle, ctx.b.reshape(item, [1, *dims])], 0)
+
+
+@lowering("TensorListPopBack")
+def _pop_back(ctx, node, inputs):
+    # (the list without its last element, the last element).
+    handle, element_shape = inputs
+    handle = _handle(ctx, node, handle, element_shape)
+    count, dims = _list_dims(ctx, node, handle)
+    if count == 0:
+        ctx.error(node, "pops from an empty list")
+    b = ctx.b
+    rank = len(dims) + 1
+    rest = b.slice(handle, [0] * rank, [count - 1, *dims], [1] * rank)
+    last = b.slice(handle, [count - 1] + [0] * len(dims), [count, *dims], [1] * rank)
+    return [rest, b.reshape(last, dims)]
+
+
+@lowering("TensorListGather")
+def _gather(ctx, node, inputs):
+    handle, indices, element_shape = inputs
+    handle = _handle(ctx, node, handle, element_shape)
+    if indices.shape.rank != 1:
+        ctx.error(node, f"indices must be a vector, got {indices.shape.short()}")
+    return gather_along_axis(ctx, node, handle, indices, 0, 0)
+
+
+@lowering("TensorListConcatV2")
+def _concat(ctx, node, inputs):
+    # The elements joined along their first dim, and each element's length there.
+    handle, element_shape, _leading = inputs
+    handle = _handle(ctx, node, handle, element_shape)
+    count, dims = _list_dims(ctx, node, handle)
+    if not dims:
+        ctx.error(node, "the list's elements must have rank >= 1 to be concatenated")
+    lengths = ctx.b.constant([dims[0]] * count, "s64")
+    return [ctx.b.reshape(handle, [count * dims[0], *dims[1:]]), lengths]
+
+
+@lowering("TensorListSplit")
+def _split(ctx, node, inputs):
+    # Equal lengths only: a list is one array of equal elements.
+    tensor, element_shape, lengths_input = inputs
+    lengths = ctx.static_ints(node, lengths_input, "lengths")
+    if tensor.shape.rank == 0 or sum(lengths) != tensor.shape.dims[0] or len(set(lengths)) > 1:
+        ctx.error(node, f"lengths {lengths} must be equal and add up to the first dim of "
+                        f"{tensor.shape.short()} (aotc's lists hold equal-shaped elements)")
+    count = len(lengths)
+    size = lengths[0] if lengths else 0
+    return ctx.b.reshape(tensor, [count, size, *tensor.shape.dims[1:]])
