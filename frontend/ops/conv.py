@@ -154,6 +154,36 @@ def _conv_rule(rank: int, explicit_allowed: bool):
 lowering("Conv2D")(_conv_rule(4, explicit_allowed=True))
 lowering("Conv3D")(_conv_rule(5, explicit_allowed=False))
 
+#: The generic Conv op's data_format values -> Conv2D/Conv3D's, by spatial rank.
+_GENERIC_FORMATS = {"CHANNELS_LAST": lambda spatial: "N" + spatial + "C",
+                    "CHANNELS_FIRST": lambda spatial: "NC" + spatial}
+
+
+@lowering("Conv")
+def _conv_generic(ctx, node, inputs):
+    # TF's rank-generic Conv (2 or 3 spatial dims): the Conv2D/Conv3D rule for its rank,
+    # with data_format spelled the way that rule reads it.
+    x = inputs[0]
+    spatial = x.shape.rank - 2
+    if ctx.attr(node, "batch_dims", 1) != 1 or not 2 <= spatial <= 3:
+        ctx.error(node, "only batch_dims = 1 and 2 or 3 spatial dimensions are supported")
+    fmt = ctx.attr(node, "data_format", "CHANNELS_LAST")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt not in _GENERIC_FORMATS:
+        ctx.error(node, f"unknown data_format {fmt!r}")
+    renamed = type(node)()
+    renamed.CopyFrom(node)
+    renamed.attr["data_format"].s = _GENERIC_FORMATS[fmt]("DHW"[3 - spatial:]).encode()
+    if not renamed.attr["dilations"].list.i:  # the attr's default: no dilation
+        renamed.attr["dilations"].list.i.extend([1] * x.shape.rank)
+    groups = ctx.attr(node, "groups", 1)
+    kernel_in = inputs[1].shape.dims[spatial] if inputs[1].shape.rank == x.shape.rank else 0
+    features = x.shape.dims[-1 if fmt == "CHANNELS_LAST" else 1]
+    if kernel_in * groups != features:
+        ctx.error(node, f"groups = {groups} does not match the input's {features} channels "
+                        f"and the filter's {kernel_in} input channels")
+    return _conv_rule(x.shape.rank, explicit_allowed=True)(ctx, renamed, inputs)
+
 
 @lowering("DepthwiseConv2dNative")
 def _depthwise(ctx, node, inputs):
