@@ -765,6 +765,11 @@ LINALG = [
       tol=1e-12),
     c("MatrixInverse", "permutation-adjoint", lambda a: raw.MatrixInverse(input=a, adjoint=True),
       V([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [3.0, 0.0, 0.0]]), tol=1e-6),
+    c("Qr", "square", lambda a: list(tf.linalg.qr(a)), R(4, 4), tol=1e-5),
+    c("Qr", "tall-full-f64", lambda a: list(tf.linalg.qr(a, full_matrices=True)),
+      R(2, 5, 3, dtype=f64), tol=1e-12),
+    c("Qr", "wide-zero-column", lambda a: list(tf.linalg.qr(a)),
+      V([[0.0, 1.0, 2.0, 3.0], [0.0, 4.0, 5.0, 6.0], [0.0, 7.0, 8.0, 10.0]]), tol=1e-5),
     c("TridiagonalMatMul", "f32", lambda u, m, l, x: raw.TridiagonalMatMul(
         superdiag=u, maindiag=m, subdiag=l, rhs=x), R(1, 5), R(1, 5), R(1, 5), R(5, 3),
       tol=ACCUMULATE),

@@ -1,4 +1,4 @@
-"""Linear algebra: Cholesky, MatrixTriangularSolve, MatrixSolve, MatrixInverse and
+"""Linear algebra: Cholesky, Qr, MatrixTriangularSolve, MatrixSolve, MatrixInverse and
 TridiagonalSolve, each an
 HLO while loop over the matrix size (loops.fori_loop) whose body is a few batched dots
 and selects (tf2xla builds the same algorithms from XLA's client library loops); TridiagonalMatMul is
@@ -293,3 +293,65 @@ def _tridiagonal_solve(ctx, node, inputs):
     a3, _ = _batched(ctx, node, dense, "diagonals")
     b3, _ = _batched(ctx, node, rhs, "rhs")
     return b.reshape(gauss_jordan(ctx, node, a3, b3), rhs.shape.dims)
+
+
+@lowering("Qr")
+def _qr(ctx, node, inputs):
+    # Householder reflections, one per column j < min(m, n), with Eigen's conventions (what
+    # TF's CPU kernel uses): R[j, j] = -sign(x_j) |x| for the column x below the diagonal,
+    # and no reflection where the column is already zero below the diagonal.
+    (a,) = inputs
+    a3, batch = _batched(ctx, node, a, "input")
+    _, m, n = a3.shape.dims
+    steps = min(m, n)
+    b = ctx.b
+    t = a3.shape.element_type
+    count = a3.shape.dims[0]
+    eye = b.convert(b.compare(b.iota(Shape(S32, (count, m, m)), 1),
+                              b.iota(Shape(S32, (count, m, m)), 2), "EQ"), t)
+
+    def step(scope, j, state):
+        bb = scope.b
+        q, r = state
+        col = _col(bb, r, j)  # [B, m]
+        dims = col.shape.dims
+        at_or_below = _index_mask(bb, dims, 1, j, "GE")
+        below = _index_mask(bb, dims, 1, j, "GT")
+        zero = scope.full(0, t, dims)
+        x = bb.select(at_or_below, col, zero)
+        tail = scope.reduce(bb.binary("multiply", bb.select(below, col, zero),
+                                      bb.select(below, col, zero)), "add", 0.0, [1])
+        head = _entry(bb, col, j)
+        norm = bb.unary("sqrt", bb.binary("add", tail, bb.binary("multiply", head, head)))
+        alpha = bb.select(bb.compare(head, scope.full(0, t, head.shape.dims), "GE"),
+                          bb.unary("negate", norm), norm)
+        is_j = _index_mask(bb, dims, 1, j, "EQ")
+        v = bb.binary("subtract", x, bb.select(is_j, bb.broadcast(alpha, dims, (0,)), zero))
+        vv = scope.reduce(bb.binary("multiply", v, v), "add", 0.0, [1])
+        reflect = bb.compare(tail, scope.full(0, t, tail.shape.dims), "GT")
+        safe = bb.select(reflect, vv, scope.full(1, t, vv.shape.dims))
+        tau = bb.select(reflect, bb.binary("divide", scope.full(2, t, vv.shape.dims), safe),
+                        scope.full(0, t, vv.shape.dims))
+
+        def outer(u, w, shape):
+            return bb.binary("multiply", bb.broadcast(u, shape, (0, 1)),
+                             bb.broadcast(w, shape, (0, 2)))
+
+        scaled_v = bb.binary("multiply", v, bb.broadcast(tau, dims, (0,)))
+        w = bb.dot(v, r, lhs_batch=[0], rhs_batch=[0], lhs_contracting=[1],
+                   rhs_contracting=[1])  # v^T R: [B, n]
+        r = bb.binary("subtract", r, outer(scaled_v, w, r.shape.dims))
+        qv = _matvec(bb, q, v)  # Q v: [B, m]
+        q = bb.binary("subtract", q, outer(qv, scaled_v, q.shape.dims))
+        return [q, r]
+
+    q, r = fori_loop(ctx, "qr", steps, [eye, a3], step)
+    full = ctx.attr(node, "full_matrices", False)
+    rows = m if full else steps
+    q = b.slice(q, (0, 0, 0), (count, m, rows), (1, 1, 1))
+    r = b.slice(r, (0, 0, 0), (count, rows, n), (1, 1, 1))
+    # Exact zeros below the diagonal, as TF returns.
+    keep = b.compare(b.iota(Shape(S32, r.shape.dims), 1), b.iota(Shape(S32, r.shape.dims), 2),
+                     "LE")
+    r = b.select(keep, r, ctx.full_like(r, 0))
+    return [b.reshape(q, batch + (m, rows)), b.reshape(r, batch + (rows, n))]
