@@ -19,13 +19,14 @@ BENCH_ARGS ?=
 STAMP_BASE := $(VENV)/.aotc-base.stamp
 STAMP_DEV := $(VENV)/.aotc-dev.stamp
 STAMP_TEST := $(VENV)/.aotc-test.stamp
+STAMP_BENCH := $(VENV)/.aotc-bench.stamp
 
 .PHONY: demo test bench clean distclean venv install install-test help
 
 help:
 	@echo "make demo    compile examples/mlp with aotc, link it into a C++ program, compare with TensorFlow"
 	@echo "make test    pip install -e '.[test]' into $(VENV) and run pytest (PYTEST_ARGS=...)"
-	@echo "make bench   run benchmarks/run.py (BENCH_ARGS=...)"
+	@echo "make bench   install the bench extra, run benchmarks/run.py (BENCH_ARGS=..., e.g. --quick)"
 	@echo "make clean   remove build outputs; make distclean also removes $(VENV)"
 
 demo: $(STAMP_DEV)
@@ -34,7 +35,7 @@ demo: $(STAMP_DEV)
 test: $(STAMP_TEST)
 	$(VENV_PY) -m pytest -q tests $(PYTEST_ARGS)
 
-bench: $(STAMP_TEST)
+bench: $(STAMP_BENCH)
 	@if [ -f benchmarks/run.py ]; then \
 		$(VENV_PY) benchmarks/run.py $(BENCH_ARGS); \
 	else \
@@ -60,6 +61,11 @@ $(STAMP_DEV): pyproject.toml $(STAMP_BASE)
 # aotc with the [test] extra (pytest, tensorflow-cpu); implies the plain install.
 $(STAMP_TEST): pyproject.toml $(STAMP_BASE)
 	$(PIP) install $(PIP_QUIET) -e '.[test]'
+	@touch $@ $(STAMP_DEV)
+
+# aotc with the [bench] extra (onnxruntime, tf2onnx, threadpoolctl, tensorflow-cpu).
+$(STAMP_BENCH): pyproject.toml $(STAMP_BASE)
+	$(PIP) install $(PIP_QUIET) -e '.[bench]'
 	@touch $@ $(STAMP_DEV)
 
 clean:

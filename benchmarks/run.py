@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""aotc side by side with TensorFlow, XLA JIT and tfcompile (`make bench`).
+"""aotc side by side with TensorFlow, XLA JIT, tfcompile, onnxruntime and TFLite (`make bench`).
 
-For each model (benchmarks/bench_models.py), in one run:
+For each model (benchmarks/bench_models.py; `name` or `name:batch`), in one run:
 
 1. freeze it to a GraphDef + tf2xla Config;
 2. compile that with aotc (Python API; kernel count from aotc/report.py) and with the
@@ -11,16 +11,23 @@ For each model (benchmarks/bench_models.py), in one run:
 4. time the same input, median of --runs runs after a warm-up: TensorFlow eager (the Keras
    model called directly), TensorFlow graph (the model in a tf.function; the frozen
    GraphDef run as a function is several times slower still, its large constants being
-   handled per call), XLA JIT (tf.function with jit_compile=True), tfcompile's object (a C++ timing program), aotc's object (C++,
-   benchmarks/aotc_timer.cc) and aotc through the Python loader (`aotc.load`). Every
-   runner's output is checked against TensorFlow's.
+   handled per call), XLA JIT (tf.function with jit_compile=True), tfcompile's object (a
+   C++ timing program), onnxruntime (the frozen graph converted by tf2onnx; MLAS kernels),
+   TFLite (the frozen graph converted by TFLiteConverter.from_frozen_graph; the
+   interpreter's default XNNPACK delegate), aotc's object (C++, benchmarks/aotc_timer.cc)
+   and aotc through the Python loader (`aotc.load`). Every runner's output is checked
+   against TensorFlow's.
+5. MatMuls with both operands fed (and one with a constant weight) through `aotc.load`
+   against NumPy's BLAS in the same process, limited to --threads threads with
+   threadpoolctl (benchmarks/matmul.py).
 
-Everything runs on --threads threads (default 1: aotc's code is single-threaded unless
-compiled with --threads; TensorFlow's inter- and intra-op pools and tfcompile's Eigen pool
-get the same count). A model that does not compile is skipped with a note.
+Everything runs on --threads threads (default 1; TensorFlow's inter- and intra-op pools,
+tfcompile's Eigen pool, onnxruntime's intra-op pool, TFLite's interpreter and NumPy's BLAS
+get the same count). A model that does not compile is skipped with a note. `--quick`
+leaves out the TensorFlow columns and runs 50 times.
 
-    python benchmarks/run.py [--models mlp,cnn,transformer,mobilenet_v2] [--batch 1]
-                             [--runs 200] [--out build/bench] [--threads 1]
+    python benchmarks/run.py [--models mlp,mobilenet_v2:8,...] [--runs 200] [--quick]
+                             [--out build/bench] [--threads 1] [--no-matmul]
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -42,9 +50,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-RUNNERS = ["tf_eager", "tf_graph", "xla_jit", "tfcompile", "aotc_cpp", "aotc_python"]
+RUNNERS = ["tf_eager", "tf_graph", "xla_jit", "tfcompile", "onnxruntime", "tflite",
+           "aotc_cpp", "aotc_python"]
 TITLES = {"tf_eager": "TF eager", "tf_graph": "TF graph", "xla_jit": "XLA JIT",
-          "tfcompile": "tfcompile", "aotc_cpp": "aotc C++", "aotc_python": "aotc Python"}
+          "tfcompile": "tfcompile", "onnxruntime": "onnxruntime", "tflite": "TFLite",
+          "aotc_cpp": "aotc C++", "aotc_python": "aotc Python"}
+#: The runtimes a user would pick instead of aotc: the "best peer" is the faster of them.
+PEERS = ("onnxruntime", "tflite")
+#: OpenBLAS reads these when NumPy loads it; they would pin its kernels, so the benchmark
+#: process runs without them (the re-exec in main()).
+OPENBLAS_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 @dataclass
@@ -132,19 +147,82 @@ def _numpy(outputs) -> list[np.ndarray]:
     return [o.numpy() for o in outputs]
 
 
+def fetch_tensors(config: str) -> list[str]:
+    """The fetched tensors ("node:index") of a tf2xla Config text, in order."""
+    tensors = []
+    for match in re.finditer(r'fetch\s*\{\s*id\s*\{\s*node_name:\s*"([^"]+)"'
+                             r'(?:\s*output_index:\s*(\d+))?', config):
+        tensors.append(f"{match.group(1)}:{match.group(2) or 0}")
+    return tensors
+
+
+# -- onnxruntime and TFLite ------------------------------------------------------------------
+
+
+def onnxruntime_runner(frozen, threads: int, work: Path):
+    """The frozen graph converted by tf2onnx, in an onnxruntime session on `threads`
+    intra-op threads (sequential execution); returns run(*inputs) -> outputs."""
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    graph_def = tf.compat.v1.GraphDef.FromString(frozen.graph_def)
+    feeds = [f"{name}:0" for name, _, _ in frozen.feeds]
+    fetches = fetch_tensors(frozen.config)
+    model_proto, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=feeds,
+                                                    output_names=fetches, opset=17)
+    path = work / "model.onnx"
+    path.write_bytes(model_proto.SerializeToString())
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return lambda *xs: session.run(None, dict(zip(names, xs)))
+
+
+def tflite_runner(frozen, threads: int, work: Path):
+    """The frozen graph converted by TFLiteConverter.from_frozen_graph, in an interpreter
+    with `threads` threads and its default delegate (XNNPACK); returns run(*inputs)."""
+    import tensorflow as tf
+
+    graph, _ = frozen.write(work)
+    names = [name for name, _, _ in frozen.feeds]
+    converter = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+        str(graph), input_arrays=names,
+        output_arrays=[t.rsplit(":", 1)[0] for t in fetch_tensors(frozen.config)],
+        input_shapes={name: list(shape) for name, _, shape in frozen.feeds})
+    interpreter = tf.lite.Interpreter(model_content=converter.convert(), num_threads=threads)
+    interpreter.allocate_tensors()
+    by_name = {d["name"]: d["index"] for d in interpreter.get_input_details()}
+    inputs = [by_name[name] for name in names]
+    outputs = [d["index"] for d in interpreter.get_output_details()]
+
+    def run(*xs):
+        for index, x in zip(inputs, xs):
+            interpreter.set_tensor(index, x)
+        interpreter.invoke()
+        return [interpreter.get_tensor(index) for index in outputs]
+
+    return run
+
+
 # -- one model -------------------------------------------------------------------------------
 
 
-def bench_model(name: str, args) -> Row:
+def bench_model(name: str, batch: int, args) -> Row:
     import tensorflow as tf
 
     import aotc
     import tfcompile_aot
     from bench_models import MODELS
 
-    row = Row(name)
-    work = Path(args.out) / name
-    keras_model, frozen = MODELS[name](args.batch)
+    label = name if batch == 1 else f"{name}_b{batch}"
+    row = Row(label)
+    work = Path(args.out) / label
+    keras_model, frozen = MODELS[name](batch)
     graph, config = frozen.write(work)
     inputs = frozen.random_inputs(seed=0)
     input_files = []
@@ -158,21 +236,35 @@ def bench_model(name: str, args) -> Row:
     eager = (lambda *xs: keras_model(list(xs) if len(xs) > 1 else xs[0], training=False))
     graph_fn = tf.function(eager)
     jit_fn = tf.function(eager, jit_compile=True)
-    for runner, fn in (("tf_eager", eager), ("tf_graph", graph_fn), ("xla_jit", jit_fn)):
+    tf_runners = () if args.quick else (("tf_eager", eager), ("tf_graph", graph_fn),
+                                        ("xla_jit", jit_fn))
+    for runner, fn in tf_runners:
         try:
             check(row, runner, _numpy(fn(*tensors)), expected)
             row.seconds[runner] = median_seconds(lambda fn=fn: _numpy(fn(*tensors)), args.runs)
         except Exception as error:  # noqa: BLE001 - report and go on
             row.notes.append(f"{TITLES[runner]}: {type(error).__name__}: {error}".splitlines()[0])
 
+    # onnxruntime, TFLite.
+    for runner, make in (("onnxruntime", onnxruntime_runner), ("tflite", tflite_runner)):
+        try:
+            (work / runner).mkdir(parents=True, exist_ok=True)
+            fn = make(frozen, args.threads, work / runner)
+            check(row, runner, fn(*inputs), expected)
+            row.seconds[runner] = median_seconds(lambda fn=fn: fn(*inputs), args.runs)
+        except Exception as error:  # noqa: BLE001
+            row.notes.append(f"{TITLES[runner]}: {type(error).__name__}: {error}".splitlines()[0])
+            if args.verbose:
+                traceback.print_exc()
+
     # aotc.
     try:
         out = work / "aotc"
-        compile_aotc(row, graph, config, out, name)
+        compile_aotc(row, graph, config, out, label.replace("-", "_"))
         model = aotc.load(out)
         check(row, "aotc_python", model(*inputs), expected)
         row.seconds["aotc_python"] = median_seconds(lambda: model(*inputs), args.runs)
-        exe = build_aotc_timer(out, name)
+        exe = build_aotc_timer(out, label.replace("-", "_"))
         row.seconds["aotc_cpp"] = run_program(exe, args.runs, input_files, out)
         check(row, "aotc_cpp", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001
@@ -183,7 +275,7 @@ def bench_model(name: str, args) -> Row:
     # tfcompile.
     try:
         out = work / "tfcompile"
-        compiled = tfcompile_aot.compile_graph(graph, config, out, name)
+        compiled = tfcompile_aot.compile_graph(graph, config, out, label)
         row.tfcompile_temp = compiled.temp_bytes
         if not args.no_tfcompile_timing:
             exe = tfcompile_aot.build_timer(compiled, out, threads=args.threads)
@@ -205,7 +297,7 @@ def _bytes(n: int | None) -> str:
 
 def format_tables(rows: list[Row], args) -> str:
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [f"# aotc benchmark: batch {args.batch}, median of {args.runs} runs, "
+    lines = [f"# aotc benchmark: median of {args.runs} runs, "
              f"{args.threads} thread(s); load average at the end {load}",
              f"# machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_name()}", "",
              "## Temp arena bytes", "",
@@ -235,10 +327,33 @@ def format_tables(rows: list[Row], args) -> str:
                 cell += " WRONG"
             cells.append(cell)
         lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
+    lines += ["", "## aotc against the best peer and tfcompile (ratios: aotc C++ time / theirs)",
+              "", "| model | aotc C++ | best peer | aotc / best peer | aotc / tfcompile |",
+              "|---|---:|---:|---:|---:|"]
+    peer_ratios, tfcompile_ratios = [], []
+    for r in rows:
+        ours = r.seconds.get("aotc_cpp")
+        peers = [(r.seconds[p], p) for p in PEERS if p in r.seconds and p not in r.wrong]
+        best = min(peers) if peers else None
+        tfc = r.seconds.get("tfcompile")
+        cells = [f"{ours * 1e6:,.1f} us" if ours else "-",
+                 f"{best[0] * 1e6:,.1f} us ({TITLES[best[1]]})" if best else "-"]
+        for other, into in ((best[0] if best else None, peer_ratios), (tfc, tfcompile_ratios)):
+            if ours and other:
+                into.append(ours / other)
+                cells.append(f"{ours / other:.2f}")
+            else:
+                cells.append("-")
+        lines.append(f"| {r.model} | " + " | ".join(cells) + " |")
+    lines.append(f"| geomean | | | {_geomean(peer_ratios)} | {_geomean(tfcompile_ratios)} |")
     notes = [f"- {r.model}: {note}" for r in rows for note in r.notes]
     if notes:
         lines += ["", "Notes:", *notes]
     return "\n".join(lines)
+
+
+def _geomean(values: list[float]) -> str:
+    return f"{float(np.exp(np.mean(np.log(values)))):.2f}" if values else "-"
 
 
 def _cpu_name() -> str:
@@ -251,37 +366,72 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def main(argv=None) -> int:
-    from bench_models import MODELS
+def parse_models(text: str, models) -> list[tuple[str, int]]:
+    """"mlp,mobilenet_v2:8" -> [("mlp", 1), ("mobilenet_v2", 8)]."""
+    chosen = []
+    for item in filter(None, text.split(",")):
+        name, _, batch = item.partition(":")
+        if name not in models or (batch and not batch.isdigit()):
+            raise ValueError(f"unknown model {item!r}: use NAME or NAME:BATCH, NAME from "
+                             f"{', '.join(models)}")
+        chosen.append((name, int(batch or 1)))
+    return chosen
 
+
+def _without_openblas_pins(argv) -> None:
+    """Re-run this process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which OpenBLAS
+    reads once when NumPy loads it (they would hand NumPy slower kernels)."""
+    if any(name in os.environ for name in OPENBLAS_PINS):
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_PINS}
+        os.execve(sys.executable, [sys.executable, __file__, *argv], env)
+
+
+def main(argv=None) -> int:
+    from bench_models import BENCH, MODELS
+
+    argv = sys.argv[1:] if argv is None else argv
+    _without_openblas_pins(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help=f"comma-separated, from {', '.join(MODELS)}")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--models", default=",".join(f"{n}:{b}" for n, b in BENCH),
+                        help=f"comma-separated NAME or NAME:BATCH, NAME from {', '.join(MODELS)}")
+    parser.add_argument("--runs", type=int, default=None, help="default 200 (50 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="no TF eager/graph/XLA JIT columns; 50 runs unless --runs")
+    parser.add_argument("--no-matmul", action="store_true", help="skip the MatMul table")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="build/bench", help="work directory")
     parser.add_argument("--no-tfcompile-timing", action="store_true",
                         help="only read tfcompile's arena size (skip building its timer)")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks")
     args = parser.parse_args(argv)
+    if args.runs is None:
+        args.runs = 50 if args.quick else 200
+    try:
+        models = parse_models(args.models, MODELS)
+    except ValueError as error:
+        parser.error(str(error))
 
     import tensorflow as tf
+
+    import matmul
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     rows = []
-    for name in args.models.split(","):
-        if name not in MODELS:
-            parser.error(f"unknown model {name!r}")
-        print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
+    for name, batch in models:
+        print(f"benchmarking {name} (batch {batch}) ...", file=sys.stderr, flush=True)
         try:
-            rows.append(bench_model(name, args))
+            rows.append(bench_model(name, batch, args))
         except Exception as error:  # noqa: BLE001 - a model that cannot even be built
             print(f"note: skipping {name}: {type(error).__name__}: {error}", file=sys.stderr)
             if args.verbose:
                 traceback.print_exc()
     print(format_tables(rows, args))
+    if not args.no_matmul:
+        print("benchmarking MatMul ...", file=sys.stderr, flush=True)
+        print()
+        print(matmul.format_table(matmul.bench_all(Path(args.out) / "matmul", args.threads,
+                                                   args.runs, compile_aotc)))
     return 0
 
 
