@@ -89,6 +89,13 @@ class ConstantPool:
             self._globals[inst] = self._create(inst)
         return self._globals[inst]
 
+    def raw(self, key, make_bytes, name: str) -> ir.GlobalVariable:
+        """A global of the bytes `make_bytes()` returns (created once per `key`): constant
+        data the backend lays out itself, e.g. a GEMM weight packed into panels."""
+        if key not in self._globals:
+            self._globals[key] = self._global(memoryview(make_bytes()), name)
+        return self._globals[key]
+
     def _create(self, inst: Instruction) -> ir.GlobalVariable:
         shape = inst.shape
         array = np.asarray(inst.attrs["literal"], dtype=shape.element_type.np_dtype)
@@ -96,6 +103,9 @@ class ConstantPool:
         # Bytes in layout order: major-to-minor axes, C-contiguous (a view when it is).
         array = np.ascontiguousarray(np.transpose(array, iteration_order(shape)))
         data = memoryview(array.reshape(-1).view(np.uint8))
+        return self._global(data, f"constant.{inst.name}")
+
+    def _global(self, data, name: str) -> ir.GlobalVariable:
         self.total_bytes += len(data)
         ty = ir.ArrayType(I8, len(data))
         if self.outside is not None and len(data) >= MIN_BYTES:
@@ -105,8 +115,7 @@ class ConstantPool:
             # visibility, and has no visibility of its own for global variables.
             var.storage_class = "hidden"
         else:
-            name = self.module.get_unique_name(f"constant.{inst.name}")
-            var = ir.GlobalVariable(self.module, ty, name=name)
+            var = ir.GlobalVariable(self.module, ty, name=self.module.get_unique_name(name))
             var.initializer = ir.Constant(ty, bytearray(data))
             var.linkage = "private"
             var.unnamed_addr = True

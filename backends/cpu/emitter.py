@@ -25,6 +25,7 @@ from aotc.hlo.registry import Registry
 from .buffers import BufferView, ConstantPool, iteration_order
 from .elf_data import ElfData
 from .codegen import CodeGen
+from .gemm import emit_gemm
 from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
@@ -129,6 +130,10 @@ class EntryEmitter:
 
     def view(self, inst: Instruction) -> BufferView:
         return BufferView(self.cg, self.pointer_of(inst), inst.shape)
+
+    def constant_operand(self, inst: Instruction) -> Instruction | None:
+        """`inst` if it is a constant (whose data the emitter may lay out its own way)."""
+        return inst if inst.opcode == "constant" else None
 
     def element_views(self, inst: Instruction) -> list[BufferView | None]:
         """Buffers of a tuple-shaped producer's elements (None where nothing reads one)."""
@@ -247,13 +252,16 @@ def _materialize_dot(em: EntryEmitter, inst: Instruction) -> None:
 
 
 def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
-    """Float dots accumulate into the output row: loops (batch, lhs free, contracting,
+    """f32/f64 dots go through the packed GEMM (backends/cpu/gemm.py) where it applies.
+    Other float dots (and skinny ones with B fed) accumulate into the output row: loops (batch, lhs free, contracting,
     rhs free), so the innermost loop streams a contiguous rhs row into a contiguous output
     row and vectorizes.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
     loops body(index) over that row (output fusion applies its epilogue there).
     """
+    if emit_gemm(em, inst, after_row):  # packed panels and a register-blocked kernel
+        return
     t = inst.shape.element_type
     if not t.is_float or register_type(t) == HALF:
         materialize_elementwise(em, inst)

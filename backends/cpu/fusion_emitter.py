@@ -93,6 +93,11 @@ class FusionScope:
     def pointer_of(self, inst: Instruction) -> ir.Value:
         return self.view(inst).pointer
 
+    def constant_operand(self, inst: Instruction) -> Instruction | None:
+        if inst in self._placed:
+            return None
+        return self._em.constant_operand(self._bound.get(inst, inst))
+
     def store_loop(self, view: BufferView, element: Callable[[list], ir.Value]) -> None:
         """view[index] = element(index) for every index, in memory order."""
         shape = view.shape

@@ -1,0 +1,602 @@
+"""Packed GEMM for float dots, in the style of BLIS and MLAS.
+
+A dot is seen as C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] (`plan_gemm` collapses free,
+contracting and batch dimensions into these, from the operands' layouts; C must be
+contiguous along n, else A and B swap roles). The code:
+
+    for each batch item b:
+      for jc in blocks of NC columns:
+        for pc in blocks of KC steps of k:
+          pack B[pc:pc+kc, jc:jc+nc] into panels of NR columns (a stack buffer), unless B
+            is a constant, which the compiler packed once into the object, panel by panel
+          for ic in blocks of MC rows:
+            for each panel of NR columns:
+              for each MR rows: the micro-kernel
+            if this is the last pc block: the fusion's epilogue over the block (hot in cache)
+
+The micro-kernel keeps an MR x NR tile of C in vector registers (MR * NR / lanes
+accumulators) and walks k: it loads NR/lanes vectors of the packed panel, broadcasts one
+element of each of the MR rows of A (read in place, unpacked, as MLAS does) and
+accumulates with `llvm.fmuladd` on vectors. The tile's accumulators start from C (or zero
+on the first pc block), so every output element is one sequential sum over k, in the
+same order whatever the blocking: results do not depend on how the work is split.
+Edges: the last panel is zero-padded when packed and stored lane by lane; the last rows
+(M % MR) get a micro-kernel of exactly that many rows. Tile sizes come from the target's
+vector width and register count (`choose_tile`).
+
+Skinny dots: when M is below a tile (batch-1 dense layers) and B is a constant, the
+micro-kernel takes several panels at once (enough independent accumulators to hide the
+FMA latency), over all of K; with B fed, such dots keep the packing-free loop of
+`emitter.emit_dot`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import llvmlite.ir as ir
+import numpy as np
+
+from aotc.hlo import Instruction
+
+from ..program import BUFFER_ALIGNMENT
+from .buffers import strides
+from .codegen import CodeGen
+from .elemental import dot_dimensions
+from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
+
+#: Bytes of the stack buffer holding one packed KC x NC block of a fed B (MLAS uses a
+#: 64 KiB stack panel as well).
+PACK_BUFFER_BYTES = 64 * 1024
+#: Bytes of one packed micro-panel (KC x NR) meant to stay in L1 while MR rows sweep it.
+PANEL_BYTES = 16 * 1024
+#: Bytes of the MC x KC block of A meant to stay in L2 while the panels sweep it.
+A_BLOCK_BYTES = 128 * 1024
+#: Independent accumulator vectors a skinny (M < MR) micro-kernel keeps at least.
+SKINNY_CHAINS = 8
+
+
+@dataclass(frozen=True)
+class Tile:
+    """The register tile of the micro-kernel: `rows` (MR) x `vectors` * `lanes` (NR)."""
+
+    lanes: int  # elements per vector register
+    vectors: int  # vectors per tile row
+    rows: int  # MR
+    registers: int  # vector registers of the target
+
+    @property
+    def nr(self) -> int:
+        return self.lanes * self.vectors
+
+
+def vector_registers(target) -> tuple[int, int]:
+    """(bytes per vector register, number of vector registers) of `target`."""
+    features = set(target.features.split(","))
+    if target.arch in ("x86_64", "i686", "i386"):
+        if "+avx512f" in features:
+            return 64, 32
+        if "+avx" in features:
+            return 32, 16
+        return 16, 16
+    if target.arch in ("aarch64", "arm64"):
+        return 16, 32
+    return 16, 16  # portable: 128-bit vectors, which LLVM legalizes on any target
+
+
+def choose_tile(target, element_bytes: int) -> Tile:
+    """MR x NR: two vectors per row, as many rows as the registers hold beside the two B
+    vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8)."""
+    width, registers = vector_registers(target)
+    vectors = 2
+    rows = min(12, (registers - vectors - 1) // vectors)
+    return Tile(width // element_bytes, vectors, rows, registers)
+
+
+@dataclass
+class GemmPlan:
+    """A dot as C[b, m, n] = A[b, m, :] . B[b, :, n]: extents and element strides."""
+
+    m: int
+    n: int
+    k: int
+    a: int  # operand index of A (0: lhs; 1 when the roles are swapped)
+    batch: list[int]  # extents of the batch dimensions
+    a_batch: list[int]
+    b_batch: list[int]
+    c_batch: list[int]
+    a_m: int
+    a_k: int
+    b_k: int
+    b_n: int
+    c_m: int
+    m_dims: list[int]  # output dimensions making up m (major to minor)
+    n_dims: list[int]
+    batch_dims: list[int] = field(default_factory=list)
+
+
+def _collapse(extents: list[int], strides_: list[int]) -> int | None:
+    """The single stride of dimensions (major to minor) flattened into one, or None when
+    their memory layout does not allow it. Dimensions of extent 1 do not count."""
+    kept = [(e, s) for e, s in zip(extents, strides_) if e != 1]
+    for (_, outer), (extent, inner) in zip(kept, kept[1:]):
+        if outer != inner * extent:
+            return None
+    return kept[-1][1] if kept else 1
+
+
+def plan_gemm(inst: Instruction) -> GemmPlan | None:
+    """The GEMM view of `inst`, or None when its layouts do not flatten to one."""
+    lhs, rhs = inst.operands
+    lb, rb, lc, rc, lf, rf = dot_dimensions(inst)
+    ls, rs, cs = strides(lhs.shape), strides(rhs.shape), strides(inst.shape)
+    nb = len(lb)
+    m_dims = list(range(nb, nb + len(lf)))
+    n_dims = list(range(nb + len(lf), inst.shape.rank))
+    ext = lambda shape, dims: [shape.dims[d] for d in dims]  # noqa: E731
+    pick = lambda s, dims: [s[d] for d in dims]  # noqa: E731
+    m = int(np.prod(ext(lhs.shape, lf), dtype=np.int64))
+    n = int(np.prod(ext(rhs.shape, rf), dtype=np.int64))
+    k = int(np.prod(ext(lhs.shape, lc), dtype=np.int64))
+    strides_ = {
+        "l_m": _collapse(ext(lhs.shape, lf), pick(ls, lf)),
+        "l_k": _collapse(ext(lhs.shape, lc), pick(ls, lc)),
+        "r_k": _collapse(ext(rhs.shape, rc), pick(rs, rc)),
+        "r_n": _collapse(ext(rhs.shape, rf), pick(rs, rf)),
+        "c_m": _collapse(ext(inst.shape, m_dims), pick(cs, m_dims)),
+        "c_n": _collapse(ext(inst.shape, n_dims), pick(cs, n_dims)),
+    }
+    if any(v is None for v in strides_.values()) or k == 0 or m == 0 or n == 0:
+        return None
+    batch = ext(lhs.shape, lb)
+    c_batch = cs[:nb]
+    if strides_["c_n"] == 1 or n == 1 and m == 1:
+        return GemmPlan(m, n, k, 0, batch, pick(ls, lb), pick(rs, rb), c_batch,
+                        strides_["l_m"], strides_["l_k"], strides_["r_k"], strides_["r_n"],
+                        strides_["c_m"], m_dims, n_dims, list(range(nb)))
+    if strides_["c_m"] == 1:  # C^T = B^T A^T: rhs free dims become the rows
+        return GemmPlan(n, m, k, 1, batch, pick(rs, rb), pick(ls, lb), c_batch,
+                        strides_["r_n"], strides_["r_k"], strides_["l_k"], strides_["l_m"],
+                        strides_["c_n"], n_dims, m_dims, list(range(nb)))
+    return None
+
+
+def pack_constant(plan: GemmPlan, literal: np.ndarray, inst: Instruction, tile: Tile) -> bytes:
+    """B of `plan` (the constant operand `literal`, logical order) in panel layout:
+    [batch][panel][k][NR], the last panel zero-padded."""
+    lb, rb, lc, rc, lf, rf = dot_dimensions(inst)
+    if plan.a == 0:  # B is the rhs: [batch..., contracting..., free...]
+        order = rb + rc + rf
+    else:  # B is the lhs, the roles swapped
+        order = lb + lc + lf
+    batch = int(np.prod(plan.batch, dtype=np.int64))
+    b = np.transpose(literal, order).reshape(batch, plan.k, plan.n)
+    panels = -(-plan.n // tile.nr)
+    padded = np.zeros((batch, plan.k, panels * tile.nr), dtype=literal.dtype)
+    padded[:, :, :plan.n] = b
+    packed = padded.reshape(batch, plan.k, panels, tile.nr).transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(packed).tobytes()
+
+
+# -- IR helpers -----------------------------------------------------------------------------
+
+
+def _splat(b: ir.IRBuilder, value, vty: ir.VectorType):
+    one = b.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, vty.count), [0] * vty.count))
+
+
+def _fmuladd(cg: CodeGen, vty: ir.VectorType) -> ir.Function:
+    suffix = {F32: "f32", F64: "f64"}[vty.element]
+    name = f"llvm.fmuladd.v{vty.count}{suffix}"
+    if name in cg.module.globals:
+        return cg.module.globals[name]
+    return ir.Function(cg.module, ir.FunctionType(vty, [vty] * 3), name=name)
+
+
+def _loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
+    """for i in range(count): carried = body(i, carried); returns the final values. The
+    carried values live in registers (phis), unlike CodeGen.for_range's loops."""
+    b = cg.builder
+    count = int_const(count) if isinstance(count, int) else count
+    preheader = b.block
+    header = cg.function.append_basic_block(f"{name}.header")
+    loop_body = cg.function.append_basic_block(f"{name}.body")
+    exit_ = cg.function.append_basic_block(f"{name}.exit")
+    b.branch(header)
+    b.position_at_end(header)
+    index = b.phi(I64, name=name)
+    index.add_incoming(int_const(0), preheader)
+    phis = []
+    for value in carried:
+        phi = b.phi(value.type)
+        phi.add_incoming(value, preheader)
+        phis.append(phi)
+    b.cbranch(b.icmp_signed("<", index, count), loop_body, exit_)
+    b.position_at_end(loop_body)
+    updated = body(index, phis)
+    following = b.add(index, int_const(1), flags=("nuw", "nsw"))
+    index.add_incoming(following, b.block)
+    for phi, value in zip(phis, updated):
+        phi.add_incoming(value, b.block)
+    b.branch(header)
+    b.position_at_end(exit_)
+    return phis
+
+
+def _gep(b: ir.IRBuilder, pointer, offset, ty):
+    if isinstance(offset, int):
+        if offset == 0:
+            return pointer
+        offset = int_const(offset)
+    return b.gep(pointer, [offset], inbounds=True, source_etype=ty)
+
+
+def _mul(b: ir.IRBuilder, value, factor: int):
+    if factor == 1:
+        return value
+    if isinstance(value, int):
+        return value * factor
+    return b.mul(value, int_const(factor), flags=("nuw", "nsw"))
+
+
+def _add(b: ir.IRBuilder, x, y):
+    if isinstance(x, int) and isinstance(y, int):
+        return x + y
+    if isinstance(x, int):
+        x, y = y, x
+    if isinstance(y, int):
+        return x if y == 0 else b.add(x, int_const(y), flags=("nuw", "nsw"))
+    return b.add(x, y, flags=("nuw", "nsw"))
+
+
+def _min(b: ir.IRBuilder, x, y: int):
+    return b.select(b.icmp_signed("<", x, int_const(y)), x, int_const(y))
+
+
+# -- the emitter ----------------------------------------------------------------------------
+
+
+class GemmEmitter:
+    """Emits one GEMM (`plan`) into `cg`'s function; see the module docstring."""
+
+    def __init__(self, cg: CodeGen, plan: GemmPlan, tile: Tile, element: ir.Type,
+                 c: ir.Value, a: ir.Value, b: ir.Value | None, packed: ir.Value | None):
+        self.cg, self.plan, self.tile, self.ty = cg, plan, tile, element
+        self.c, self.a, self.b_fed, self.packed = c, a, b, packed
+        self.vty = ir.VectorType(element, tile.lanes)
+        self.eb = 4 if element == F32 else 8  # bytes per element
+        self.skinny = plan.m < tile.rows
+        if self.skinny:
+            self.kc, self.mc = plan.k, plan.m
+            self.nc = -(-plan.n // tile.nr) * tile.nr
+        else:
+            self.kc = max(32, min(512, PANEL_BYTES // (tile.nr * self.eb)))
+            self.kc = min(self.kc, plan.k)
+            rows = max(1, A_BLOCK_BYTES // (self.kc * self.eb * tile.rows))
+            self.mc = min(rows * tile.rows, -(-plan.m // tile.rows) * tile.rows)
+            if packed is None:
+                panels = max(1, PACK_BUFFER_BYTES // (self.kc * tile.nr * self.eb))
+            else:  # nothing to pack: one block over all columns
+                panels = -(-plan.n // tile.nr)
+            self.nc = min(panels, -(-plan.n // tile.nr)) * tile.nr
+
+    # -- structure --
+
+    def emit(self, epilogue) -> None:
+        """The loops of the module docstring; epilogue(b_index, m0, rows, n0, cols) runs
+        once per finished MC x NC block (dynamic rows/cols counts)."""
+        cg, b, plan = self.cg, self.cg.builder, self.plan
+        buffer = None
+        if self.packed is None:
+            buffer = cg.alloca(ir.ArrayType(self.ty, self.kc * self.nc), name="gemm.pack")
+            buffer.align = BUFFER_ALIGNMENT
+            buffer.type = PTR  # an opaque pointer (IR text says `ptr` either way)
+
+        def per_batch(batch_index):
+            offsets = [0, 0, 0]
+            for i, extent in enumerate(plan.batch):
+                if extent == 1:
+                    continue
+                for j, s in enumerate((plan.a_batch[i], plan.b_batch[i], plan.c_batch[i])):
+                    offsets[j] = _add(b, offsets[j], _mul(b, batch_index[i], s))
+            batch_flat = 0
+            stride = 1
+            for i in reversed(range(len(plan.batch))):
+                if plan.batch[i] != 1:
+                    batch_flat = _add(b, batch_flat, _mul(b, batch_index[i], stride))
+                stride *= plan.batch[i]
+            a = _gep(b, self.a, offsets[0], self.ty)
+            c = _gep(b, self.c, offsets[2], self.ty)
+            b_fed = None if self.b_fed is None else _gep(b, self.b_fed, offsets[1], self.ty)
+            self._emit_batch(a, b_fed, c, batch_flat, buffer,
+                             None if epilogue is None
+                             else lambda *region: epilogue(batch_index, *region))
+
+        cg.loop_nest(plan.batch, list(range(len(plan.batch))), per_batch, name="gb")
+
+    def _emit_batch(self, a, b_fed, c, batch_flat, buffer, epilogue) -> None:
+        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
+        panels_total = -(-plan.n // tile.nr)
+        n_blocks = -(-plan.n // self.nc)
+        k_blocks = -(-plan.k // self.kc)
+        m_blocks = -(-plan.m // self.mc)
+        with cg.for_range(n_blocks, name="jc") as jc_block:
+            jc = _mul(b, jc_block, self.nc)
+            nc = _min(b, b.sub(int_const(plan.n), jc), self.nc)
+            with cg.for_range(k_blocks, name="pc") as pc_block:
+                pc = _mul(b, pc_block, self.kc)
+                kc = _min(b, b.sub(int_const(plan.k), pc), self.kc)
+                first = last = ir.Constant(I1, 1)
+                if k_blocks > 1:
+                    first = b.icmp_signed("==", pc_block, int_const(0))
+                    last = b.icmp_signed("==", pc_block, int_const(k_blocks - 1))
+                if buffer is not None:
+                    self._pack(b_fed, buffer, pc, kc, jc, nc)
+
+                def panel_pointer(panel):  # panel: index within this jc block
+                    if buffer is not None:
+                        return _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))),
+                                    self.ty)
+                    global_panel = _add(b, _add(b, _mul(b, batch_flat, panels_total),
+                                                b.udiv(jc, int_const(tile.nr))), panel)
+                    start = _add(b, _mul(b, global_panel, plan.k), pc)
+                    return _gep(b, self.packed, _mul(b, start, tile.nr), self.ty)
+
+                with cg.for_range(m_blocks, name="ic") as ic_block:
+                    ic = _mul(b, ic_block, self.mc)
+                    mc = _min(b, b.sub(int_const(plan.m), ic), self.mc)
+                    self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
+                    if epilogue is not None:
+                        with b.if_then(last):
+                            epilogue(ic, mc, jc, nc)
+
+    def _emit_block(self, a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer) -> None:
+        """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc)."""
+        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
+        full_panels = b.udiv(nc, int_const(tile.nr))
+        tail = plan.n % tile.nr
+        rows_tail = plan.m % tile.rows
+
+        def rows_loop(panels, columns):
+            """Micro-kernels over the block's rows for `panels` (a list of panel indices,
+            each (index, columns) with `columns` valid columns)."""
+            if self.skinny:
+                self._micro(a, c, ic, plan.m, panels, pc, kc, first, jc, panel_pointer)
+                return
+            full_rows = b.udiv(mc, int_const(tile.rows))
+            with cg.for_range(full_rows, name="ir") as ir_:
+                m0 = _add(b, ic, _mul(b, ir_, tile.rows))
+                self._micro(a, c, m0, tile.rows, panels, pc, kc, first, jc, panel_pointer)
+            if rows_tail:
+                has_tail = b.icmp_signed("!=", b.urem(mc, int_const(tile.rows)), int_const(0))
+                with b.if_then(has_tail):
+                    m0 = _add(b, ic, _mul(b, full_rows, tile.rows))
+                    self._micro(a, c, m0, rows_tail, panels, pc, kc, first, jc, panel_pointer)
+
+        group = 1
+        if self.skinny:
+            group = max(1, -(-SKINNY_CHAINS // (plan.m * tile.vectors)))
+            group = min(group, max(1, (tile.registers - 2) // ((plan.m + 1) * tile.vectors)))
+        if group == 1:
+            with cg.for_range(full_panels, name="jr") as jr:
+                rows_loop([(jr, tile.nr)], tile.nr)
+        else:  # skinny: nc is all of N, so the panel counts are static
+            count = plan.n // tile.nr
+            with cg.for_range(count // group, name="jr") as jr:
+                first_panel = _mul(b, jr, group)
+                rows_loop([(_add(b, first_panel, g), tile.nr) for g in range(group)], tile.nr)
+            if count % group:
+                rest = count - count % group
+                rows_loop([(int_const(rest + g), tile.nr) for g in range(count % group)], tile.nr)
+        if tail:
+            has_tail = b.icmp_signed("!=", b.urem(nc, int_const(tile.nr)), int_const(0))
+            with b.if_then(has_tail):
+                rows_loop([(full_panels, tail)], tail)
+
+    # -- packing --
+
+    def _pack(self, source, buffer, pc, kc, jc, nc) -> None:
+        """buffer[panel][k][NR] = B[pc + k, jc + panel*NR + j], zero past column N."""
+        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
+        full_panels = b.udiv(nc, int_const(tile.nr))
+        tail = plan.n % tile.nr
+
+        def copy_panel(panel, columns):
+            base = _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
+            col0 = _add(b, jc, _mul(b, panel, tile.nr))
+            with cg.for_range(kc, name="pk") as k:
+                row = _mul(b, _add(b, pc, k), plan.b_k)
+                target = _gep(b, base, _mul(b, k, tile.nr), self.ty)
+                if plan.b_n == 1 and columns == tile.nr:
+                    src = _gep(b, source, _add(b, row, col0), self.ty)
+                    for v in range(tile.vectors):
+                        value = b.load(_gep(b, src, v * tile.lanes, self.ty), typ=self.vty,
+                                       align=self.eb)
+                        b.store(value, _gep(b, target, v * tile.lanes, self.ty),
+                                align=tile.lanes * self.eb)
+                    return
+                zero = ir.Constant(self.ty, 0.0)
+                for j in range(tile.nr):
+                    value = zero
+                    if j < columns:
+                        col = _mul(b, _add(b, col0, j), plan.b_n)
+                        value = b.load(_gep(b, source, _add(b, row, col), self.ty), typ=self.ty)
+                    b.store(value, _gep(b, target, j, self.ty))
+
+        with cg.for_range(full_panels, name="pj") as panel:
+            copy_panel(panel, tile.nr)
+        if tail:
+            has_tail = b.icmp_signed("!=", b.urem(nc, int_const(tile.nr)), int_const(0))
+            with b.if_then(has_tail):
+                copy_panel(full_panels, tail)
+
+    # -- the micro-kernel --
+
+    def _micro(self, a, c, m0, rows: int, panels, pc, kc, first, jc, panel_pointer) -> None:
+        """C[m0:m0+rows, panel columns] (+)= A[m0:m0+rows, pc:pc+kc] . panels."""
+        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
+        vty = self.vty
+        # Per panel: its packed pointer, its first column, its vectors and valid columns.
+        layout = []
+        for panel, columns in panels:
+            vectors = -(-columns // tile.lanes)
+            col0 = _add(b, jc, _mul(b, panel, tile.nr))
+            layout.append((panel_pointer(panel), col0, vectors, columns))
+        row_pointers = [_gep(b, a, _add(b, _mul(b, _add(b, m0, r), plan.a_m), _mul(b, pc, plan.a_k)),
+                             self.ty) for r in range(rows)]
+        c_rows = [_gep(b, c, _mul(b, _add(b, m0, r), plan.c_m), self.ty) for r in range(rows)]
+
+        def c_vector(r, col0, v, columns):
+            pointer = _gep(b, c_rows[r], _add(b, col0, v * tile.lanes), self.ty)
+            valid = min(tile.lanes, columns - v * tile.lanes)
+            return pointer, valid
+
+        zero = ir.Constant(vty, [0.0] * tile.lanes)
+        initial = []
+        for r in range(rows):
+            for pointer, col0, vectors, columns in layout:
+                for v in range(vectors):
+                    address, valid = c_vector(r, col0, v, columns)
+                    if valid == tile.lanes:
+                        loaded = b.load(address, typ=vty, align=self.eb)
+                    else:
+                        loaded = zero
+                        for lane in range(valid):
+                            x = b.load(_gep(b, address, lane, self.ty), typ=self.ty)
+                            loaded = b.insert_element(loaded, x, ir.Constant(I32, lane))
+                    initial.append(b.select(first, zero, loaded))
+        fma = _fmuladd(cg, vty)
+
+        def step(k, accumulators):
+            bvectors = []
+            for pointer, _, vectors, _ in layout:
+                row = _gep(b, pointer, _mul(b, k, tile.nr), self.ty)
+                bvectors.append([b.load(_gep(b, row, v * tile.lanes, self.ty), typ=vty,
+                                        align=tile.lanes * self.eb) for v in range(vectors)])
+            updated = []
+            i = 0
+            for r in range(rows):
+                x = b.load(_gep(b, row_pointers[r], _mul(b, k, plan.a_k), self.ty), typ=self.ty)
+                broadcast = _splat(b, x, vty)
+                for vectors in bvectors:
+                    for vector in vectors:
+                        updated.append(b.call(fma, [broadcast, vector, accumulators[i]]))
+                        i += 1
+            return updated
+
+        final = _loop(cg, kc, initial, step, name="kk")
+        i = 0
+        for r in range(rows):
+            for pointer, col0, vectors, columns in layout:
+                for v in range(vectors):
+                    address, valid = c_vector(r, col0, v, columns)
+                    if valid == tile.lanes:
+                        b.store(final[i], address, align=self.eb)
+                    else:
+                        for lane in range(valid):
+                            x = b.extract_element(final[i], ir.Constant(I32, lane))
+                            b.store(x, _gep(b, address, lane, self.ty))
+                    i += 1
+
+
+def gemm_element_type(inst: Instruction) -> ir.Type | None:
+    """f32 or f64 dots go through the GEMM; others (integers, f16) do not."""
+    t = inst.shape.element_type
+    if not t.is_float:
+        return None
+    ty = register_type(t)
+    return ty if ty in (F32, F64) else None
+
+
+def epilogue_index(plan: GemmPlan, rank: int, b: ir.IRBuilder, dims_extents, batch_index,
+                   m, n) -> list:
+    """The output index of C[batch, m, n] (m and n unflattened into their dimensions)."""
+    index = [None] * rank
+    for position, value in zip(plan.batch_dims, batch_index):
+        index[position] = value
+    for dims, flat in ((plan.m_dims, m), (plan.n_dims, n)):
+        remaining = flat
+        for d in reversed(dims):
+            extent = dims_extents[d]
+            if d == dims[0]:
+                index[d] = remaining if extent != 1 else int_const(0)
+            elif extent == 1:
+                index[d] = int_const(0)
+            else:
+                index[d] = b.urem(remaining, int_const(extent))
+                remaining = b.udiv(remaining, int_const(extent))
+    return index
+
+
+def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
+    """Emit float dot `inst` as a packed GEMM; False (nothing emitted) where the GEMM does
+    not apply: other types, layouts that do not flatten, N below a vector, or a skinny
+    dot with B fed (emitter.emit_dot's loop serves those).
+
+    `em` is the entry emitter or a fusion scope. after_row(for_each), when given, runs
+    once per finished block of the output (for_each(body) loops body(index) over it).
+    """
+    ty = gemm_element_type(inst)
+    plan = plan_gemm(inst) if ty is not None else None
+    if plan is None:
+        return False
+    tile = choose_tile(em.target, 4 if ty == F32 else 8)
+    b_operand = inst.operands[1 - plan.a]
+    constant = em.constant_operand(b_operand)
+    if plan.n < tile.lanes or (constant is None and plan.m < tile.rows):
+        return False
+    packed = None
+    if constant is not None:
+        literal = np.asarray(constant.attrs["literal"], dtype=constant.shape.element_type.np_dtype)
+        literal = literal.reshape(constant.shape.dims)
+        key = ("gemm", constant, tile, plan.a, tuple(map(tuple, dot_dimensions(inst))))
+        packed = em.constants.raw(key, lambda: pack_constant(plan, literal, inst, tile),
+                                  f"packed.{constant.name}")
+    pointers = [em.pointer_of(inst), em.pointer_of(inst.operands[plan.a])]
+    if constant is None:
+        pointers.append(em.pointer_of(b_operand))
+    cg = em.cg
+    if after_row is None:
+        cg, pointers = _outlined(em, f"gemm.{inst.name}", pointers)
+    gemm = GemmEmitter(cg, plan, tile, ty, pointers[0], pointers[1],
+                       pointers[2] if constant is None else None, packed)
+    epilogue = None
+    if after_row is not None:
+        b = cg.builder
+
+        def epilogue(batch_index, ic, mc, jc, nc):
+            def for_each(body):
+                with cg.for_range(mc, name="er") as r:
+                    with cg.for_range(nc, name="ec") as col:
+                        body(epilogue_index(plan, inst.shape.rank, b, inst.shape.dims,
+                                            batch_index, _add(b, ic, r), _add(b, jc, col)))
+
+            after_row(for_each)
+
+    gemm.emit(epilogue)
+    if after_row is None:
+        cg.builder.ret_void()
+    return True
+
+
+def _outlined(em, name: str, pointers: list):
+    """An internal, never-inlined function of `pointers` (noalias: a dot never writes
+    over its operands), called here; returns its CodeGen and its arguments. One function
+    per GEMM keeps LLVM's optimization time linear in the model's size."""
+    module = em.llvm_module
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(pointers)),
+                     name=module.get_unique_name(name))
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    for arg in fn.args:
+        arg.add_attribute("noalias")
+        arg.attributes.align = BUFFER_ALIGNMENT
+    em.cg.builder.call(fn, pointers)
+    return CodeGen(module, fn, em.target), list(fn.args)
+
+
+__all__ = ["emit_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
+           "gemm_element_type", "pack_constant", "plan_gemm", "vector_registers"]
