@@ -22,11 +22,12 @@ def compile(graph, config, out_dir=None, **options):  # noqa: A001 - mirrors the
     return _compile(graph, config, out_dir, **options)
 
 
-def load(path):
-    """Load a compiled artifact directory (or its .json) as a callable model."""
+def load(path, threads: int = 1):
+    """Load a compiled artifact directory (or its .json) as a callable model; `threads`
+    > 1 runs its kernels' tasks on a pool of that many threads."""
     from aotc.runtime.loader import load as _load
 
-    return _load(path)
+    return _load(path, threads=threads)
 
 
 __all__ = ["compile", "load", "__version__"]

@@ -11,7 +11,9 @@ buffers that each model keeps for its lifetime.
     outs = model.run_dict(x, w)      # {result name: array}
 
 Variables are plain inputs and (when updated) plain outputs here: the model keeps no
-state between calls. Runs single-threaded (run options NULL).
+state between calls. `load(path, threads=N)` runs the kernels' tasks on N threads (a pool
+of N - 1 Python threads plus the caller, handed to the code as AotcRunOptions; the
+artifact runs at most its --threads tasks at once); the default, 1, passes NULL options.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cffi
@@ -183,7 +186,7 @@ class CompiledModel:
     are fresh copies.
     """
 
-    def __init__(self, program: Program, library_path: Path):
+    def __init__(self, program: Program, library_path: Path, threads: int = 1):
         self.program = program
         self.library_path = Path(library_path)
         self._ffi = cffi.FFI()
@@ -192,6 +195,8 @@ class CompiledModel:
             f"int32_t {symbol}(void* const* args, void* const* results, void* temps, "
             "const void* options);"
         )
+        self._pool = _ThreadPool(self._ffi, threads) if threads > 1 else None
+        self._options = self._ffi.NULL if self._pool is None else self._pool.options
         self._lib = self._ffi.dlopen(str(self.library_path))
         try:
             self._entry = getattr(self._lib, symbol)
@@ -292,7 +297,7 @@ class CompiledModel:
         with self._lock:
             for view, value in zip(self._arg_views, inputs):
                 np.copyto(view, value, casting="no")
-            status = self._entry(self._arg_ptrs, self._result_ptrs, self._temps_ptr, self._ffi.NULL)
+            status = self._entry(self._arg_ptrs, self._result_ptrs, self._temps_ptr, self._options)
             if status != 0 and self._driver is not None:
                 raise RuntimeError(f"{self.program.name}: {self._driver_error()}")
             if status != 0:
@@ -330,8 +335,34 @@ class CompiledModel:
         )
 
 
-def load(path) -> CompiledModel:
-    """Load the artifact in directory `path` (or with metadata file `path`)."""
+class _ThreadPool:
+    """AotcRunOptions whose parallel_for runs fn(ctx, i) on `threads` threads: i = 0 on
+    the calling thread, the others on a ThreadPoolExecutor. cffi releases the GIL while
+    a task's native code runs, so the tasks run in parallel."""
+
+    def __init__(self, ffi: cffi.FFI, threads: int):
+        ffi.cdef("typedef struct { void* pool; void (*parallel_for)(void*, int64_t, "
+                 "void (*)(void*, int64_t), void*); } AotcRunOptions;")
+        self._executor = ThreadPoolExecutor(threads - 1, thread_name_prefix="aotc")
+
+        @ffi.callback("void(void*, int64_t, void (*)(void*, int64_t), void*)")
+        def parallel_for(_pool, n, fn, ctx):
+            pending = [self._executor.submit(fn, ctx, i) for i in range(1, n)]
+            if n > 0:
+                fn(ctx, 0)
+            for future in pending:
+                future.result()
+
+        self._callback = parallel_for  # kept alive as long as the options are
+        self.options = ffi.new("AotcRunOptions*")
+        self.options.parallel_for = parallel_for
+
+
+def load(path, threads: int = 1) -> CompiledModel:
+    """Load the artifact in directory `path` (or with metadata file `path`); `threads`
+    > 1 runs its kernels' tasks on that many threads."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     json_path = _find_metadata(Path(path))
     program = Program.from_json(json_path.read_text())
-    return CompiledModel(program, _shared_library(json_path.parent, program))
+    return CompiledModel(program, _shared_library(json_path.parent, program), threads)

@@ -32,7 +32,7 @@ class CpuBackend(Backend):
 
     def compile(self, module, assignment) -> BackendResult:
         code = compile_module(module, assignment, entry_symbol=self.options.entry_point,
-                              target=self.target)
+                              target=self.target, threads=self.options.threads)
         return BackendResult(files={f"{self.options.name}.o": code.object_code},
                              target=code.triple, constant_bytes=code.constant_bytes,
                              stages={"llvm-ir": code.llvm_ir})

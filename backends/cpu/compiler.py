@@ -28,12 +28,14 @@ class CpuArtifact:
 
 def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str | None = None,
                    cpu: str | None = None, features: str | None = None,
-                   target: TargetInfo | None = None, opt_level: int = 3) -> CpuArtifact:
+                   target: TargetInfo | None = None, opt_level: int = 3,
+                   threads: int = 1) -> CpuArtifact:
     """Compile `module` (entry root: a tuple of results) with buffers from `assignment`.
 
     The target is `target` when given (already resolved), else the host's triple, CPU and
     features wherever `triple`, `cpu`, `features` leave them out. The object defines
-    `entry_symbol` with the calling convention of runtime/program.py.
+    `entry_symbol` with the calling convention of runtime/program.py; kernels split into
+    tasks run at most `threads` at once on the caller's pool (backends/cpu/tasks.py).
     """
     target = target or resolve_target(triple, cpu, features)
     machine = create_target_machine(target, opt_level)
@@ -42,7 +44,8 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
     llvm_module.data_layout = str(machine.target_data)
     # Big constants of an ELF object bypass LLVM's IR text (backends/cpu/elf_data.py).
     outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
-    emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside)
+    emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
+                           threads=threads)
     emitter.emit(entry_symbol)
 
     parsed = llvm.parse_assembly(str(llvm_module))

@@ -47,7 +47,8 @@ def _emit_computation(em: EntryEmitter, flat, label: str) -> ir.Function:
     constant pool."""
     emitted = _EMITTED.setdefault(em, {})
     if id(flat) not in emitted:
-        child = EntryEmitter(em.llvm_module, flat.module, flat.assignment, em.target)
+        child = EntryEmitter(em.llvm_module, flat.module, flat.assignment, em.target,
+                             threads=em.threads)
         child.constants = em.constants
         emitted[id(flat)] = (flat, child._emit_impl(em.llvm_module.get_unique_name(label)))
     return emitted[id(flat)][1]
@@ -55,7 +56,7 @@ def _emit_computation(em: EntryEmitter, flat, label: str) -> ir.Function:
 
 def _temp(em: EntryEmitter, offset: int) -> ir.Value:
     """A pointer `offset` bytes into the caller's temp region."""
-    temps = em.function.args[-1]
+    temps = em.temps_arg
     return em.cg.builder.gep(temps, [int_const(offset)], inbounds=True, source_etype=I8)
 
 
@@ -90,11 +91,11 @@ def _materialize_while(em: EntryEmitter, inst: Instruction) -> None:
     exit_ = em.function.append_basic_block(f"{inst.name}.exit")
     b.branch(header)
     b.position_at_end(header)
-    b.call(condition, [*state, pred, region])
+    b.call(condition, [*state, pred, region, em.options])
     holds = b.icmp_unsigned("!=", b.load(pred, typ=I8), ir.Constant(I8, 0))
     b.cbranch(holds, loop, exit_)
     b.position_at_end(loop)
-    b.call(body, [*state, *following, region])
+    b.call(body, [*state, *following, region, em.options])
     for result, element in zip(following, buffers.body.result_elements):
         em._copy(state[element], result, sizes[element])
     b.branch(header)
@@ -123,6 +124,6 @@ def _materialize_conditional(em: EntryEmitter, inst: Instruction) -> None:
         switch.add_case(ir.Constant(selector.type, k), block)
     for fn, block, args in zip(branches, blocks, operands):
         b.position_at_end(block)
-        b.call(fn, [*args, *results, region])
+        b.call(fn, [*args, *results, region, em.options])
         b.branch(merge)
     b.position_at_end(merge)

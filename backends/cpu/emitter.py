@@ -25,11 +25,12 @@ from aotc.hlo.registry import Registry
 from .buffers import BufferView, ConstantPool, iteration_order
 from .elf_data import ElfData
 from .codegen import CodeGen
-from .gemm import emit_gemm
 from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
+from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .target import TargetInfo
+from .tasks import run_tasks
 
 Materializer = Callable[["EntryEmitter", Instruction], None]
 
@@ -50,10 +51,17 @@ def materialize(em: "EntryEmitter", inst: Instruction) -> None:
 
 
 class EntryEmitter:
-    """Emits the entry computation of `module` with buffers from `assignment`."""
+    """Emits the entry computation of `module` with buffers from `assignment`; kernels
+    that split into tasks run at most `threads` of them at once (backends/cpu/tasks.py)."""
+
+    #: Materializers run in the entry function itself (a FusionScope says False).
+    in_entry = True
+    #: The task a materializer emits (FusionScope: its kernel's task argument).
+    task = None
 
     def __init__(self, llvm_module: ir.Module, module: Module, assignment, target: TargetInfo,
-                 outside: ElfData | None = None):
+                 outside: ElfData | None = None, threads: int = 1):
+        self.threads = threads
         self.llvm_module = llvm_module
         self.module = module
         self.assignment = assignment
@@ -72,25 +80,27 @@ class EntryEmitter:
         """The exported entry `symbol`: loads the buffer tables and calls `impl`."""
         fn = ir.Function(self.llvm_module, ir.FunctionType(I32, [PTR] * 4), name=symbol)
         fn.attributes.add("nounwind")
-        args, results, temps, _options = fn.args
+        args, results, temps, options = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         pointers = []
         for table, count in ((args, self.num_args), (results, self.num_results)):
             for i in range(count):
                 slot = b.gep(table, [int_const(i)], inbounds=True, source_etype=PTR)
                 pointers.append(b.load(slot, typ=PTR))
-        b.call(impl, [*pointers, temps])
+        b.call(impl, [*pointers, temps, options])
         b.ret(ir.Constant(I32, 0))
 
     def _emit_impl(self, name: str) -> ir.Function:
         count = self.num_args + self.num_results + 1
-        fn = ir.Function(self.llvm_module, ir.FunctionType(ir.VoidType(), [PTR] * count), name=name)
+        fn = ir.Function(self.llvm_module, ir.FunctionType(ir.VoidType(), [PTR] * (count + 1)),
+                         name=name)
         fn.linkage = "internal"
         fn.attributes.add("nounwind")
-        for arg in fn.args:
+        for arg in fn.args[:count]:
             arg.add_attribute("noalias")
             arg.attributes.align = 64
         self.function = fn
+        self.options = fn.args[count]  # const AotcRunOptions*, may be NULL
         self.cg = CodeGen(self.llvm_module, fn, self.target)
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
         for inst in self.module.entry.instructions:
@@ -102,6 +112,11 @@ class EntryEmitter:
 
     # -- buffers -----------------------------------------------------------------------------
 
+    @property
+    def temps_arg(self) -> ir.Value:
+        """The temp arena (the impl function's argument after the results)."""
+        return self.function.args[self.num_args + self.num_results]
+
     def _result_pointer(self, index: int) -> ir.Value:
         return self.function.args[self.num_args + index]
 
@@ -111,7 +126,7 @@ class EntryEmitter:
         if piece.kind == "result":
             return self._result_pointer(piece.index)
         if piece.kind == "temp":
-            temps = self.function.args[-1]
+            temps = self.temps_arg
             return self.cg.builder.gep(temps, [int_const(piece.offset)], inbounds=True, source_etype=I8)
         raise ValueError(f"unexpected buffer kind {piece.kind}")
 
@@ -158,6 +173,10 @@ class EntryEmitter:
         memcpy = self.cg.intrinsic("llvm.memcpy.p0.p0", ir.VoidType(), [PTR, PTR, I64, ir.IntType(1)],
                                    overloads=[I64])
         b.call(memcpy, [destination, source, int_const(size), ir.Constant(ir.IntType(1), 0)])
+
+    def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
+        """Call kernel(pointers..., t) for every task t, on the caller's pool if any."""
+        run_tasks(self.cg, self.options, kernel, pointers, tasks, self.threads)
 
     # -- loops -------------------------------------------------------------------------------
 

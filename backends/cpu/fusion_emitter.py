@@ -44,7 +44,8 @@ from .codegen import CodeGen
 from .convolution import emit_convolution
 from .elemental import ElementalEmitter
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
-from .llvm_types import PTR
+from .gemm import prepare_gemm
+from .tasks import task_kernel
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
 ForEach = Callable[[Callable[[list], None]], None]
@@ -64,10 +65,14 @@ class FusionScope:
     is the entry emitter's.
     """
 
+    #: Materializers run in a kernel function, not in the entry function.
+    in_entry = False
+
     def __init__(self, em: EntryEmitter, fusion: Instruction, cg: CodeGen,
-                 views: dict[Instruction, BufferView]):
+                 views: dict[Instruction, BufferView], task: ir.Value | None = None):
         self._em = em
         self.cg = cg
+        self.task = task  # the kernel's task index (None: the kernel is one task)
         self._views = views  # the fusion and its operands -> their buffers in the kernel
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
@@ -123,34 +128,38 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
     return (piece.kind, piece.index, piece.offset)
 
 
-def _kernel(em: EntryEmitter, fusion: Instruction) -> FusionScope:
-    """Declare the fusion's kernel function, call it from the entry, and return the scope
-    its body is emitted through (the caller returns from the function)."""
+def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScope:
+    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`, run its
+    `tasks` tasks from the entry (backends/cpu/tasks.py), and return the scope its body is
+    emitted through (the caller returns from the function)."""
     buffers: dict = {}  # key -> the first instruction seen with that buffer
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             buffers.setdefault(key, inst)
-    module = em.llvm_module
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(buffers)),
-                     name=module.get_unique_name(f"fusion.{fusion.name}"))
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    # One function per kernel also keeps LLVM's optimization time linear in model size.
-    fn.attributes.add("noinline")
-    for arg in fn.args:
-        arg.add_attribute("noalias")
-        arg.attributes.align = BUFFER_ALIGNMENT
-    em.cg.builder.call(fn, [em.pointer_of(inst) for inst in buffers.values()])
-
-    cg = CodeGen(module, fn, em.target)
+    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(buffers), em.target,
+                         BUFFER_ALIGNMENT)
+    em.run_tasks(fn, [em.pointer_of(inst) for inst in buffers.values()], tasks)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    return FusionScope(em, fusion, cg, views)
+    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+
+
+def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
+    """How many tasks the fusion's kernel splits into: a GEMM hero's, else one."""
+    computation = fused_computation(fusion)
+    if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
+        return 1
+    hero = find_hero(computation)
+    if hero is None or hero.opcode != "dot" or not hero.shape.same_array(fusion.shape):
+        return 1
+    bound = dict(zip(computation.parameters, fusion.operands))
+    gemm = prepare_gemm(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)))
+    return 1 if gemm is None else gemm.tasks
 
 
 @materializer("fusion")
@@ -159,7 +168,7 @@ def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
         materialize_call(em, fusion)
         return
-    scope = _kernel(em, fusion)
+    scope = _kernel(em, fusion, _tasks(em, fusion))
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
 

@@ -39,11 +39,13 @@ import numpy as np
 
 from aotc.hlo import Instruction
 
-from ..program import BUFFER_ALIGNMENT
+from aotc.runtime.program import BUFFER_ALIGNMENT
+
 from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
 from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
+from .tasks import task_kernel
 
 #: Bytes of the stack buffer holding one packed KC x NC block of a fed B (MLAS uses a
 #: 64 KiB stack panel as well).
@@ -261,10 +263,8 @@ def _min(b: ir.IRBuilder, x, y: int):
 class GemmEmitter:
     """Emits one GEMM (`plan`) into `cg`'s function; see the module docstring."""
 
-    def __init__(self, cg: CodeGen, plan: GemmPlan, tile: Tile, element: ir.Type,
-                 c: ir.Value, a: ir.Value, b: ir.Value | None, packed: ir.Value | None):
-        self.cg, self.plan, self.tile, self.ty = cg, plan, tile, element
-        self.c, self.a, self.b_fed, self.packed = c, a, b, packed
+    def __init__(self, plan: GemmPlan, tile: Tile, element: ir.Type, constant: bool):
+        self.plan, self.tile, self.ty = plan, tile, element
         self.vty = ir.VectorType(element, tile.lanes)
         self.eb = 4 if element == F32 else 8  # bytes per element
         self.skinny = plan.m < tile.rows
@@ -276,7 +276,7 @@ class GemmEmitter:
             self.kc = min(self.kc, plan.k)
             rows = max(1, A_BLOCK_BYTES // (self.kc * self.eb * tile.rows))
             self.mc = min(rows * tile.rows, -(-plan.m // tile.rows) * tile.rows)
-            if packed is None:
+            if not constant:
                 panels = max(1, PACK_BUFFER_BYTES // (self.kc * tile.nr * self.eb))
             else:  # nothing to pack: one block over all columns
                 panels = -(-plan.n // tile.nr)
@@ -284,73 +284,87 @@ class GemmEmitter:
 
     # -- structure --
 
-    def emit(self, epilogue) -> None:
-        """The loops of the module docstring; epilogue(b_index, m0, rows, n0, cols) runs
-        once per finished MC x NC block (dynamic rows/cols counts)."""
-        cg, b, plan = self.cg, self.cg.builder, self.plan
+    @property
+    def blocks(self) -> tuple[int, int, int]:
+        """(batch items, NC column blocks, MC row blocks): their product is the task count."""
+        batch = int(np.prod(self.plan.batch, dtype=np.int64))
+        return batch, -(-self.plan.n // self.nc), -(-self.plan.m // self.mc)
+
+    @property
+    def tasks(self) -> int:
+        """Independent pieces of work: one MC x NC block of C (of one batch item) each."""
+        batch, n_blocks, m_blocks = self.blocks
+        return batch * n_blocks * m_blocks
+
+    def emit(self, cg: CodeGen, c, a, b, packed, epilogue, task=None) -> None:
+        """Task `task` (an i64 value; None: every task in turn) into `cg`'s function: C at
+        `c`, A at `a`, B at `b` (fed) or `packed` (the constant's global).
+        epilogue(batch_index, m0, rows, n0, cols) runs once the block is final (dynamic
+        rows/cols counts)."""
+        self.cg, self.c, self.a, self.b_fed, self.packed = cg, c, a, b, packed
+        if task is None:
+            with self.cg.for_range(self.tasks, name="task") as each:
+                self._emit_task(each, epilogue)
+        else:
+            self._emit_task(task, epilogue)
+
+    def _emit_task(self, task, epilogue) -> None:
+        """One MC x NC block of C: for each KC block, pack B (if fed), run the micro-kernels."""
+        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
+        _, n_blocks, m_blocks = self.blocks
+        ic_block = b.urem(task, int_const(m_blocks)) if m_blocks > 1 else int_const(0)
+        rest = b.udiv(task, int_const(m_blocks)) if m_blocks > 1 else task
+        jc_block = b.urem(rest, int_const(n_blocks)) if n_blocks > 1 else int_const(0)
+        batch_flat = b.udiv(rest, int_const(n_blocks)) if n_blocks > 1 else rest
+        batch_index, remaining = [None] * len(plan.batch), batch_flat
+        for i in reversed(range(len(plan.batch))):
+            extent = plan.batch[i]
+            batch_index[i] = b.urem(remaining, int_const(extent)) if i else remaining
+            if extent == 1:
+                batch_index[i] = int_const(0)
+            remaining = b.udiv(remaining, int_const(extent)) if i else remaining
+        offsets = [0, 0, 0]
+        for i, extent in enumerate(plan.batch):
+            if extent != 1:
+                for j, stride in enumerate((plan.a_batch[i], plan.b_batch[i], plan.c_batch[i])):
+                    offsets[j] = _add(b, offsets[j], _mul(b, batch_index[i], stride))
+        a = _gep(b, self.a, offsets[0], self.ty)
+        c = _gep(b, self.c, offsets[2], self.ty)
+        b_fed = None if self.b_fed is None else _gep(b, self.b_fed, offsets[1], self.ty)
         buffer = None
-        if self.packed is None:
+        if self.packed is None:  # on the stack: each task (thread) has its own
             buffer = cg.alloca(ir.ArrayType(self.ty, self.kc * self.nc), name="gemm.pack")
             buffer.align = BUFFER_ALIGNMENT
             buffer.type = PTR  # an opaque pointer (IR text says `ptr` either way)
 
-        def per_batch(batch_index):
-            offsets = [0, 0, 0]
-            for i, extent in enumerate(plan.batch):
-                if extent == 1:
-                    continue
-                for j, s in enumerate((plan.a_batch[i], plan.b_batch[i], plan.c_batch[i])):
-                    offsets[j] = _add(b, offsets[j], _mul(b, batch_index[i], s))
-            batch_flat = 0
-            stride = 1
-            for i in reversed(range(len(plan.batch))):
-                if plan.batch[i] != 1:
-                    batch_flat = _add(b, batch_flat, _mul(b, batch_index[i], stride))
-                stride *= plan.batch[i]
-            a = _gep(b, self.a, offsets[0], self.ty)
-            c = _gep(b, self.c, offsets[2], self.ty)
-            b_fed = None if self.b_fed is None else _gep(b, self.b_fed, offsets[1], self.ty)
-            self._emit_batch(a, b_fed, c, batch_flat, buffer,
-                             None if epilogue is None
-                             else lambda *region: epilogue(batch_index, *region))
-
-        cg.loop_nest(plan.batch, list(range(len(plan.batch))), per_batch, name="gb")
-
-    def _emit_batch(self, a, b_fed, c, batch_flat, buffer, epilogue) -> None:
-        cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
         panels_total = -(-plan.n // tile.nr)
-        n_blocks = -(-plan.n // self.nc)
         k_blocks = -(-plan.k // self.kc)
-        m_blocks = -(-plan.m // self.mc)
-        with cg.for_range(n_blocks, name="jc") as jc_block:
-            jc = _mul(b, jc_block, self.nc)
-            nc = _min(b, b.sub(int_const(plan.n), jc), self.nc)
-            with cg.for_range(k_blocks, name="pc") as pc_block:
-                pc = _mul(b, pc_block, self.kc)
-                kc = _min(b, b.sub(int_const(plan.k), pc), self.kc)
-                first = last = ir.Constant(I1, 1)
-                if k_blocks > 1:
-                    first = b.icmp_signed("==", pc_block, int_const(0))
-                    last = b.icmp_signed("==", pc_block, int_const(k_blocks - 1))
+        jc = _mul(b, jc_block, self.nc)
+        nc = _min(b, b.sub(int_const(plan.n), jc), self.nc)
+        ic = _mul(b, ic_block, self.mc)
+        mc = _min(b, b.sub(int_const(plan.m), ic), self.mc)
+        with cg.for_range(k_blocks, name="pc") as pc_block:
+            pc = _mul(b, pc_block, self.kc)
+            kc = _min(b, b.sub(int_const(plan.k), pc), self.kc)
+            first = last = ir.Constant(I1, 1)
+            if k_blocks > 1:
+                first = b.icmp_signed("==", pc_block, int_const(0))
+                last = b.icmp_signed("==", pc_block, int_const(k_blocks - 1))
+            if buffer is not None:
+                self._pack(b_fed, buffer, pc, kc, jc, nc)
+
+            def panel_pointer(panel):  # panel: index within this jc block
                 if buffer is not None:
-                    self._pack(b_fed, buffer, pc, kc, jc, nc)
+                    return _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
+                global_panel = _add(b, _add(b, _mul(b, batch_flat, panels_total),
+                                            b.udiv(jc, int_const(tile.nr))), panel)
+                start = _add(b, _mul(b, global_panel, plan.k), pc)
+                return _gep(b, self.packed, _mul(b, start, tile.nr), self.ty)
 
-                def panel_pointer(panel):  # panel: index within this jc block
-                    if buffer is not None:
-                        return _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))),
-                                    self.ty)
-                    global_panel = _add(b, _add(b, _mul(b, batch_flat, panels_total),
-                                                b.udiv(jc, int_const(tile.nr))), panel)
-                    start = _add(b, _mul(b, global_panel, plan.k), pc)
-                    return _gep(b, self.packed, _mul(b, start, tile.nr), self.ty)
-
-                with cg.for_range(m_blocks, name="ic") as ic_block:
-                    ic = _mul(b, ic_block, self.mc)
-                    mc = _min(b, b.sub(int_const(plan.m), ic), self.mc)
-                    self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
-                    if epilogue is not None:
-                        with b.if_then(last):
-                            epilogue(ic, mc, jc, nc)
+            self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
+            if epilogue is not None:
+                with b.if_then(last):
+                    epilogue(batch_index, ic, mc, jc, nc)
 
     def _emit_block(self, a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer) -> None:
         """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc)."""
@@ -530,23 +544,38 @@ def epilogue_index(plan: GemmPlan, rank: int, b: ir.IRBuilder, dims_extents, bat
     return index
 
 
-def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
-    """Emit float dot `inst` as a packed GEMM; False (nothing emitted) where the GEMM does
-    not apply: other types, layouts that do not flatten, N below a vector, or a skinny
-    dot with B fed (emitter.emit_dot's loop serves those).
-
-    `em` is the entry emitter or a fusion scope. after_row(for_each), when given, runs
-    once per finished block of the output (for_each(body) loops body(index) over it).
-    """
+def prepare_gemm(target, inst: Instruction, constant_of) -> GemmEmitter | None:
+    """The GEMM for float dot `inst`, or None where it does not apply: other types,
+    layouts that do not flatten, N below a vector, or a skinny dot with B fed
+    (emitter.emit_dot's loop serves those). constant_of(operand) is the constant
+    instruction an operand is, or None."""
     ty = gemm_element_type(inst)
     plan = plan_gemm(inst) if ty is not None else None
     if plan is None:
+        return None
+    tile = choose_tile(target, 4 if ty == F32 else 8)
+    constant = constant_of(inst.operands[1 - plan.a]) is not None
+    if plan.n < tile.lanes or (not constant and plan.m < tile.rows):
+        return None
+    return GemmEmitter(plan, tile, ty, constant)
+
+
+def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
+    """Emit float dot `inst` as a packed GEMM; False (nothing emitted) where
+    `prepare_gemm` says it does not apply.
+
+    `em` is the entry emitter or a fusion scope. In the entry, the GEMM is a kernel
+    function whose tasks run on the caller's pool (backends/cpu/tasks.py). In a fusion,
+    it runs task `em.task` of the fusion's kernel (every task when that is None), and
+    after_row(for_each), when given, runs once per finished block of the output
+    (for_each(body) loops body(index) over it).
+    """
+    gemm = prepare_gemm(em.target, inst, em.constant_operand)
+    if gemm is None:
         return False
-    tile = choose_tile(em.target, 4 if ty == F32 else 8)
+    plan, tile = gemm.plan, gemm.tile
     b_operand = inst.operands[1 - plan.a]
     constant = em.constant_operand(b_operand)
-    if plan.n < tile.lanes or (constant is None and plan.m < tile.rows):
-        return False
     packed = None
     if constant is not None:
         literal = np.asarray(constant.attrs["literal"], dtype=constant.shape.element_type.np_dtype)
@@ -557,11 +586,17 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
     pointers = [em.pointer_of(inst), em.pointer_of(inst.operands[plan.a])]
     if constant is None:
         pointers.append(em.pointer_of(b_operand))
+    if em.in_entry:
+        # In the entry function: a kernel of its own, its tasks on the caller's pool.
+        kernel, cg = task_kernel(em.llvm_module, f"gemm.{inst.name}", len(pointers),
+                                 em.target, BUFFER_ALIGNMENT)
+        args = list(kernel.args)
+        gemm.emit(cg, args[0], args[1], args[2] if constant is None else None, packed, None,
+                  task=args[-1])
+        cg.builder.ret_void()
+        em.run_tasks(kernel, pointers, gemm.tasks)
+        return True
     cg = em.cg
-    if after_row is None:
-        cg, pointers = _outlined(em, f"gemm.{inst.name}", pointers)
-    gemm = GemmEmitter(cg, plan, tile, ty, pointers[0], pointers[1],
-                       pointers[2] if constant is None else None, packed)
     epilogue = None
     if after_row is not None:
         b = cg.builder
@@ -575,28 +610,10 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
 
             after_row(for_each)
 
-    gemm.emit(epilogue)
-    if after_row is None:
-        cg.builder.ret_void()
+    gemm.emit(cg, pointers[0], pointers[1], pointers[2] if constant is None else None, packed,
+              epilogue, task=em.task)
     return True
 
 
-def _outlined(em, name: str, pointers: list):
-    """An internal, never-inlined function of `pointers` (noalias: a dot never writes
-    over its operands), called here; returns its CodeGen and its arguments. One function
-    per GEMM keeps LLVM's optimization time linear in the model's size."""
-    module = em.llvm_module
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(pointers)),
-                     name=module.get_unique_name(name))
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")
-    for arg in fn.args:
-        arg.add_attribute("noalias")
-        arg.attributes.align = BUFFER_ALIGNMENT
-    em.cg.builder.call(fn, pointers)
-    return CodeGen(module, fn, em.target), list(fn.args)
-
-
-__all__ = ["emit_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
+__all__ = ["emit_gemm", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
            "gemm_element_type", "pack_constant", "plan_gemm", "vector_registers"]
