@@ -150,10 +150,11 @@ int main(int argc, char** argv) {
 """
 
 
-@pytest.mark.skipif(not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")),
-                    reason="needs aarch64-linux-gnu-gcc and qemu-aarch64 (.ci/run installs them)")
-def test_edges_on_aarch64_under_qemu(tmp_path):
-    module, args = _module([CASES[i] for i in QEMU_CASES], BATCHED[:1], seed=3)
+def run_under_qemu(module, args, tmp_path) -> list[np.ndarray]:
+    """Compile `module` for aarch64, link it with a C driver, run it under qemu on `args`
+    and return its (float32) results. Skips the test without the cross toolchain."""
+    if not (shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64")):
+        pytest.skip("needs aarch64-linux-gnu-gcc and qemu-aarch64 (.ci/run installs them)")
     compiled = Compiled(module, triple="aarch64-unknown-linux-gnu", cpu="cortex-a72")
     shapes = [r.shape for r in compiled.assignment.results]
     driver = tmp_path / "driver.c"
@@ -161,7 +162,7 @@ def test_edges_on_aarch64_under_qemu(tmp_path):
         "args": ", ".join(str(a.nbytes) for a in args), "nargs": len(args),
         "results": ", ".join(str(s.byte_size) for s in shapes), "nresults": len(shapes),
         "temps": max(64, -(-compiled.assignment.temp_bytes // 64) * 64)})
-    exe = tmp_path / "gemm_arm"
+    exe = tmp_path / "arm"
     subprocess.run(["aarch64-linux-gnu-gcc", "-O1", "-static", str(driver),
                     str(compiled.object_path), "-o", str(exe)], check=True)
     files = []
@@ -174,7 +175,12 @@ def test_edges_on_aarch64_under_qemu(tmp_path):
     for s in shapes:
         got.append(np.frombuffer(raw[:s.byte_size], np.float32).reshape(s.dims))
         raw = raw[s.byte_size:]
-    _check(got, module, args)
+    return got
+
+
+def test_edges_on_aarch64_under_qemu(tmp_path):
+    module, args = _module([CASES[i] for i in QEMU_CASES], BATCHED[:1], seed=3)
+    _check(run_under_qemu(module, args, tmp_path), module, args)
 
 
 def test_threads_give_identical_results(tmp_path):

@@ -35,6 +35,7 @@ from aotc.hlo.window import dilated_bound
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
+from .conv_gemm import emit_conv_gemm
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant
 from .emitter import EntryEmitter, materializer
 from .half import float_to_half, half_to_float
@@ -217,13 +218,16 @@ def _tap_range(b: ir.IRBuilder, out_position, dim, kernel_size: int, base_size: 
 
 
 def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
-    """Float convolutions accumulate rows of output features in place (module docstring);
-    other types take the elemental loop.
+    """Float convolutions with a constant kernel and one feature group run as implicit
+    GEMM (backends/cpu/conv_gemm.py); other float convolutions accumulate rows of output
+    features in place (module docstring); other types take the elemental loop.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
     loops body(index) over that row (for an output fusion's epilogue, as with dots).
     Without it the loops go into a function of their own (see `_outlined`).
     """
+    if emit_conv_gemm(em, inst, after_row):  # implicit GEMM on the packed micro-kernel
+        return
     t = inst.shape.element_type
     if not t.is_float or register_type(t) == HALF:
         em.store_loop(em.view(inst), lambda index: em.elemental.generate(inst, index))

@@ -43,6 +43,7 @@ from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .convolution import emit_convolution
 from .elemental import ElementalEmitter
+from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .gemm import prepare_gemm
 from .tasks import task_kernel
@@ -54,6 +55,9 @@ ForEach = Callable[[Callable[[list], None]], None]
 #: once each part of the output is final, so the epilogue runs while that part is hot.
 #: Heroes not listed use their ordinary materializer and a second loop for the epilogue.
 ROW_EMITTERS = {"dot": emit_dot, "convolution": emit_convolution}
+#: Hero opcode -> prepare(target, hero, constant_of): its GEMM (whose `tasks` the fusion's
+#: kernel splits into), or None when the hero's emitter will not take the GEMM.
+_TASKED_HEROES = {"dot": prepare_gemm, "convolution": prepare_conv_gemm}
 
 
 class FusionScope:
@@ -155,10 +159,11 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
         return 1
     hero = find_hero(computation)
-    if hero is None or hero.opcode != "dot" or not hero.shape.same_array(fusion.shape):
+    prepare = _TASKED_HEROES.get(hero.opcode) if hero is not None else None
+    if prepare is None or not hero.shape.same_array(fusion.shape):
         return 1
     bound = dict(zip(computation.parameters, fusion.operands))
-    gemm = prepare_gemm(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)))
+    gemm = prepare(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)))
     return 1 if gemm is None else gemm.tasks
 
 

@@ -172,11 +172,16 @@ def pack_constant(plan: GemmPlan, literal: np.ndarray, inst: Instruction, tile: 
     else:  # B is the lhs, the roles swapped
         order = lb + lc + lf
     batch = int(np.prod(plan.batch, dtype=np.int64))
-    b = np.transpose(literal, order).reshape(batch, plan.k, plan.n)
-    panels = -(-plan.n // tile.nr)
-    padded = np.zeros((batch, plan.k, panels * tile.nr), dtype=literal.dtype)
-    padded[:, :, :plan.n] = b
-    packed = padded.reshape(batch, plan.k, panels, tile.nr).transpose(0, 2, 1, 3)
+    return panels(np.transpose(literal, order).reshape(batch, plan.k, plan.n), tile)
+
+
+def panels(matrices: np.ndarray, tile: Tile) -> bytes:
+    """[batch, K, N] matrices in panel layout [batch][panel][k][NR], zero-padded."""
+    batch, k, n = matrices.shape
+    count = -(-n // tile.nr)
+    padded = np.zeros((batch, k, count * tile.nr), dtype=matrices.dtype)
+    padded[:, :, :n] = matrices
+    packed = padded.reshape(batch, k, count, tile.nr).transpose(0, 2, 1, 3)
     return np.ascontiguousarray(packed).tobytes()
 
 
@@ -458,9 +463,7 @@ class GemmEmitter:
             vectors = -(-columns // tile.lanes)
             col0 = _add(b, jc, _mul(b, panel, tile.nr))
             layout.append((panel_pointer(panel), col0, vectors, columns))
-        row_pointers = [_gep(b, a, _add(b, _mul(b, _add(b, m0, r), plan.a_m), _mul(b, pc, plan.a_k)),
-                             self.ty) for r in range(rows)]
-        c_rows = [_gep(b, c, _mul(b, _add(b, m0, r), plan.c_m), self.ty) for r in range(rows)]
+        c_rows = self._c_rows(c, m0, rows)
 
         def c_vector(r, col0, v, columns):
             pointer = _gep(b, c_rows[r], _add(b, col0, v * tile.lanes), self.ty)
@@ -472,6 +475,9 @@ class GemmEmitter:
         for r in range(rows):
             for pointer, col0, vectors, columns in layout:
                 for v in range(vectors):
+                    if isinstance(first, ir.Constant) and first.constant:
+                        initial.append(zero)  # the first K block: nothing to load
+                        continue
                     address, valid = c_vector(r, col0, v, columns)
                     if valid == tile.lanes:
                         loaded = b.load(address, typ=vty, align=self.eb)
@@ -481,26 +487,7 @@ class GemmEmitter:
                             x = b.load(_gep(b, address, lane, self.ty), typ=self.ty)
                             loaded = b.insert_element(loaded, x, ir.Constant(I32, lane))
                     initial.append(b.select(first, zero, loaded))
-        fma = _fmuladd(cg, vty)
-
-        def step(k, accumulators):
-            bvectors = []
-            for pointer, _, vectors, _ in layout:
-                row = _gep(b, pointer, _mul(b, k, tile.nr), self.ty)
-                bvectors.append([b.load(_gep(b, row, v * tile.lanes, self.ty), typ=vty,
-                                        align=tile.lanes * self.eb) for v in range(vectors)])
-            updated = []
-            i = 0
-            for r in range(rows):
-                x = b.load(_gep(b, row_pointers[r], _mul(b, k, plan.a_k), self.ty), typ=self.ty)
-                broadcast = _splat(b, x, vty)
-                for vectors in bvectors:
-                    for vector in vectors:
-                        updated.append(b.call(fma, [broadcast, vector, accumulators[i]]))
-                        i += 1
-            return updated
-
-        final = _loop(cg, kc, initial, step, name="kk")
+        final = self._accumulate(a, m0, rows, pc, kc, layout, initial)
         i = 0
         for r in range(rows):
             for pointer, col0, vectors, columns in layout:
@@ -513,6 +500,44 @@ class GemmEmitter:
                             x = b.extract_element(final[i], ir.Constant(I32, lane))
                             b.store(x, _gep(b, address, lane, self.ty))
                     i += 1
+
+
+    def _c_rows(self, c, m0, rows: int) -> list:
+        """Pointers to rows m0 .. m0 + rows - 1 of C."""
+        b, plan = self.cg.builder, self.plan
+        return [_gep(b, c, _mul(b, _add(b, m0, r), plan.c_m), self.ty) for r in range(rows)]
+
+    def _accumulate(self, a, m0, rows: int, pc, kc, layout, initial) -> list:
+        """The accumulators after k = pc .. pc + kc - 1 (A rows read in place)."""
+        b, plan = self.cg.builder, self.plan
+        row_pointers = [_gep(b, a, _add(b, _mul(b, _add(b, m0, r), plan.a_m), _mul(b, pc, plan.a_k)),
+                             self.ty) for r in range(rows)]
+        return _loop(self.cg, kc, initial, self._step(layout, row_pointers, plan.a_k, 0), name="kk")
+
+    def _step(self, layout, row_pointers, a_step: int, b_first):
+        """One k of the micro-kernel: B row `b_first + k` of each panel in `layout` times
+        element k of each A row (`row_pointers`, elements `a_step` apart), accumulated."""
+        b, tile, vty = self.cg.builder, self.tile, self.vty
+        fma = _fmuladd(self.cg, vty)
+
+        def step(k, accumulators):
+            bvectors = []
+            for pointer, _, vectors, _ in layout:
+                row = _gep(b, pointer, _mul(b, _add(b, b_first, k), tile.nr), self.ty)
+                bvectors.append([b.load(_gep(b, row, v * tile.lanes, self.ty), typ=vty,
+                                        align=tile.lanes * self.eb) for v in range(vectors)])
+            updated = []
+            i = 0
+            for pointer in row_pointers:
+                x = b.load(_gep(b, pointer, _mul(b, k, a_step), self.ty), typ=self.ty)
+                broadcast = _splat(b, x, vty)
+                for vectors in bvectors:
+                    for vector in vectors:
+                        updated.append(b.call(fma, [broadcast, vector, accumulators[i]]))
+                        i += 1
+            return updated
+
+        return step
 
 
 def gemm_element_type(inst: Instruction) -> ir.Type | None:
@@ -586,16 +611,30 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
     pointers = [em.pointer_of(inst), em.pointer_of(inst.operands[plan.a])]
     if constant is None:
         pointers.append(em.pointer_of(b_operand))
+
+    def index_of(batch_index, m, n):
+        return epilogue_index(plan, inst.shape.rank, em.cg.builder, inst.shape.dims,
+                              batch_index, m, n)
+
+    emit_tasks(em, inst, gemm, pointers, packed, after_row, index_of)
+    return True
+
+
+def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed, after_row,
+               index_of) -> None:
+    """Emit `gemm` (C, A and, when fed, B at `pointers`; a constant B at `packed`): in the
+    entry, as a kernel function whose tasks run on the caller's pool; in a fusion, as
+    task `em.task` of the fusion's kernel, with after_row's epilogue over each finished
+    block (index_of(batch_index, m, n) is the output index of C[batch, m, n])."""
+    fed = len(pointers) > 2
     if em.in_entry:
-        # In the entry function: a kernel of its own, its tasks on the caller's pool.
         kernel, cg = task_kernel(em.llvm_module, f"gemm.{inst.name}", len(pointers),
                                  em.target, BUFFER_ALIGNMENT)
         args = list(kernel.args)
-        gemm.emit(cg, args[0], args[1], args[2] if constant is None else None, packed, None,
-                  task=args[-1])
+        gemm.emit(cg, args[0], args[1], args[2] if fed else None, packed, None, task=args[-1])
         cg.builder.ret_void()
         em.run_tasks(kernel, pointers, gemm.tasks)
-        return True
+        return
     cg = em.cg
     epilogue = None
     if after_row is not None:
@@ -605,15 +644,13 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
             def for_each(body):
                 with cg.for_range(mc, name="er") as r:
                     with cg.for_range(nc, name="ec") as col:
-                        body(epilogue_index(plan, inst.shape.rank, b, inst.shape.dims,
-                                            batch_index, _add(b, ic, r), _add(b, jc, col)))
+                        body(index_of(batch_index, _add(b, ic, r), _add(b, jc, col)))
 
             after_row(for_each)
 
-    gemm.emit(cg, pointers[0], pointers[1], pointers[2] if constant is None else None, packed,
-              epilogue, task=em.task)
-    return True
+    gemm.emit(cg, pointers[0], pointers[1], pointers[2] if fed else None, packed, epilogue,
+              task=em.task)
 
 
-__all__ = ["emit_gemm", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
+__all__ = ["emit_gemm", "emit_tasks", "panels", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
            "gemm_element_type", "pack_constant", "plan_gemm", "vector_registers"]

@@ -1,0 +1,95 @@
+"""Convolutions as implicit GEMM (backends/cpu/conv_gemm.py) against the NumPy evaluator.
+
+One module holds every case: strides 1-3, SAME/VALID/asymmetric padding, window
+dilation, transposed convolutions (base dilation 2 and 3, odd kernels), 1x1, 1-D and 3-D
+windows, batch > 1, input features of 1 and output features just off a panel (tails); the
+kernels are constants (what the implicit GEMM takes). Compiled for the host, for x86 with
+only SSE2 (the tile of the portable vector path), and run for aarch64 under qemu on a
+seeded subset (tests/test_gemm.py's driver).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aotc.backends.cpu.conv_gemm import prepare_conv_gemm
+from aotc.backends.cpu.target import resolve_target
+from aotc.hlo import Shape
+from aotc.hlo.builder import Builder
+from aotc.hlo.evaluator import evaluate
+from aotc.hlo.window import WindowDim
+
+from compiled import Compiled
+
+# (input NHWC-like dims, kernel spatial, output features, [(stride, pad_lo, pad_hi, win_dil,
+# base_dil)] per spatial dim)
+CASES = [
+    ((1, 7, 7, 3), (3, 3), 16, [(1, 1, 1, 1, 1)] * 2),  # SAME 3x3
+    ((2, 8, 9, 5), (3, 3), 17, [(2, 1, 1, 1, 1), (2, 0, 1, 1, 1)]),  # strided, asymmetric
+    ((1, 9, 9, 4), (3, 3), 8, [(3, 0, 0, 1, 1)] * 2),  # stride 3 VALID
+    ((1, 6, 6, 1), (1, 1), 33, [(1, 0, 0, 1, 1)] * 2),  # 1x1, one input feature
+    ((1, 10, 10, 6), (3, 3), 9, [(1, 2, 2, 2, 1)] * 2),  # window dilation
+    ((1, 4, 5, 7), (3, 3), 16, [(1, 1, 1, 1, 2)] * 2),  # transposed, stride 2
+    ((1, 3, 4, 5), (5, 5), 15, [(1, 3, 4, 1, 3)] * 2),  # transposed, stride 3, odd kernel
+    ((1, 5, 5, 2), (2, 2), 31, [(1, 1, 1, 1, 2)] * 2),  # transposed 2x2 (Keras Conv2DTranspose)
+    ((3, 13, 4), (3,), 24, [(1, 1, 1, 1, 1)]),  # 1-D
+    ((1, 4, 5, 4, 3), (2, 3, 2), 12, [(1, 0, 1, 1, 1), (2, 1, 1, 1, 1), (1, 0, 0, 1, 2)]),  # 3-D
+    ((1, 14, 14, 40), (3, 3), 70, [(1, 1, 1, 1, 1)] * 2),  # more pixels than one task
+]
+QEMU_CASES = sorted(np.random.default_rng(13).choice(len(CASES), 5, replace=False).tolist())
+
+
+def _labels(rank: int) -> str:
+    spatial = "".join(str(i) for i in range(rank - 2))
+    return f"b{spatial}f_{spatial}io->b{spatial}f"
+
+
+def _module(cases, seed=0):
+    rng = np.random.default_rng(seed)
+    b = Builder("conv_gemm_edges")
+    outs, args = [], []
+    for dims, kernel, outputs, window in cases:
+        x = b.parameter(Shape.array("f32", dims))
+        args.append(rng.standard_normal(dims).astype(np.float32))
+        w = rng.standard_normal((*kernel, dims[-1], outputs)).astype(np.float32)
+        windows = [WindowDim(size=k, stride=s, padding_low=lo, padding_high=hi,
+                             window_dilation=wd, base_dilation=bd)
+                   for k, (s, lo, hi, wd, bd) in zip(kernel, window)]
+        outs.append(b.convolution(x, b.constant(w, "f32"), windows, _labels(len(dims))))
+    return b.module(b.tuple(outs)), args
+
+
+def _check(got, module, args):
+    expected = evaluate(module, *args)
+    for g, e, inst in zip(got, expected, module.entry.root.operands):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=2e-4, err_msg=inst.name)
+
+
+@pytest.fixture(scope="module")
+def edges():
+    return _module(CASES)
+
+
+def test_every_case_takes_the_implicit_gemm(edges):
+    module, _ = edges
+    target = resolve_target(None, None, None)
+    for inst in module.entry.root.operands:
+        constant_of = lambda op: op if op.opcode == "constant" else None  # noqa: E731
+        assert prepare_conv_gemm(target, inst, constant_of) is not None, inst.name
+
+
+@pytest.mark.parametrize("features", [None, "+sse2,-avx,-avx2"], ids=["host", "sse2"])
+def test_edges_on_x86(edges, features):
+    module, args = edges
+    if features is not None and resolve_target(None, None, None).arch != "x86_64":
+        pytest.skip("x86-only feature set")
+    options = {} if features is None else {"features": features}
+    _check(Compiled(module, **options)(*args), module, args)
+
+
+def test_edges_on_aarch64_under_qemu(tmp_path):
+    from test_gemm import run_under_qemu
+
+    module, args = _module([CASES[i] for i in QEMU_CASES], seed=4)
+    _check(run_under_qemu(module, args, tmp_path), module, args)
