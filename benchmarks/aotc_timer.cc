@@ -1,7 +1,8 @@
 // Times an aotc artifact from C++: reads each argument from a raw file, runs the model
 // RUNS times after a short warm-up, prints the median run time in nanoseconds, and writes
 // each result to OUTDIR/resultN.bin (so the benchmark can check it).
-// Built by benchmarks/run.py with -DAOTC_HEADER="name.h" -DAOTC_CLASS=ns::Name.
+// Built by benchmarks/run.py with -DAOTC_HEADER="name.h" -DAOTC_CLASS=ns::Name and
+// -DAOTC_THREADS=N: with N > 1 the model runs on an aotc::ThreadPool of N threads.
 //   aotc_timer RUNS ARG0.bin ... ARGn.bin OUTDIR
 #include AOTC_HEADER
 
@@ -13,8 +14,14 @@
 #include <string>
 #include <vector>
 
+#ifndef AOTC_THREADS
+#define AOTC_THREADS 1
+#endif
+
 int main(int argc, char** argv) {
   AOTC_CLASS model;
+  aotc::ThreadPool pool(AOTC_THREADS);
+  if (AOTC_THREADS > 1) model.set_thread_pool(&pool);
   if (static_cast<size_t>(argc) != model.kNumArgs + 3) {
     std::fprintf(stderr, "usage: %s RUNS ARG0.bin ... OUTDIR\n", argv[0]);
     return 2;

@@ -95,8 +95,8 @@ def bench_all(work: Path, threads: int, runs: int, compile_aotc) -> list[MatmulR
             class Temp:  # what compile_aotc records
                 aotc_temp = aotc_unshared = kernels = None
 
-            compile_aotc(Temp, out / "graph.pb", out / "config.pbtxt", out / "aotc", name)
-            model = aotc.load(out / "aotc", threads=threads) if threads > 1 else aotc.load(out / "aotc")
+            compile_aotc(Temp, out / "graph.pb", out / "config.pbtxt", out / "aotc", name, threads)
+            model = aotc.load(out / "aotc", threads=threads)
             feeds = (a, b) if weight is None else (a,)
             got = model(*feeds)  # one result: the array itself
             if not np.allclose(got, expected, rtol=1e-3, atol=1e-3):

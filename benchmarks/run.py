@@ -21,9 +21,10 @@ For each model (benchmarks/bench_models.py; `name` or `name:batch`), in one run:
    against NumPy's BLAS in the same process, limited to --threads threads with
    threadpoolctl (benchmarks/matmul.py).
 
-Everything runs on --threads threads (default 1; TensorFlow's inter- and intra-op pools,
-tfcompile's Eigen pool, onnxruntime's intra-op pool, TFLite's interpreter and NumPy's BLAS
-get the same count). A model that does not compile is skipped with a note. `--quick`
+Everything runs on --threads threads (default 1; aotc is compiled with --threads N and
+runs on an aotc::ThreadPool(N) in C++ and `aotc.load(path, threads=N)` in Python;
+TensorFlow's inter- and intra-op pools, tfcompile's Eigen pool, onnxruntime's intra-op
+pool, TFLite's interpreter and NumPy's BLAS get the same count). A model that does not compile is skipped with a note. `--quick`
 leaves out the TensorFlow columns and runs 50 times.
 
     python benchmarks/run.py [--models mlp,mobilenet_v2:8,...] [--runs 200] [--quick]
@@ -109,13 +110,14 @@ def check(row: Row, runner: str, got, expected, rtol=1e-3, atol=1e-4) -> None:
 # -- the compilers ---------------------------------------------------------------------------
 
 
-def compile_aotc(row: Row, graph: Path, config: Path, out: Path, name: str) -> None:
+def compile_aotc(row: Row, graph: Path, config: Path, out: Path, name: str,
+                 threads: int = 1) -> None:
     from aotc.artifact import write_artifact
     from aotc.compiler import compile_graph
     from aotc.options import CompileOptions
 
     options = CompileOptions.from_kwargs(cpp_class=f"bench::{name.title().replace('_', '')}",
-                                         name=name)
+                                         name=name, threads=threads)
     compiled = compile_graph(str(graph), str(config), options)
     write_artifact(compiled.program, out, {f"{name}.o": compiled.object_code})
     row.aotc_temp = compiled.assignment.temp_bytes
@@ -128,14 +130,15 @@ def compile_aotc(row: Row, graph: Path, config: Path, out: Path, name: str) -> N
         pass
 
 
-def build_aotc_timer(out: Path, name: str) -> Path:
+def build_aotc_timer(out: Path, name: str, threads: int = 1) -> Path:
     from aotc import load
 
     cpp_class = load(out).program.cpp_class
     exe = out / "aotc_timer"
     subprocess.run(["g++", "-O2", "-std=c++17", str(HERE / "aotc_timer.cc"), str(out / f"{name}.o"),
                     f"-I{out}", f'-DAOTC_HEADER="{name}.h"', f"-DAOTC_CLASS={cpp_class}",
-                    "-o", str(exe)], check=True, capture_output=True, text=True)
+                    f"-DAOTC_THREADS={threads}", "-pthread", "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
     return exe
 
 
@@ -260,11 +263,11 @@ def bench_model(name: str, batch: int, args) -> Row:
     # aotc.
     try:
         out = work / "aotc"
-        compile_aotc(row, graph, config, out, label.replace("-", "_"))
-        model = aotc.load(out)
+        compile_aotc(row, graph, config, out, label.replace("-", "_"), args.threads)
+        model = aotc.load(out, threads=args.threads)
         check(row, "aotc_python", model(*inputs), expected)
         row.seconds["aotc_python"] = median_seconds(lambda: model(*inputs), args.runs)
-        exe = build_aotc_timer(out, label.replace("-", "_"))
+        exe = build_aotc_timer(out, label.replace("-", "_"), args.threads)
         row.seconds["aotc_cpp"] = run_program(exe, args.runs, input_files, out)
         check(row, "aotc_cpp", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001

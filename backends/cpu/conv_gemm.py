@@ -6,9 +6,15 @@ constant kernel, packed at compile time into the micro-kernel's panels (taps maj
 features minor, as an HWIO kernel is stored), and A is never built. For each tap, the
 micro-kernel points each of its MR rows at the input pixel that tap reads (a row of input
 features) and walks the input features; a tap that falls into padding, or into a hole
-of the base dilation (a transposed convolution), points that row at a row of zeros. So no
-element is tested: the bounds are checked once per tap and row, and a 1x1 convolution is
-a plain GEMM over the input features.
+points that row at a row of zeros. So no element is tested: the bounds are checked once
+per tap and row, and a 1x1 convolution is a plain GEMM over the input features.
+
+A transposed convolution (base dilation d > 1, stride 1) is split by output phase: the
+output positions o = phase + d * j of one phase read the dilated base only at taps k with
+(phase + k * window_dilation - padding_low) divisible by d, at input position j + that
+quotient. So each of the d^rank phases is an ordinary stride-1 convolution over the
+undilated input with its own subset of the taps (its own packed B, together the whole
+kernel once), and no tap lands in a hole.
 
 Taken for float convolutions with a constant kernel, one feature group, and output
 features contiguous in memory; others (depthwise among them) keep the direct emitter of
@@ -17,14 +23,17 @@ backends/cpu/convolution.py.
 
 from __future__ import annotations
 
+import itertools
+
 import llvmlite.ir as ir
 import numpy as np
 
 from aotc.hlo import Instruction
 
 from .buffers import strides
-from .gemm import (GemmEmitter, GemmPlan, _gep, _loop, _mul, _add, choose_tile,
-                   emit_tasks, gemm_element_type, panels)
+from .codegen import CodeGen
+from .gemm import (GemmEmitter, GemmPlan, _add, _gep, _loop, _mul, choose_tile, emit_tasks,
+                   gemm_element_type, panels)
 from .llvm_types import F32, I1, int_const
 
 #: Micro-tiles of rows per task (a task is a block of output pixels times all features).
@@ -32,69 +41,108 @@ TILES_PER_TASK = 8
 
 
 class ConvGemm(GemmEmitter):
-    """The implicit GEMM of convolution `inst` (see the module docstring)."""
+    """The implicit GEMM of convolution `inst`, or of one output `phase` of it (a tuple,
+    one per spatial dimension; see the module docstring)."""
 
-    def __init__(self, inst: Instruction, tile, element: ir.Type):
+    def __init__(self, inst: Instruction, tile, element: ir.Type, phase: tuple | None = None):
         lhs, rhs = inst.operands
         self.inst = inst
         self.dn = dn = inst.attrs["dim_labels"]
         self.window = inst.attrs["window"]
+        self.phase = phase
         self.kernel_sizes = [rhs.shape.dims[d] for d in dn.kernel_spatial]
         self.inputs = rhs.shape.dims[dn.kernel_input_feature]
         self.base_sizes = [lhs.shape.dims[d] for d in dn.input_spatial]
-        self.pixel_dims = [dn.output_batch, *dn.output_spatial]  # m, major to minor
         self.in_strides = strides(lhs.shape)
         self.out_strides = strides(inst.shape)
-        m = int(np.prod([inst.shape.dims[d] for d in self.pixel_dims], dtype=np.int64))
+        # Rows of C: (batch, spatial...) positions; with a phase, the j of o = phase + d*j.
+        self.extents = [inst.shape.dims[dn.output_batch]]
+        for s, d in enumerate(dn.output_spatial):
+            size = inst.shape.dims[d]
+            if phase is not None:
+                step = self.window[s].base_dilation
+                size = max(0, -(-(size - phase[s]) // step))
+            self.extents.append(size)
+        self.taps = self._taps()
+        m = int(np.prod(self.extents, dtype=np.int64))
         n = rhs.shape.dims[dn.kernel_output_feature]
-        taps = int(np.prod(self.kernel_sizes, dtype=np.int64))
-        plan = GemmPlan(m, n, taps * self.inputs, 0, [], [], [], [], 0,
+        plan = GemmPlan(m, n, len(self.taps) * self.inputs, 0, [], [], [], [], 0,
                         self.in_strides[dn.input_feature], 0, 1, 0, [], [])
         super().__init__(plan, tile, element, constant=True)
-        self.kc = plan.k  # the taps are the K blocks; A rows are gathered per tap
+        self.kc = max(1, plan.k)  # one K block: A rows are gathered per tap
         if not self.skinny:
             self.mc = min(tile.rows * TILES_PER_TASK, -(-m // tile.rows) * tile.rows)
         self.zeros = None
 
-    def pack(self) -> bytes:
-        """The kernel as B: [taps * input features, output features], in panels."""
-        rhs = self.inst.operands[1]
+    def _taps(self) -> list[tuple[tuple, tuple | None]]:
+        """(kernel index, per-dimension input offsets) of each tap that reads the input;
+        offsets None: computed per output position (no phase split)."""
+        ranges = [range(k) for k in self.kernel_sizes]
+        if self.phase is None:
+            return [(k, None) for k in itertools.product(*ranges)]
+        per_dim = []
+        for s, dim in enumerate(self.window):
+            valid = []
+            for k in ranges[s]:
+                shifted = self.phase[s] + k * dim.window_dilation - dim.padding_low
+                if shifted % dim.base_dilation == 0:
+                    valid.append((k, shifted // dim.base_dilation))
+            per_dim.append(valid)
+        return [(tuple(k for k, _ in combo), tuple(o for _, o in combo))
+                for combo in itertools.product(*per_dim)]
+
+    def pack(self, rhs: Instruction) -> bytes:
+        """The kernel (constant `rhs`) as B: rows (tap, input feature) for this GEMM's
+        taps, columns the output features; in panels."""
         literal = np.asarray(rhs.attrs["literal"], dtype=rhs.shape.element_type.np_dtype)
         literal = literal.reshape(rhs.shape.dims)
         order = [*self.dn.kernel_spatial, self.dn.kernel_input_feature,
                  self.dn.kernel_output_feature]
-        matrix = np.transpose(literal, order).reshape(1, self.plan.k, self.plan.n)
-        return panels(matrix, self.tile)
+        kernel = np.transpose(literal, order)
+        rows = [kernel[k] for k, _ in self.taps]  # each [input features, output features]
+        matrix = (np.concatenate(rows) if rows
+                  else np.zeros((0, self.plan.n), literal.dtype))
+        return panels(matrix.reshape(1, self.plan.k, self.plan.n), self.tile)
 
     def output_index(self, m, n) -> list:
-        """The output index of pixel m, feature n."""
+        """The output index of row m, feature n."""
         index = [None] * self.inst.shape.rank
         index[self.dn.output_feature] = n
-        for d, value in zip(self.pixel_dims, self._pixel(m)):
+        batch, *spatial = self._output_position(m)
+        index[self.dn.output_batch] = batch
+        for d, value in zip(self.dn.output_spatial, spatial):
             index[d] = value
         return index
 
-    def _pixel(self, m) -> list:
-        """m -> its index along each of `pixel_dims`."""
+    def _rows(self, m) -> list:
+        """m -> its (batch, j...) indices (j: the output position, or its phase step)."""
         b = self.cg.builder
-        extents = [self.inst.shape.dims[d] for d in self.pixel_dims]
-        values, remaining = [None] * len(extents), m
-        for i in reversed(range(len(extents))):
-            if i == 0:
-                values[i] = remaining if extents[i] != 1 else int_const(0)
-            elif extents[i] == 1:
+        values, remaining = [None] * len(self.extents), m
+        for i in reversed(range(len(self.extents))):
+            if self.extents[i] == 1:
                 values[i] = int_const(0)
+            elif i == 0:
+                values[i] = remaining
             else:
-                values[i] = b.urem(remaining, int_const(extents[i]))
-                remaining = b.udiv(remaining, int_const(extents[i]))
+                values[i] = b.urem(remaining, int_const(self.extents[i]))
+                remaining = b.udiv(remaining, int_const(self.extents[i]))
         return values
 
-    def _c_rows(self, c, m0, rows: int) -> list:
+    def _output_position(self, m) -> list:
         b = self.cg.builder
+        batch, *js = self._rows(m)
+        if self.phase is None:
+            return [batch, *js]
+        return [batch, *[_add(b, _mul(b, j, dim.base_dilation), p)
+                         for j, dim, p in zip(js, self.window, self.phase)]]
+
+    def _c_rows(self, c, m0, rows: int) -> list:
+        b, dn = self.cg.builder, self.dn
         pointers = []
         for r in range(rows):
-            offset = 0
-            for d, value in zip(self.pixel_dims, self._pixel(_add(b, m0, r))):
+            position = self._output_position(_add(b, m0, r))
+            offset = _mul(b, position[0], self.out_strides[dn.output_batch])
+            for d, value in zip(dn.output_spatial, position[1:]):
                 offset = _add(b, offset, _mul(b, value, self.out_strides[d]))
             pointers.append(_gep(b, c, offset, self.ty))
         return pointers
@@ -103,8 +151,42 @@ class ConvGemm(GemmEmitter):
         """For each tap: point each row at the input pixel it reads (or at zeros), then
         walk the input features."""
         cg, b, dn = self.cg, self.cg.builder, self.dn
-        pixels = [self._pixel(_add(b, m0, r)) for r in range(rows)]
+        pixels = [self._rows(_add(b, m0, r)) for r in range(rows)]
         feature_step = self.in_strides[dn.input_feature]
+
+        def row_pointers(taps, offsets):
+            pointers = []
+            for pixel in pixels:
+                offset = _mul(b, pixel[0], self.in_strides[dn.input_batch])
+                inside = ir.Constant(I1, 1)
+                for s, dim in enumerate(self.window):
+                    if offsets is not None:  # a phase: j + the tap's offset, undilated
+                        # (no nuw: the offset may be negative, the sum then out of range)
+                        position = b.add(pixel[1 + s], int_const(offsets[s]))
+                        extent, dilation = self.base_sizes[s], 1
+                    else:
+                        position = _add(b, _mul(b, pixel[1 + s], dim.stride),
+                                        _mul(b, taps[s], dim.window_dilation))
+                        position = b.sub(position, int_const(dim.padding_low))
+                        extent = (self.base_sizes[s] - 1) * dim.base_dilation + 1
+                        dilation = dim.base_dilation
+                    inside = b.and_(inside, b.icmp_unsigned("<", position, int_const(extent)))
+                    if dilation != 1:
+                        on_element = b.icmp_unsigned(
+                            "==", b.urem(position, int_const(dilation)), int_const(0))
+                        inside = b.and_(inside, on_element)
+                        position = b.udiv(position, int_const(dilation))
+                    offset = _add(b, offset, _mul(b, position, self.in_strides[dn.input_spatial[s]]))
+                pointers.append(b.select(inside, _gep(b, a, offset, self.ty), self.zeros))
+            return pointers
+
+        if self.phase is not None:  # a few taps, each with static offsets: unrolled
+            accumulators = initial
+            for t, (_, offsets) in enumerate(self.taps):
+                accumulators = _loop(cg, self.inputs, accumulators,
+                                     self._step(layout, row_pointers(None, offsets),
+                                                feature_step, t * self.inputs), name="ci")
+            return accumulators
 
         def per_tap(tap, accumulators):
             taps, remaining = [None] * len(self.kernel_sizes), tap
@@ -112,33 +194,54 @@ class ConvGemm(GemmEmitter):
                 size = self.kernel_sizes[i]
                 taps[i] = b.urem(remaining, int_const(size)) if i else remaining
                 remaining = b.udiv(remaining, int_const(size)) if i else remaining
-            row_pointers = []
-            for pixel in pixels:
-                offset = _mul(b, pixel[0], self.in_strides[dn.input_batch])
-                inside = ir.Constant(I1, 1)
-                for s, dim in enumerate(self.window):
-                    position = _add(b, _mul(b, pixel[1 + s], dim.stride),
-                                    _mul(b, taps[s], dim.window_dilation))
-                    position = b.sub(position, int_const(dim.padding_low))
-                    extent = (self.base_sizes[s] - 1) * dim.base_dilation + 1
-                    inside = b.and_(inside, b.icmp_unsigned("<", position, int_const(extent)))
-                    if dim.base_dilation != 1:
-                        on_element = b.icmp_unsigned(
-                            "==", b.urem(position, int_const(dim.base_dilation)), int_const(0))
-                        inside = b.and_(inside, on_element)
-                        position = b.udiv(position, int_const(dim.base_dilation))
-                    offset = _add(b, offset, _mul(b, position, self.in_strides[dn.input_spatial[s]]))
-                pointer = _gep(b, a, offset, self.ty)
-                row_pointers.append(b.select(inside, pointer, self.zeros))
-            first_k = _mul(b, tap, self.inputs)
             return _loop(cg, self.inputs, accumulators,
-                         self._step(layout, row_pointers, feature_step, first_k), name="ci")
+                         self._step(layout, row_pointers(taps, None), feature_step,
+                                    _mul(b, tap, self.inputs)), name="ci")
 
-        taps = int(np.prod(self.kernel_sizes, dtype=np.int64))
-        return _loop(cg, taps, initial, per_tap, name="tap")
+        return _loop(cg, len(self.taps), initial, per_tap, name="tap")
 
 
-def prepare_conv_gemm(target, inst: Instruction, constant_of) -> ConvGemm | None:
+class PhasedConv:
+    """A transposed convolution as one ConvGemm per output phase; tasks are numbered
+    across the phases in order."""
+
+    def __init__(self, phases: list[ConvGemm]):
+        self.phases = [p for p in phases if p.plan.m > 0]
+        self.tile = phases[0].tile
+        self.eb = phases[0].eb
+        self.inputs = phases[0].inputs
+        self.packed: list = []  # each phase's packed B (set before emit)
+
+    @property
+    def tasks(self) -> int:
+        return sum(p.tasks for p in self.phases)
+
+    @property
+    def zeros(self):
+        return self.phases[0].zeros
+
+    @zeros.setter
+    def zeros(self, value) -> None:
+        for p in self.phases:
+            p.zeros = value
+
+    def emit(self, cg: CodeGen, c, a, b, packed, epilogue, task=None) -> None:
+        """Every phase's tasks (task None), or the phase holding task `task`."""
+        start = 0
+        for phase, phase_packed in zip(self.phases, self.packed):
+            if task is None:
+                phase.emit(cg, c, a, b, phase_packed, epilogue, None)
+                continue
+            builder = cg.builder
+            mine = builder.and_(builder.icmp_unsigned(">=", task, int_const(start)),
+                                builder.icmp_unsigned("<", task, int_const(start + phase.tasks)))
+            with builder.if_then(mine):
+                phase.emit(cg, c, a, b, phase_packed, epilogue,
+                           builder.sub(task, int_const(start)))
+            start += phase.tasks
+
+
+def prepare_conv_gemm(target, inst: Instruction, constant_of) -> ConvGemm | PhasedConv | None:
     """The implicit GEMM of convolution `inst`, or None where it does not apply (module
     docstring). constant_of(operand) is the constant an operand is, or None."""
     ty = gemm_element_type(inst)
@@ -155,6 +258,10 @@ def prepare_conv_gemm(target, inst: Instruction, constant_of) -> ConvGemm | None
         return None
     if any(d == 0 for d in inst.shape.dims) or any(d == 0 for d in inst.operands[0].shape.dims):
         return None
+    window = inst.attrs["window"]
+    if any(dim.base_dilation != 1 for dim in window) and all(dim.stride == 1 for dim in window):
+        return PhasedConv([ConvGemm(inst, tile, ty, phase) for phase in
+                           itertools.product(*[range(dim.base_dilation) for dim in window])])
     return ConvGemm(inst, tile, ty)
 
 
@@ -165,13 +272,19 @@ def emit_conv_gemm(em, inst: Instruction, after_row=None) -> bool:
     if conv is None:
         return False
     rhs = em.constant_operand(inst.operands[1])
-    packed = em.constants.raw(("conv", rhs, conv.tile, repr(conv.dn)), conv.pack,
-                              f"packed.{rhs.name}")
+    packed = None
+    if isinstance(conv, PhasedConv):
+        conv.packed = [em.constants.raw(("conv", rhs, conv.tile, repr(p.dn), p.phase),
+                                        lambda p=p: p.pack(rhs), f"packed.{rhs.name}")
+                       for p in conv.phases]
+    else:
+        packed = em.constants.raw(("conv", rhs, conv.tile, repr(conv.dn)), lambda: conv.pack(rhs),
+                                  f"packed.{rhs.name}")
     conv.zeros = em.constants.raw(("zeros", conv.inputs, conv.eb),
                                   lambda: bytes(conv.inputs * conv.eb), "zeros")
     pointers = [em.pointer_of(inst), em.pointer_of(inst.operands[0])]
     emit_tasks(em, inst, conv, pointers, packed, after_row,
-               lambda batch_index, m, n: conv.output_index(m, n))
+               lambda emitter, batch_index, m, n: emitter.output_index(m, n))
     return True
 
 

@@ -304,8 +304,8 @@ class GemmEmitter:
     def emit(self, cg: CodeGen, c, a, b, packed, epilogue, task=None) -> None:
         """Task `task` (an i64 value; None: every task in turn) into `cg`'s function: C at
         `c`, A at `a`, B at `b` (fed) or `packed` (the constant's global).
-        epilogue(batch_index, m0, rows, n0, cols) runs once the block is final (dynamic
-        rows/cols counts)."""
+        epilogue(self, batch_index, m0, rows, n0, cols) runs once the block is final
+        (dynamic rows/cols counts)."""
         self.cg, self.c, self.a, self.b_fed, self.packed = cg, c, a, b, packed
         if task is None:
             with self.cg.for_range(self.tasks, name="task") as each:
@@ -343,7 +343,7 @@ class GemmEmitter:
             buffer.type = PTR  # an opaque pointer (IR text says `ptr` either way)
 
         panels_total = -(-plan.n // tile.nr)
-        k_blocks = -(-plan.k // self.kc)
+        k_blocks = max(1, -(-plan.k // self.kc))
         jc = _mul(b, jc_block, self.nc)
         nc = _min(b, b.sub(int_const(plan.n), jc), self.nc)
         ic = _mul(b, ic_block, self.mc)
@@ -369,7 +369,7 @@ class GemmEmitter:
             self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
             if epilogue is not None:
                 with b.if_then(last):
-                    epilogue(batch_index, ic, mc, jc, nc)
+                    epilogue(self, batch_index, ic, mc, jc, nc)
 
     def _emit_block(self, a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer) -> None:
         """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc)."""
@@ -612,7 +612,7 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
     if constant is None:
         pointers.append(em.pointer_of(b_operand))
 
-    def index_of(batch_index, m, n):
+    def index_of(_emitter, batch_index, m, n):
         return epilogue_index(plan, inst.shape.rank, em.cg.builder, inst.shape.dims,
                               batch_index, m, n)
 
@@ -625,7 +625,8 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
     """Emit `gemm` (C, A and, when fed, B at `pointers`; a constant B at `packed`): in the
     entry, as a kernel function whose tasks run on the caller's pool; in a fusion, as
     task `em.task` of the fusion's kernel, with after_row's epilogue over each finished
-    block (index_of(batch_index, m, n) is the output index of C[batch, m, n])."""
+    block (index_of(emitter, batch_index, m, n) is the output index of C[batch, m, n] of
+    the GemmEmitter `emitter` running the block)."""
     fed = len(pointers) > 2
     if em.in_entry:
         kernel, cg = task_kernel(em.llvm_module, f"gemm.{inst.name}", len(pointers),
@@ -640,11 +641,11 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
     if after_row is not None:
         b = cg.builder
 
-        def epilogue(batch_index, ic, mc, jc, nc):
+        def epilogue(emitter, batch_index, ic, mc, jc, nc):
             def for_each(body):
                 with cg.for_range(mc, name="er") as r:
                     with cg.for_range(nc, name="ec") as col:
-                        body(index_of(batch_index, _add(b, ic, r), _add(b, jc, col)))
+                        body(index_of(emitter, batch_index, _add(b, ic, r), _add(b, jc, col)))
 
             after_row(for_each)
 
