@@ -49,7 +49,7 @@ from .tasks import task_kernel
 
 #: Bytes of the stack buffer holding one packed KC x NC block of a fed B (MLAS uses a
 #: 64 KiB stack panel as well).
-PACK_BUFFER_BYTES = 64 * 1024
+PACK_BUFFER_BYTES = 256 * 1024
 #: Bytes of one packed micro-panel (KC x NR) meant to stay in L1 while MR rows sweep it.
 PANEL_BYTES = 16 * 1024
 #: Bytes of the MC x KC block of A meant to stay in L2 while the panels sweep it.
@@ -280,7 +280,9 @@ class GemmEmitter:
             self.kc = max(32, min(512, PANEL_BYTES // (tile.nr * self.eb)))
             self.kc = min(self.kc, plan.k)
             rows = max(1, A_BLOCK_BYTES // (self.kc * self.eb * tile.rows))
-            self.mc = min(rows * tile.rows, -(-plan.m // tile.rows) * tile.rows)
+            # As many blocks as the cache allows, then balanced (no sliver of a block).
+            blocks = -(-plan.m // (rows * tile.rows))
+            self.mc = -(-(-(-plan.m // blocks)) // tile.rows) * tile.rows
             if not constant:
                 panels = max(1, PACK_BUFFER_BYTES // (self.kc * tile.nr * self.eb))
             else:  # nothing to pack: one block over all columns
@@ -372,47 +374,48 @@ class GemmEmitter:
                     epilogue(self, batch_index, ic, mc, jc, nc)
 
     def _emit_block(self, a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer) -> None:
-        """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc)."""
+        """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc): rows outer, so the
+        MR rows of A (read in place) stay in L1 while the packed panels stream by."""
         cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
         full_panels = b.udiv(nc, int_const(tile.nr))
         tail = plan.n % tile.nr
         rows_tail = plan.m % tile.rows
-
-        def rows_loop(panels, columns):
-            """Micro-kernels over the block's rows for `panels` (a list of panel indices,
-            each (index, columns) with `columns` valid columns)."""
-            if self.skinny:
-                self._micro(a, c, ic, plan.m, panels, pc, kc, first, jc, panel_pointer)
-                return
-            full_rows = b.udiv(mc, int_const(tile.rows))
-            with cg.for_range(full_rows, name="ir") as ir_:
-                m0 = _add(b, ic, _mul(b, ir_, tile.rows))
-                self._micro(a, c, m0, tile.rows, panels, pc, kc, first, jc, panel_pointer)
-            if rows_tail:
-                has_tail = b.icmp_signed("!=", b.urem(mc, int_const(tile.rows)), int_const(0))
-                with b.if_then(has_tail):
-                    m0 = _add(b, ic, _mul(b, full_rows, tile.rows))
-                    self._micro(a, c, m0, rows_tail, panels, pc, kc, first, jc, panel_pointer)
-
         group = 1
-        if self.skinny:
+        if self.skinny:  # enough accumulators to hide the FMA latency
             group = max(1, -(-SKINNY_CHAINS // (plan.m * tile.vectors)))
             group = min(group, max(1, (tile.registers - 2) // ((plan.m + 1) * tile.vectors)))
-        if group == 1:
-            with cg.for_range(full_panels, name="jr") as jr:
-                rows_loop([(jr, tile.nr)], tile.nr)
-        else:  # skinny: nc is all of N, so the panel counts are static
-            count = plan.n // tile.nr
-            with cg.for_range(count // group, name="jr") as jr:
-                first_panel = _mul(b, jr, group)
-                rows_loop([(_add(b, first_panel, g), tile.nr) for g in range(group)], tile.nr)
-            if count % group:
-                rest = count - count % group
-                rows_loop([(int_const(rest + g), tile.nr) for g in range(count % group)], tile.nr)
-        if tail:
-            has_tail = b.icmp_signed("!=", b.urem(nc, int_const(tile.nr)), int_const(0))
+
+        def panels_loop(m0, rows):
+            """Micro-kernels of rows [m0, m0 + rows) over the block's panels."""
+            def micro(panels):
+                self._micro(a, c, m0, rows, panels, pc, kc, first, jc, panel_pointer)
+
+            if group == 1:
+                with cg.for_range(full_panels, name="jr") as jr:
+                    micro([(jr, tile.nr)])
+            else:  # skinny: nc is all of N, so the panel counts are static
+                count = plan.n // tile.nr
+                with cg.for_range(count // group, name="jr") as jr:
+                    first_panel = _mul(b, jr, group)
+                    micro([(_add(b, first_panel, g), tile.nr) for g in range(group)])
+                if count % group:
+                    rest = count - count % group
+                    micro([(int_const(rest + g), tile.nr) for g in range(count % group)])
+            if tail:
+                has_tail = b.icmp_signed("!=", b.urem(nc, int_const(tile.nr)), int_const(0))
+                with b.if_then(has_tail):
+                    micro([(full_panels, tail)])
+
+        if self.skinny:
+            panels_loop(ic, plan.m)
+            return
+        full_rows = b.udiv(mc, int_const(tile.rows))
+        with cg.for_range(full_rows, name="ir") as ir_:
+            panels_loop(_add(b, ic, _mul(b, ir_, tile.rows)), tile.rows)
+        if rows_tail:
+            has_tail = b.icmp_signed("!=", b.urem(mc, int_const(tile.rows)), int_const(0))
             with b.if_then(has_tail):
-                rows_loop([(full_panels, tail)], tail)
+                panels_loop(_add(b, ic, _mul(b, full_rows, tile.rows)), rows_tail)
 
     # -- packing --
 
