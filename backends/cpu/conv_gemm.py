@@ -44,7 +44,8 @@ class ConvGemm(GemmEmitter):
     """The implicit GEMM of convolution `inst`, or of one output `phase` of it (a tuple,
     one per spatial dimension; see the module docstring)."""
 
-    def __init__(self, inst: Instruction, tile, element: ir.Type, phase: tuple | None = None):
+    def __init__(self, inst: Instruction, tile, element: ir.Type, phase: tuple | None = None,
+                 threads: int = 1):
         lhs, rhs = inst.operands
         self.inst = inst
         self.dn = dn = inst.attrs["dim_labels"]
@@ -69,9 +70,11 @@ class ConvGemm(GemmEmitter):
         plan = GemmPlan(m, n, len(self.taps) * self.inputs, 0, [], [], [], [], 0,
                         self.in_strides[dn.input_feature], 0, 1, 0, [], [])
         super().__init__(plan, tile, element, constant=True)
+        self.threads = threads
         self.kc = max(1, plan.k)  # one K block: A rows are gathered per tap
         if not self.skinny:
             self.mc = min(tile.rows * TILES_PER_TASK, -(-m // tile.rows) * tile.rows)
+            self.split_rows()
         self.zeros = None
 
     def _taps(self) -> list[tuple[tuple, tuple | None]]:
@@ -241,9 +244,11 @@ class PhasedConv:
             start += phase.tasks
 
 
-def prepare_conv_gemm(target, inst: Instruction, constant_of) -> ConvGemm | PhasedConv | None:
+def prepare_conv_gemm(target, inst: Instruction, constant_of,
+                      threads: int = 1) -> ConvGemm | PhasedConv | None:
     """The implicit GEMM of convolution `inst`, or None where it does not apply (module
-    docstring). constant_of(operand) is the constant an operand is, or None."""
+    docstring). constant_of(operand) is the constant an operand is, or None; `threads`
+    the tasks worth having at least."""
     ty = gemm_element_type(inst)
     if ty is None or inst.attrs.get("feature_group_count", 1) != 1 \
             or inst.attrs.get("batch_group_count", 1) != 1:
@@ -260,15 +265,15 @@ def prepare_conv_gemm(target, inst: Instruction, constant_of) -> ConvGemm | Phas
         return None
     window = inst.attrs["window"]
     if any(dim.base_dilation != 1 for dim in window) and all(dim.stride == 1 for dim in window):
-        return PhasedConv([ConvGemm(inst, tile, ty, phase) for phase in
+        return PhasedConv([ConvGemm(inst, tile, ty, phase, threads) for phase in
                            itertools.product(*[range(dim.base_dilation) for dim in window])])
-    return ConvGemm(inst, tile, ty)
+    return ConvGemm(inst, tile, ty, threads=threads)
 
 
 def emit_conv_gemm(em, inst: Instruction, after_row=None) -> bool:
     """Emit convolution `inst` as an implicit GEMM; False (nothing emitted) where
     `prepare_conv_gemm` says it does not apply. `em`, after_row: as for gemm.emit_gemm."""
-    conv = prepare_conv_gemm(em.target, inst, em.constant_operand)
+    conv = prepare_conv_gemm(em.target, inst, em.constant_operand, em.threads)
     if conv is None:
         return False
     rhs = em.constant_operand(inst.operands[1])

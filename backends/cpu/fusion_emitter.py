@@ -55,7 +55,7 @@ ForEach = Callable[[Callable[[list], None]], None]
 #: once each part of the output is final, so the epilogue runs while that part is hot.
 #: Heroes not listed use their ordinary materializer and a second loop for the epilogue.
 ROW_EMITTERS = {"dot": emit_dot, "convolution": emit_convolution}
-#: Hero opcode -> prepare(target, hero, constant_of): its GEMM (whose `tasks` the fusion's
+#: Hero opcode -> prepare(target, hero, constant_of, threads): its GEMM (whose `tasks` the fusion's
 #: kernel splits into), or None when the hero's emitter will not take the GEMM.
 _TASKED_HEROES = {"dot": prepare_gemm, "convolution": prepare_conv_gemm}
 
@@ -163,7 +163,8 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     if prepare is None or not hero.shape.same_array(fusion.shape):
         return 1
     bound = dict(zip(computation.parameters, fusion.operands))
-    gemm = prepare(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)))
+    gemm = prepare(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)),
+                   em.threads)
     return 1 if gemm is None else gemm.tasks
 
 

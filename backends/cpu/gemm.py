@@ -54,6 +54,8 @@ PACK_BUFFER_BYTES = 256 * 1024
 PANEL_BYTES = 16 * 1024
 #: Bytes of the MC x KC block of A meant to stay in L2 while the panels sweep it.
 A_BLOCK_BYTES = 128 * 1024
+#: Multiply-adds below which a GEMM is not split further for threads.
+MIN_SPLIT_MACS = 1 << 18
 #: Independent accumulator vectors a skinny (M < MR) micro-kernel keeps at least.
 SKINNY_CHAINS = 8
 
@@ -268,8 +270,10 @@ def _min(b: ir.IRBuilder, x, y: int):
 class GemmEmitter:
     """Emits one GEMM (`plan`) into `cg`'s function; see the module docstring."""
 
-    def __init__(self, plan: GemmPlan, tile: Tile, element: ir.Type, constant: bool):
+    def __init__(self, plan: GemmPlan, tile: Tile, element: ir.Type, constant: bool,
+                 threads: int = 1):
         self.plan, self.tile, self.ty = plan, tile, element
+        self.threads = threads
         self.vty = ir.VectorType(element, tile.lanes)
         self.eb = 4 if element == F32 else 8  # bytes per element
         self.skinny = plan.m < tile.rows
@@ -288,6 +292,18 @@ class GemmEmitter:
             else:  # nothing to pack: one block over all columns
                 panels = -(-plan.n // tile.nr)
             self.nc = min(panels, -(-plan.n // tile.nr)) * tile.nr
+            self.split_rows()
+
+    def split_rows(self) -> None:
+        """Smaller MC blocks where the cache blocking leaves fewer tasks than `threads`
+        (for work worth splitting): tasks are what the pool can run in parallel."""
+        plan, rows = self.plan, self.tile.rows
+        batch, n_blocks, m_blocks = self.blocks
+        if self.threads <= 1 or batch * n_blocks * m_blocks >= self.threads \
+                or plan.m * plan.n * plan.k < MIN_SPLIT_MACS:
+            return
+        wanted = -(-self.threads // (batch * n_blocks))
+        self.mc = max(rows, -(-(-(-plan.m // wanted)) // rows) * rows)
 
     # -- structure --
 
@@ -572,11 +588,11 @@ def epilogue_index(plan: GemmPlan, rank: int, b: ir.IRBuilder, dims_extents, bat
     return index
 
 
-def prepare_gemm(target, inst: Instruction, constant_of) -> GemmEmitter | None:
+def prepare_gemm(target, inst: Instruction, constant_of, threads: int = 1) -> GemmEmitter | None:
     """The GEMM for float dot `inst`, or None where it does not apply: other types,
     layouts that do not flatten, N below a vector, or a skinny dot with B fed
     (emitter.emit_dot's loop serves those). constant_of(operand) is the constant
-    instruction an operand is, or None."""
+    instruction an operand is, or None; `threads` the tasks worth having at least."""
     ty = gemm_element_type(inst)
     plan = plan_gemm(inst) if ty is not None else None
     if plan is None:
@@ -585,7 +601,7 @@ def prepare_gemm(target, inst: Instruction, constant_of) -> GemmEmitter | None:
     constant = constant_of(inst.operands[1 - plan.a]) is not None
     if plan.n < tile.lanes or (not constant and plan.m < tile.rows):
         return None
-    return GemmEmitter(plan, tile, ty, constant)
+    return GemmEmitter(plan, tile, ty, constant, threads)
 
 
 def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
@@ -598,7 +614,7 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
     after_row(for_each), when given, runs once per finished block of the output
     (for_each(body) loops body(index) over it).
     """
-    gemm = prepare_gemm(em.target, inst, em.constant_operand)
+    gemm = prepare_gemm(em.target, inst, em.constant_operand, em.threads)
     if gemm is None:
         return False
     plan, tile = gemm.plan, gemm.tile
