@@ -17,7 +17,7 @@ from aotc.backends.cpu.conv_gemm import prepare_conv_gemm
 from aotc.backends.cpu.target import resolve_target
 from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.window import WindowDim
 
 from compiled import Compiled

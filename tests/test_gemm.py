@@ -19,7 +19,7 @@ from aotc.backends.cpu.gemm import choose_tile, plan_gemm
 from aotc.backends.cpu.target import TargetInfo, resolve_target
 from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 
 from compiled import Compiled
 

@@ -38,7 +38,6 @@ import llvmlite.ir as ir
 import numpy as np
 
 from aotc.hlo import Instruction
-
 from aotc.runtime.program import BUFFER_ALIGNMENT
 
 from .buffers import strides
