@@ -75,7 +75,9 @@ def _add_compile_parser(subparsers) -> None:
     tgt.add_argument("--target_cpu", default="", help="LLVM CPU name, e.g. skylake (default: host)")
     tgt.add_argument("--target_features", default="",
                      help="LLVM target features, e.g. +avx2,+fma (default: host)")
-    tgt.add_argument("--threads", type=int, default=1, help="worker threads the code may use")
+    tgt.add_argument("--threads", type=int, default=4,
+                     help="most tasks the code runs at once on a thread pool given at run time "
+                          "(default 4; 1: never calls the pool)")
     for backend in backend_classes():
         if backend.flags:
             group = p.add_argument_group(f"--backend {backend.name}")

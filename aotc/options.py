@@ -50,7 +50,7 @@ class CompileOptions:
     shared: bool = False
     dump_hlo: str = ""
     report: bool = False  # print a summary: kernels, fused ops, buffer sizes (aotc/report.py)
-    threads: int = 1
+    threads: int = 4
     resolved: bool = False  # set by `resolve`; a resolved object is final
 
     @classmethod

@@ -35,6 +35,7 @@ class CpuBackend(Backend):
                               target=self.target, threads=self.options.threads)
         return BackendResult(files={f"{self.options.name}.o": code.object_code},
                              target=code.triple, constant_bytes=code.constant_bytes,
+                             info={"max_parallel_tasks": str(self.options.threads)},
                              stages={"llvm-ir": code.llvm_ir})
 
     def data_object(self, symbol: str, data: bytes) -> bytes:

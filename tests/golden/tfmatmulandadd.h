@@ -34,6 +34,10 @@
 #define TFMATMULANDADD_NUM_VARIABLES 0
 #define TFMATMULANDADD_TEMP_BYTES 0
 #define TFMATMULANDADD_CONSTANT_BYTES 0
+/* Kernels split into tasks: given a thread pool through the run options, at most
+ * TFMATMULANDADD_MAX_PARALLEL_TASKS of them run at once (compiled with --threads 4);
+ * a larger pool changes nothing, a smaller one runs them in turn. */
+#define TFMATMULANDADD_MAX_PARALLEL_TASKS 4
 
 /* Byte size of each buffer. An empty list holds a single 0: C has no zero-length arrays. */
 static const size_t TFMATMULANDADD_ARG_SIZES[2] = {16, 16};
