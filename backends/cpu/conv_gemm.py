@@ -32,8 +32,8 @@ from aotc.hlo import Instruction
 
 from .buffers import strides
 from .codegen import CodeGen
-from .gemm import (GemmEmitter, GemmPlan, _add, _gep, _loop, _mul, choose_tile, emit_tasks,
-                   gemm_element_type, panels)
+from .gemm import (GemmEmitter, GemmPlan, carried_loop, choose_tile, element_gep, emit_tasks,
+                   gemm_element_type, index_add, index_mul, panels)
 from .llvm_types import F32, I1, int_const
 
 #: Micro-tiles of rows per task (a task is a block of output pixels times all features).
@@ -136,31 +136,31 @@ class ConvGemm(GemmEmitter):
         batch, *js = self._rows(m)
         if self.phase is None:
             return [batch, *js]
-        return [batch, *[_add(b, _mul(b, j, dim.base_dilation), p)
+        return [batch, *[index_add(b, index_mul(b, j, dim.base_dilation), p)
                          for j, dim, p in zip(js, self.window, self.phase)]]
 
     def _c_rows(self, c, m0, rows: int) -> list:
         b, dn = self.cg.builder, self.dn
         pointers = []
         for r in range(rows):
-            position = self._output_position(_add(b, m0, r))
-            offset = _mul(b, position[0], self.out_strides[dn.output_batch])
+            position = self._output_position(index_add(b, m0, r))
+            offset = index_mul(b, position[0], self.out_strides[dn.output_batch])
             for d, value in zip(dn.output_spatial, position[1:]):
-                offset = _add(b, offset, _mul(b, value, self.out_strides[d]))
-            pointers.append(_gep(b, c, offset, self.ty))
+                offset = index_add(b, offset, index_mul(b, value, self.out_strides[d]))
+            pointers.append(element_gep(b, c, offset, self.ty))
         return pointers
 
     def _accumulate(self, a, m0, rows: int, pc, kc, layout, initial) -> list:
         """For each tap: point each row at the input pixel it reads (or at zeros), then
         walk the input features."""
         cg, b, dn = self.cg, self.cg.builder, self.dn
-        pixels = [self._rows(_add(b, m0, r)) for r in range(rows)]
+        pixels = [self._rows(index_add(b, m0, r)) for r in range(rows)]
         feature_step = self.in_strides[dn.input_feature]
 
         def row_pointers(taps, offsets):
             pointers = []
             for pixel in pixels:
-                offset = _mul(b, pixel[0], self.in_strides[dn.input_batch])
+                offset = index_mul(b, pixel[0], self.in_strides[dn.input_batch])
                 inside = ir.Constant(I1, 1)
                 for s, dim in enumerate(self.window):
                     if offsets is not None:  # a phase: j + the tap's offset, undilated
@@ -168,8 +168,8 @@ class ConvGemm(GemmEmitter):
                         position = b.add(pixel[1 + s], int_const(offsets[s]))
                         extent, dilation = self.base_sizes[s], 1
                     else:
-                        position = _add(b, _mul(b, pixel[1 + s], dim.stride),
-                                        _mul(b, taps[s], dim.window_dilation))
+                        position = index_add(b, index_mul(b, pixel[1 + s], dim.stride),
+                                        index_mul(b, taps[s], dim.window_dilation))
                         position = b.sub(position, int_const(dim.padding_low))
                         extent = (self.base_sizes[s] - 1) * dim.base_dilation + 1
                         dilation = dim.base_dilation
@@ -179,14 +179,14 @@ class ConvGemm(GemmEmitter):
                             "==", b.urem(position, int_const(dilation)), int_const(0))
                         inside = b.and_(inside, on_element)
                         position = b.udiv(position, int_const(dilation))
-                    offset = _add(b, offset, _mul(b, position, self.in_strides[dn.input_spatial[s]]))
-                pointers.append(b.select(inside, _gep(b, a, offset, self.ty), self.zeros))
+                    offset = index_add(b, offset, index_mul(b, position, self.in_strides[dn.input_spatial[s]]))
+                pointers.append(b.select(inside, element_gep(b, a, offset, self.ty), self.zeros))
             return pointers
 
         if self.phase is not None:  # a few taps, each with static offsets: unrolled
             accumulators = initial
             for t, (_, offsets) in enumerate(self.taps):
-                accumulators = _loop(cg, self.inputs, accumulators,
+                accumulators = carried_loop(cg, self.inputs, accumulators,
                                      self._step(layout, row_pointers(None, offsets),
                                                 feature_step, t * self.inputs), name="ci")
             return accumulators
@@ -197,11 +197,11 @@ class ConvGemm(GemmEmitter):
                 size = self.kernel_sizes[i]
                 taps[i] = b.urem(remaining, int_const(size)) if i else remaining
                 remaining = b.udiv(remaining, int_const(size)) if i else remaining
-            return _loop(cg, self.inputs, accumulators,
+            return carried_loop(cg, self.inputs, accumulators,
                          self._step(layout, row_pointers(taps, None), feature_step,
-                                    _mul(b, tap, self.inputs)), name="ci")
+                                    index_mul(b, tap, self.inputs)), name="ci")
 
-        return _loop(cg, len(self.taps), initial, per_tap, name="tap")
+        return carried_loop(cg, len(self.taps), initial, per_tap, name="tap")
 
 
 class PhasedConv:

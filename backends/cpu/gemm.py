@@ -203,7 +203,7 @@ def _fmuladd(cg: CodeGen, vty: ir.VectorType) -> ir.Function:
     return ir.Function(cg.module, ir.FunctionType(vty, [vty] * 3), name=name)
 
 
-def _loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
+def carried_loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
     """for i in range(count): carried = body(i, carried); returns the final values. The
     carried values live in registers (phis), unlike CodeGen.for_range's loops."""
     b = cg.builder
@@ -233,7 +233,8 @@ def _loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
     return phis
 
 
-def _gep(b: ir.IRBuilder, pointer, offset, ty):
+def element_gep(b: ir.IRBuilder, pointer, offset, ty):
+    """`pointer` + `offset` elements of type `ty` (an int offset of 0: the pointer)."""
     if isinstance(offset, int):
         if offset == 0:
             return pointer
@@ -241,7 +242,8 @@ def _gep(b: ir.IRBuilder, pointer, offset, ty):
     return b.gep(pointer, [offset], inbounds=True, source_etype=ty)
 
 
-def _mul(b: ir.IRBuilder, value, factor: int):
+def index_mul(b: ir.IRBuilder, value, factor: int):
+    """value * factor for an index (i64 value or int), folding a factor of 1."""
     if factor == 1:
         return value
     if isinstance(value, int):
@@ -249,7 +251,8 @@ def _mul(b: ir.IRBuilder, value, factor: int):
     return b.mul(value, int_const(factor), flags=("nuw", "nsw"))
 
 
-def _add(b: ir.IRBuilder, x, y):
+def index_add(b: ir.IRBuilder, x, y):
+    """x + y for non-negative indices (i64 values or ints), folding constants."""
     if isinstance(x, int) and isinstance(y, int):
         return x + y
     if isinstance(x, int):
@@ -349,10 +352,10 @@ class GemmEmitter:
         for i, extent in enumerate(plan.batch):
             if extent != 1:
                 for j, stride in enumerate((plan.a_batch[i], plan.b_batch[i], plan.c_batch[i])):
-                    offsets[j] = _add(b, offsets[j], _mul(b, batch_index[i], stride))
-        a = _gep(b, self.a, offsets[0], self.ty)
-        c = _gep(b, self.c, offsets[2], self.ty)
-        b_fed = None if self.b_fed is None else _gep(b, self.b_fed, offsets[1], self.ty)
+                    offsets[j] = index_add(b, offsets[j], index_mul(b, batch_index[i], stride))
+        a = element_gep(b, self.a, offsets[0], self.ty)
+        c = element_gep(b, self.c, offsets[2], self.ty)
+        b_fed = None if self.b_fed is None else element_gep(b, self.b_fed, offsets[1], self.ty)
         buffer = None
         if self.packed is None:  # on the stack: each task (thread) has its own
             buffer = cg.alloca(ir.ArrayType(self.ty, self.kc * self.nc), name="gemm.pack")
@@ -361,12 +364,12 @@ class GemmEmitter:
 
         panels_total = -(-plan.n // tile.nr)
         k_blocks = max(1, -(-plan.k // self.kc))
-        jc = _mul(b, jc_block, self.nc)
+        jc = index_mul(b, jc_block, self.nc)
         nc = _min(b, b.sub(int_const(plan.n), jc), self.nc)
-        ic = _mul(b, ic_block, self.mc)
+        ic = index_mul(b, ic_block, self.mc)
         mc = _min(b, b.sub(int_const(plan.m), ic), self.mc)
         with cg.for_range(k_blocks, name="pc") as pc_block:
-            pc = _mul(b, pc_block, self.kc)
+            pc = index_mul(b, pc_block, self.kc)
             kc = _min(b, b.sub(int_const(plan.k), pc), self.kc)
             first = last = ir.Constant(I1, 1)
             if k_blocks > 1:
@@ -377,11 +380,11 @@ class GemmEmitter:
 
             def panel_pointer(panel):  # panel: index within this jc block
                 if buffer is not None:
-                    return _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
-                global_panel = _add(b, _add(b, _mul(b, batch_flat, panels_total),
+                    return element_gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
+                global_panel = index_add(b, index_add(b, index_mul(b, batch_flat, panels_total),
                                             b.udiv(jc, int_const(tile.nr))), panel)
-                start = _add(b, _mul(b, global_panel, plan.k), pc)
-                return _gep(b, self.packed, _mul(b, start, tile.nr), self.ty)
+                start = index_add(b, index_mul(b, global_panel, plan.k), pc)
+                return element_gep(b, self.packed, index_mul(b, start, tile.nr), self.ty)
 
             self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
             if epilogue is not None:
@@ -411,8 +414,8 @@ class GemmEmitter:
             else:  # skinny: nc is all of N, so the panel counts are static
                 count = plan.n // tile.nr
                 with cg.for_range(count // group, name="jr") as jr:
-                    first_panel = _mul(b, jr, group)
-                    micro([(_add(b, first_panel, g), tile.nr) for g in range(group)])
+                    first_panel = index_mul(b, jr, group)
+                    micro([(index_add(b, first_panel, g), tile.nr) for g in range(group)])
                 if count % group:
                     rest = count - count % group
                     micro([(int_const(rest + g), tile.nr) for g in range(count % group)])
@@ -426,11 +429,11 @@ class GemmEmitter:
             return
         full_rows = b.udiv(mc, int_const(tile.rows))
         with cg.for_range(full_rows, name="ir") as ir_:
-            panels_loop(_add(b, ic, _mul(b, ir_, tile.rows)), tile.rows)
+            panels_loop(index_add(b, ic, index_mul(b, ir_, tile.rows)), tile.rows)
         if rows_tail:
             has_tail = b.icmp_signed("!=", b.urem(mc, int_const(tile.rows)), int_const(0))
             with b.if_then(has_tail):
-                panels_loop(_add(b, ic, _mul(b, full_rows, tile.rows)), rows_tail)
+                panels_loop(index_add(b, ic, index_mul(b, full_rows, tile.rows)), rows_tail)
 
     # -- packing --
 
@@ -441,26 +444,26 @@ class GemmEmitter:
         tail = plan.n % tile.nr
 
         def copy_panel(panel, columns):
-            base = _gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
-            col0 = _add(b, jc, _mul(b, panel, tile.nr))
+            base = element_gep(b, buffer, b.mul(panel, b.mul(kc, int_const(tile.nr))), self.ty)
+            col0 = index_add(b, jc, index_mul(b, panel, tile.nr))
             with cg.for_range(kc, name="pk") as k:
-                row = _mul(b, _add(b, pc, k), plan.b_k)
-                target = _gep(b, base, _mul(b, k, tile.nr), self.ty)
+                row = index_mul(b, index_add(b, pc, k), plan.b_k)
+                target = element_gep(b, base, index_mul(b, k, tile.nr), self.ty)
                 if plan.b_n == 1 and columns == tile.nr:
-                    src = _gep(b, source, _add(b, row, col0), self.ty)
+                    src = element_gep(b, source, index_add(b, row, col0), self.ty)
                     for v in range(tile.vectors):
-                        value = b.load(_gep(b, src, v * tile.lanes, self.ty), typ=self.vty,
+                        value = b.load(element_gep(b, src, v * tile.lanes, self.ty), typ=self.vty,
                                        align=self.eb)
-                        b.store(value, _gep(b, target, v * tile.lanes, self.ty),
+                        b.store(value, element_gep(b, target, v * tile.lanes, self.ty),
                                 align=tile.lanes * self.eb)
                     return
                 zero = ir.Constant(self.ty, 0.0)
                 for j in range(tile.nr):
                     value = zero
                     if j < columns:
-                        col = _mul(b, _add(b, col0, j), plan.b_n)
-                        value = b.load(_gep(b, source, _add(b, row, col), self.ty), typ=self.ty)
-                    b.store(value, _gep(b, target, j, self.ty))
+                        col = index_mul(b, index_add(b, col0, j), plan.b_n)
+                        value = b.load(element_gep(b, source, index_add(b, row, col), self.ty), typ=self.ty)
+                    b.store(value, element_gep(b, target, j, self.ty))
 
         with cg.for_range(full_panels, name="pj") as panel:
             copy_panel(panel, tile.nr)
@@ -479,12 +482,12 @@ class GemmEmitter:
         layout = []
         for panel, columns in panels:
             vectors = -(-columns // tile.lanes)
-            col0 = _add(b, jc, _mul(b, panel, tile.nr))
+            col0 = index_add(b, jc, index_mul(b, panel, tile.nr))
             layout.append((panel_pointer(panel), col0, vectors, columns))
         c_rows = self._c_rows(c, m0, rows)
 
         def c_vector(r, col0, v, columns):
-            pointer = _gep(b, c_rows[r], _add(b, col0, v * tile.lanes), self.ty)
+            pointer = element_gep(b, c_rows[r], index_add(b, col0, v * tile.lanes), self.ty)
             valid = min(tile.lanes, columns - v * tile.lanes)
             return pointer, valid
 
@@ -502,7 +505,7 @@ class GemmEmitter:
                     else:
                         loaded = zero
                         for lane in range(valid):
-                            x = b.load(_gep(b, address, lane, self.ty), typ=self.ty)
+                            x = b.load(element_gep(b, address, lane, self.ty), typ=self.ty)
                             loaded = b.insert_element(loaded, x, ir.Constant(I32, lane))
                     initial.append(b.select(first, zero, loaded))
         final = self._accumulate(a, m0, rows, pc, kc, layout, initial)
@@ -516,21 +519,21 @@ class GemmEmitter:
                     else:
                         for lane in range(valid):
                             x = b.extract_element(final[i], ir.Constant(I32, lane))
-                            b.store(x, _gep(b, address, lane, self.ty))
+                            b.store(x, element_gep(b, address, lane, self.ty))
                     i += 1
 
 
     def _c_rows(self, c, m0, rows: int) -> list:
         """Pointers to rows m0 .. m0 + rows - 1 of C."""
         b, plan = self.cg.builder, self.plan
-        return [_gep(b, c, _mul(b, _add(b, m0, r), plan.c_m), self.ty) for r in range(rows)]
+        return [element_gep(b, c, index_mul(b, index_add(b, m0, r), plan.c_m), self.ty) for r in range(rows)]
 
     def _accumulate(self, a, m0, rows: int, pc, kc, layout, initial) -> list:
         """The accumulators after k = pc .. pc + kc - 1 (A rows read in place)."""
         b, plan = self.cg.builder, self.plan
-        row_pointers = [_gep(b, a, _add(b, _mul(b, _add(b, m0, r), plan.a_m), _mul(b, pc, plan.a_k)),
+        row_pointers = [element_gep(b, a, index_add(b, index_mul(b, index_add(b, m0, r), plan.a_m), index_mul(b, pc, plan.a_k)),
                              self.ty) for r in range(rows)]
-        return _loop(self.cg, kc, initial, self._step(layout, row_pointers, plan.a_k, 0), name="kk")
+        return carried_loop(self.cg, kc, initial, self._step(layout, row_pointers, plan.a_k, 0), name="kk")
 
     def _step(self, layout, row_pointers, a_step: int, b_first):
         """One k of the micro-kernel: B row `b_first + k` of each panel in `layout` times
@@ -541,13 +544,13 @@ class GemmEmitter:
         def step(k, accumulators):
             bvectors = []
             for pointer, _, vectors, _ in layout:
-                row = _gep(b, pointer, _mul(b, _add(b, b_first, k), tile.nr), self.ty)
-                bvectors.append([b.load(_gep(b, row, v * tile.lanes, self.ty), typ=vty,
+                row = element_gep(b, pointer, index_mul(b, index_add(b, b_first, k), tile.nr), self.ty)
+                bvectors.append([b.load(element_gep(b, row, v * tile.lanes, self.ty), typ=vty,
                                         align=tile.lanes * self.eb) for v in range(vectors)])
             updated = []
             i = 0
             for pointer in row_pointers:
-                x = b.load(_gep(b, pointer, _mul(b, k, a_step), self.ty), typ=self.ty)
+                x = b.load(element_gep(b, pointer, index_mul(b, k, a_step), self.ty), typ=self.ty)
                 broadcast = _splat(b, x, vty)
                 for vectors in bvectors:
                     for vector in vectors:
@@ -663,7 +666,7 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
             def for_each(body):
                 with cg.for_range(mc, name="er") as r:
                     with cg.for_range(nc, name="ec") as col:
-                        body(index_of(emitter, batch_index, _add(b, ic, r), _add(b, jc, col)))
+                        body(index_of(emitter, batch_index, index_add(b, ic, r), index_add(b, jc, col)))
 
             after_row(for_each)
 
@@ -671,5 +674,5 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
               task=em.task)
 
 
-__all__ = ["emit_gemm", "emit_tasks", "panels", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
+__all__ = ["carried_loop", "element_gep", "index_add", "index_mul", "emit_gemm", "emit_tasks", "panels", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
            "gemm_element_type", "pack_constant", "plan_gemm", "vector_registers"]
