@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from aotc.backends.cpu.conv_gemm import prepare_conv_gemm
+from aotc.backends.cpu.gemm import choose_tile
 from aotc.backends.cpu.target import resolve_target
 from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
@@ -93,3 +94,18 @@ def test_edges_on_aarch64_under_qemu(tmp_path):
 
     module, args = _module([CASES[i] for i in QEMU_CASES], seed=4)
     _check(run_under_qemu(module, args, tmp_path), module, args)
+
+
+def test_kernel_is_stored_packed_only():
+    """A convolution's constant kernel is in the object once, in panel layout (output
+    features zero-padded to whole panels), beside one row of zeros for padding taps."""
+    b = Builder("packed_conv")
+    x = b.parameter(Shape.array("f32", (1, 6, 6, 5)))
+    w = np.arange(3 * 3 * 5 * 20, dtype=np.float32).reshape(3, 3, 5, 20)
+    window = [WindowDim(size=3, padding_low=1, padding_high=1)] * 2
+    module = b.module(b.tuple([b.convolution(x, b.constant(w, "f32"), window, _labels(4))]))
+    compiled = Compiled(module)
+    nr = choose_tile(resolve_target(None, None, None), 4).nr
+    assert compiled.artifact.constant_bytes == 9 * 5 * (-(-20 // nr) * nr) * 4 + 5 * 4
+    xs = np.random.default_rng(2).standard_normal((1, 6, 6, 5)).astype(np.float32)
+    _check(compiled(xs), module, [xs])
