@@ -186,7 +186,8 @@ def test_edges_on_aarch64_under_qemu(tmp_path):
 def test_threads_give_identical_results(tmp_path):
     """Compiled for 4 concurrent tasks, run inline (no pool) and on 2 and 3 threads: the
     results are bit-identical (each element is summed by one task in one order), for a
-    fed and a constant weight with a fused bias + ReLU epilogue, and a batched product."""
+    fed and a constant weight with a fused bias + ReLU epilogue, a batched product, a
+    convolution (implicit GEMM) and a depthwise convolution (direct loops, split by rows)."""
     import tensorflow as tf
 
     import aotc
@@ -204,11 +205,18 @@ def test_threads_give_identical_results(tmp_path):
         tf.nn.relu(tf.linalg.matmul(x, tf.constant(w)) + tf.constant(bias), name="dense")
         tf.identity(tf.linalg.matmul(x, y), name="fed")
         tf.identity(tf.linalg.matmul(p, q), name="batched")
+        image = tf.compat.v1.placeholder(tf.float32, (2, 12, 10, 8), name="image")
+        kernel = rng.standard_normal((3, 3, 8, 24)).astype(np.float32)
+        depthwise = rng.standard_normal((3, 3, 8, 1)).astype(np.float32)
+        tf.nn.relu(tf.nn.conv2d(image, kernel, 1, "SAME"), name="conv")
+        tf.nn.relu(tf.nn.depthwise_conv2d(image, depthwise, [1, 1, 1, 1], "SAME"),
+                   name="depthwise")
     (tmp_path / "g.pb").write_bytes(graph.as_graph_def().SerializeToString())
     feeds = [("x", "x", (300, 96)), ("y", "y", (96, 200)), ("p", "p", (3, 40, 50)),
-             ("q", "q", (3, 50, 70))]
+             ("q", "q", (3, 50, 70)), ("image", "image", (2, 12, 10, 8))]
     (tmp_path / "c.pbtxt").write_text(config_text(
-        feeds, [("dense", "dense"), ("fed", "fed"), ("batched", "batched")]))
+        feeds, [("dense", "dense"), ("fed", "fed"), ("batched", "batched"), ("conv", "conv"),
+                ("depthwise", "depthwise")]))
     aotc.compile(str(tmp_path / "g.pb"), str(tmp_path / "c.pbtxt"), tmp_path / "out",
                  threads=4, name="m", cpp_class="t::M")
     inputs = [rng.standard_normal(shape).astype(np.float32) for _, _, shape in feeds]
@@ -217,7 +225,7 @@ def test_threads_give_identical_results(tmp_path):
         pooled = aotc.load(tmp_path / "out", threads=threads)(*inputs)
         for got, want in zip(pooled, inline):
             np.testing.assert_array_equal(got, want)
-    x, y, p, q = inputs
+    x, y, p, q, _ = inputs
     expected = [np.maximum(x @ w + bias, 0), x @ y, p @ q]
     for got, want in zip(inline, expected):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

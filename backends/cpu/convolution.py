@@ -27,6 +27,7 @@ Each convolution's loops get a function of their own (`_outlined`).
 from __future__ import annotations
 
 import llvmlite.ir as ir
+import numpy as np
 
 from aotc.hlo import Instruction
 from aotc.hlo.dtypes import F32 as F32_DTYPE
@@ -36,10 +37,11 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .conv_gemm import emit_conv_gemm
+from .tasks import task_kernel
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant
 from .emitter import EntryEmitter, materializer
 from .half import float_to_half, half_to_float
-from .llvm_types import HALF, PTR, int_const, register_type
+from .llvm_types import HALF, int_const, register_type
 from .scalar_ops import emit_elementwise
 
 
@@ -224,7 +226,9 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
     loops body(index) over that row (for an output fusion's epilogue, as with dots).
-    Without it the loops go into a function of their own (see `_outlined`).
+    In the entry function the loops go into a kernel function of their own (LLVM's
+    optimizer spends time superlinear in a function's size; one function per convolution
+    keeps compile time linear) whose tasks run on the caller's pool.
     """
     if emit_conv_gemm(em, inst, after_row):  # implicit GEMM on the packed micro-kernel
         return
@@ -236,38 +240,38 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
                                                    iteration_order(inst.shape), body, name="e"))
         return
     views = [em.view(inst), *(em.view(op) for op in inst.operands)]
-    if after_row is None:
-        cg, views = _outlined(em, inst, views)
-        _emit_row_loops(cg, inst, *views, None)
+    if em.in_entry:  # a kernel whose tasks (rows of output positions) run on the pool
+        kernel, cg = task_kernel(em.llvm_module, f"convolution.{inst.name}", len(views),
+                                 em.target, BUFFER_ALIGNMENT)
+        views = [BufferView(cg, arg, view.shape) for arg, view in zip(kernel.args, views)]
+        _emit_row_loops(cg, inst, *views, after_row, task=kernel.args[-1])
         cg.builder.ret_void()
-    else:
-        _emit_row_loops(em.cg, inst, *views, after_row)
+        em.run_tasks(kernel, [em.pointer_of(inst), *(em.pointer_of(op) for op in inst.operands)],
+                     direct_tasks(inst))
+    else:  # in a fusion's kernel, a function of its own already
+        _emit_row_loops(em.cg, inst, *views, after_row, task=em.task)
 
 
-def _outlined(em: EntryEmitter, inst: Instruction, views: list[BufferView]):
-    """Move a convolution's loops into an internal, never-inlined function of the output
-    and operand buffers, called from here; returns its CodeGen and buffer views.
+def _position_order(inst: Instruction) -> list[int]:
+    """The output's batch and spatial dimensions, major to minor."""
+    feature = inst.attrs["dim_labels"].output_feature
+    return [d for d in iteration_order(inst.shape) if d != feature]
 
-    LLVM's optimizer spends time superlinear in a function's size, and a model has dozens
-    of convolutions, each a deep loop nest; one function each keeps compile time linear.
-    The buffers are `noalias`: a convolution never writes over its operands.
-    """
-    fn = ir.Function(em.llvm_module, ir.FunctionType(ir.VoidType(), [PTR] * len(views)),
-                     name=em.llvm_module.get_unique_name(f"convolution.{inst.name}"))
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")
-    for arg in fn.args:
-        arg.add_attribute("noalias")
-        arg.attributes.align = BUFFER_ALIGNMENT
-    em.cg.builder.call(fn, [view.pointer for view in views])
-    cg = CodeGen(em.llvm_module, fn, em.target)
-    return cg, [BufferView(cg, arg, view.shape) for arg, view in zip(fn.args, views)]
+
+def direct_tasks(inst: Instruction) -> int:
+    """Tasks of the direct float loops: one per index of the two outermost position
+    dimensions (batch x first spatial, in NHWC: one output row each); 1 where the
+    elemental loop runs instead."""
+    t = inst.shape.element_type
+    if not t.is_float or register_type(t) == HALF:
+        return 1
+    return int(np.prod([inst.shape.dims[d] for d in _position_order(inst)[:2]], dtype=np.int64))
 
 
 def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: BufferView,
-                    rhs: BufferView, after_row) -> None:
-    """The loop nest of the module docstring, into `cg`'s function."""
+                    rhs: BufferView, after_row, task=None) -> None:
+    """The loop nest of the module docstring, into `cg`'s function: all of it, or task
+    `task` of `direct_tasks(inst)` (an i64 value)."""
     b = cg.builder
     geometry = ConvGeometry(inst)
     dn = geometry.dn
@@ -332,7 +336,21 @@ def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: Buffer
         if after_row is not None:
             after_row(lambda body: for_row(position, body))
 
-    cg.loop_nest(list(inst.shape.dims), position_order, per_position, name="p")
+    if task is None:
+        cg.loop_nest(list(inst.shape.dims), position_order, per_position, name="p")
+        return
+    # The task fixes the two outermost position indices; loop over the others.
+    outer, inner = position_order[:2], position_order[2:]
+    fixed = {outer[-1]: task}
+    if len(outer) == 2:
+        extent = inst.shape.dims[outer[1]]
+        fixed = {outer[0]: b.udiv(task, int_const(extent)),
+                 outer[1]: b.urem(task, int_const(extent))}
+
+    def per_inner(index):
+        per_position([fixed.get(d, i) for d, i in enumerate(index)])
+
+    cg.loop_nest(list(inst.shape.dims), inner, per_inner, name="p")
 
 
 @materializer("convolution")

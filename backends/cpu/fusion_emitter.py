@@ -41,7 +41,7 @@ from aotc.passes.fusion_analysis import KINDS_WITH_HERO, find_hero, fused_comput
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
-from .convolution import emit_convolution
+from .convolution import direct_tasks, emit_convolution
 from .elemental import ElementalEmitter
 from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
@@ -154,7 +154,8 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScop
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
-    """How many tasks the fusion's kernel splits into: a GEMM hero's, else one."""
+    """How many tasks the fusion's kernel splits into: a GEMM hero's, a direct
+    convolution's (its rows of output positions), else one."""
     computation = fused_computation(fusion)
     if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
         return 1
@@ -165,7 +166,9 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     bound = dict(zip(computation.parameters, fusion.operands))
     gemm = prepare(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)),
                    em.threads)
-    return 1 if gemm is None else gemm.tasks
+    if gemm is None:
+        return direct_tasks(hero) if hero.opcode == "convolution" else 1
+    return gemm.tasks
 
 
 @materializer("fusion")
