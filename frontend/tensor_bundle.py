@@ -1,0 +1,266 @@
+"""Reading TensorFlow checkpoints (tensor bundles) without TensorFlow.
+
+A checkpoint with prefix P (a SavedModel's is `variables/variables`) is
+
+- `P.index`: an SSTable (LevelDB's table format, as TensorFlow's core/lib/io/table
+  writes it) mapping each tensor's key to a `BundleEntryProto`, and the empty key to a
+  `BundleHeaderProto`;
+- `P.data-SSSSS-of-NNNNN`: the shards, holding each tensor's bytes at the entry's
+  offset.
+
+The table is read whole, in key order: the footer (the last 48 bytes: two block handles
+and a magic number) points at the index block, whose values are the handles of the data
+blocks. Each block is followed by a one-byte compression type and a masked CRC32C of its
+contents and type; entries share key prefixes with their predecessor except at the block's
+restart points, which are checked to start fresh. TensorFlow writes bundle indexes
+uncompressed (BundleWriter turns compression off); a Snappy-compressed block is rejected
+with a message saying so rather than misread.
+
+Tensor data: numeric tensors are their elements in C order, little-endian unless the
+header says otherwise; string tensors (DT_STRING, e.g. the object graph TF2 stores under
+`_CHECKPOINTABLE_OBJECT_GRAPH`) are the varint64 lengths of the elements, a masked CRC32C
+of those lengths, then the bytes. Every tensor's bytes are checked against the entry's
+CRC32C.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+
+from .errors import FrontendError
+from .graph import numpy_dtype, shape_from_proto
+from .proto import aotc_tensor_bundle_pb2, aotc_types_pb2
+
+__all__ = ["BundleError", "TensorBundle", "crc32c", "read_table"]
+
+_MAGIC = 0xDB4775248B80FB57
+_FOOTER_BYTES = 48
+_BLOCK_TRAILER_BYTES = 5  # compression type + masked crc32c
+_COMPRESSION_NAMES = {1: "Snappy", 2: "zlib"}
+_MASK_DELTA = 0xA282EAD8
+
+
+class BundleError(FrontendError):
+    """A checkpoint that cannot be read: missing files, corrupt tables or data."""
+
+
+# ---------------------------------------------------------------------------------------
+# CRC32C (Castagnoli), as TensorFlow's core/lib/hash/crc32c masks and checks it
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+_TABLE = _crc_table()
+
+
+def crc32c(data: bytes, crc: int = 0) -> int:
+    """The CRC32C of `data`, continuing from `crc` (0 for a fresh checksum)."""
+    table = _TABLE
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _unmask(masked: int) -> int:
+    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
+    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------------------------
+# The SSTable
+
+
+def _varint(data: bytes, pos: int, where: str) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise BundleError(f"{where}: truncated or malformed varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _block(data: bytes, handle: tuple[int, int], path: str) -> bytes:
+    """The contents of the block at `handle` (offset, size), its trailer checked."""
+    offset, size = handle
+    end = offset + size + _BLOCK_TRAILER_BYTES
+    if offset < 0 or end > len(data):
+        raise BundleError(f"'{path}' is truncated: a block at byte {offset} runs past the "
+                          f"end of the file ({len(data)} bytes)")
+    contents, kind = data[offset:offset + size], data[offset + size]
+    (stored,) = struct.unpack_from("<I", data, offset + size + 1)
+    if _unmask(stored) != crc32c(bytes([kind]), crc32c(contents)):
+        raise BundleError(f"'{path}' is corrupt: the checksum of the block at byte "
+                          f"{offset} does not match")
+    if kind != 0:
+        name = _COMPRESSION_NAMES.get(kind, f"type {kind}")
+        raise BundleError(f"'{path}' has a {name}-compressed block at byte {offset}; aotc "
+                          "reads uncompressed tensor bundles, as TensorFlow writes them")
+    return contents
+
+
+def _block_entries(block: bytes, where: str) -> list[tuple[bytes, bytes]]:
+    """The (key, value) pairs of one block, in order."""
+    if len(block) < 4:
+        raise BundleError(f"{where}: block too short")
+    (num_restarts,) = struct.unpack_from("<I", block, len(block) - 4)
+    limit = len(block) - 4 - 4 * num_restarts
+    if limit < 0:
+        raise BundleError(f"{where}: bad restart count {num_restarts}")
+    restarts = set(struct.unpack_from(f"<{num_restarts}I", block, limit))
+    entries, key, pos = [], b"", 0
+    while pos < limit:
+        start = pos
+        shared, pos = _varint(block, pos, where)
+        unshared, pos = _varint(block, pos, where)
+        value_len, pos = _varint(block, pos, where)
+        if start in restarts and shared:
+            raise BundleError(f"{where}: the entry at restart point {start} shares a prefix")
+        if shared > len(key) or pos + unshared + value_len > limit:
+            raise BundleError(f"{where}: malformed entry at byte {start}")
+        key = key[:shared] + block[pos:pos + unshared]
+        pos += unshared
+        entries.append((key, block[pos:pos + value_len]))
+        pos += value_len
+    return entries
+
+
+def read_table(path: str) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of the SSTable file at `path`, in key order."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise BundleError(f"cannot read checkpoint index '{path}': {e.strerror or e}") from None
+    if len(data) < _FOOTER_BYTES or struct.unpack_from("<Q", data, len(data) - 8)[0] != _MAGIC:
+        raise BundleError(f"'{path}' is not a checkpoint index (no table footer)")
+    footer = data[len(data) - _FOOTER_BYTES:]
+    pos = 0
+    handles = []
+    for _ in range(2):  # metaindex, then index
+        offset, pos = _varint(footer, pos, path)
+        size, pos = _varint(footer, pos, path)
+        handles.append((offset, size))
+    entries = []
+    for _, handle_bytes in _block_entries(_block(data, handles[1], path), f"'{path}' index"):
+        offset, pos = _varint(handle_bytes, 0, path)
+        size, _ = _varint(handle_bytes, pos, path)
+        entries += _block_entries(_block(data, (offset, size), path), f"'{path}' block")
+    return entries
+
+
+# ---------------------------------------------------------------------------------------
+# The bundle
+
+
+class TensorBundle:
+    """The tensors of the checkpoint with prefix `prefix` (e.g. `.../variables/variables`).
+
+    `keys()` lists the saved tensors; `read(key)` returns a numeric tensor as a NumPy
+    array, a string tensor as a list of bytes (a scalar as bytes).
+    """
+
+    def __init__(self, prefix: str | os.PathLike):
+        self.prefix = os.fspath(prefix)
+        self._entries: dict[str, aotc_tensor_bundle_pb2.BundleEntryProto] = {}
+        header = None
+        for key, value in read_table(self.prefix + ".index"):
+            if key == b"":
+                header = aotc_tensor_bundle_pb2.BundleHeaderProto.FromString(value)
+                continue
+            self._entries[key.decode("utf-8", "replace")] = (
+                aotc_tensor_bundle_pb2.BundleEntryProto.FromString(value))
+        if header is None:
+            raise BundleError(f"'{self.prefix}.index' has no bundle header")
+        self.num_shards = header.num_shards
+        self._byte_order = ">" if header.endianness == header.BIG else "<"
+        self._shards: dict[int, bytes] = {}
+
+    def keys(self) -> list[str]:
+        """The saved tensors' keys, sorted."""
+        return sorted(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def read(self, key: str):
+        """The value saved under `key`: an ndarray, or bytes / a list of bytes for strings."""
+        entry = self._entries.get(key)
+        if entry is None:
+            raise BundleError(f"checkpoint '{self.prefix}' has no tensor '{key}'")
+        what = f"tensor '{key}' of checkpoint '{self.prefix}'"
+        if entry.slices:
+            raise BundleError(f"{what} is saved in slices (a partitioned variable), which "
+                              "aotc does not read")
+        shard = self._shard(entry.shard_id, what)
+        data = shard[entry.offset:entry.offset + entry.size]
+        if entry.offset < 0 or len(data) != entry.size:
+            raise BundleError(f"{what}: the data shard is truncated")
+        shape = shape_from_proto(entry.shape) or ()
+        if entry.dtype == aotc_types_pb2.DT_STRING:
+            values, checksum = _strings(data, shape, what)
+        else:
+            values, checksum = None, crc32c(data)
+        if _unmask(entry.crc32c) != checksum:
+            raise BundleError(f"{what}: the checksum of its data does not match (corrupt "
+                              "checkpoint)")
+        if values is not None:
+            return values
+        dtype = numpy_dtype(entry.dtype, what).newbyteorder(self._byte_order)
+        count = int(np.prod(shape, dtype=np.int64))
+        if count * dtype.itemsize != len(data):
+            raise BundleError(f"{what}: {len(data)} bytes do not hold {count} "
+                              f"{dtype.name} elements")
+        return np.frombuffer(data, dtype).astype(dtype.newbyteorder("=")).reshape(shape)
+
+    def _shard(self, shard_id: int, what: str) -> bytes:
+        if shard_id not in self._shards:
+            if not 0 <= shard_id < self.num_shards:
+                raise BundleError(f"{what} is in shard {shard_id}, but the bundle has "
+                                  f"{self.num_shards}")
+            path = f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}"
+            try:
+                with open(path, "rb") as f:
+                    self._shards[shard_id] = f.read()
+            except OSError as e:
+                raise BundleError(f"cannot read checkpoint data '{path}': "
+                                  f"{e.strerror or e}") from None
+        return self._shards[shard_id]
+
+
+def _strings(data: bytes, shape: tuple[int, ...], what: str):
+    """A string tensor's values and the checksum TensorFlow computes for it: over each
+    length as a little-endian uint32 (uint64 above 4 GiB; not the varint stored), the
+    stored length checksum, then the bytes."""
+    count = int(np.prod(shape, dtype=np.int64))
+    lengths, pos = [], 0
+    for _ in range(count):
+        length, pos = _varint(data, pos, what)
+        lengths.append(length)
+    checksum = crc32c(b"".join(struct.pack("<I" if n <= 0xFFFFFFFF else "<Q", n)
+                               for n in lengths))
+    checksum = crc32c(data[pos:pos + 4], checksum)
+    pos += 4
+    values = []
+    for length in lengths:
+        values.append(data[pos:pos + length])
+        checksum = crc32c(values[-1], checksum)
+        pos += length
+    if pos != len(data):
+        raise BundleError(f"{what}: malformed string tensor")
+    return (values[0] if shape == () else values), checksum
