@@ -46,8 +46,11 @@ __all__ = ["VariableState", "schedule", "bind", "final_values", "resolve_inputs"
 #: Ops that produce a variable; their output is the variable's state.
 VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
 
-#: Ops that may take a resource handle as an input without reading it: they pass it on.
-_HANDLE_PASSING_OPS = frozenset({"Identity", "IdentityN"})
+#: Ops that may take a resource handle as an input without reading it: they pass it on
+#: (a call binds it to the function's arg, whose body reads and assigns the same state;
+#: TF2 SavedModels capture variables this way).
+_HANDLE_PASSING_OPS = frozenset({"Identity", "IdentityN", "PartitionedCall",
+                                 "StatefulPartitionedCall"})
 
 #: Ops that update a reference variable in place (their first input is the ref).
 _REF_UPDATE_OPS = frozenset({"Assign", "AssignAdd", "AssignSub"})
