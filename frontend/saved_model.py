@@ -49,6 +49,11 @@ _VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"
 #: Ops that read a variable without changing it.
 _READ_ONLY_OPS = frozenset({"ReadVariableOp", "ResourceGather", "ResourceGatherNd",
                             "VariableShape", "VarIsInitializedOp"})
+#: Ops that update a reference variable (VariableV2) given as their first input; any
+#: other op reads it.
+_REF_UPDATE_OPS = frozenset({"Assign", "AssignAdd", "AssignSub", "ScatterUpdate",
+                             "ScatterAdd", "ScatterSub", "ScatterMul", "ScatterDiv",
+                             "ScatterNdUpdate", "ScatterNdAdd", "ScatterNdSub"})
 #: Ops that pass a variable handle on to their consumers.
 _PASS_THROUGH_OPS = frozenset({"Identity", "IdentityN"})
 #: Function-calling ops whose input i is input i of the function they call...
@@ -139,7 +144,7 @@ def freeze(module: Module, num_feeds: int, config, frozen: dict[str, np.ndarray]
     first = num_feeds + len(config.variable) - len(frozen)
     for number, var in enumerate(config.variable[len(config.variable) - len(frozen):], first):
         param = entry.parameter(number)
-        value = np.ascontiguousarray(frozen[var.node_name], param.shape.element_type.np_dtype)
+        value = np.array(frozen[var.node_name], param.shape.element_type.np_dtype, order="C")
         constant = entry.add(Instruction("constant", param.shape, attrs={"literal": value},
                                          name=f"{param.name}.frozen",
                                          metadata=param.metadata))
@@ -289,11 +294,17 @@ def _fed_variables(variables_to_feed, needed: list[str], signature: str) -> list
 def _modified(name: str, reachable, functions) -> bool:
     """Whether anything the graph runs may assign to variable node `name`: its handle is
     followed through pass-through ops and into the bodies of the functions it is passed
-    to; any op other than a read that takes it counts as an assignment."""
+    to; any op other than a read that takes a resource handle counts as an assignment.
+    A reference variable (VariableV2) is read by every op but the ref-updating ones."""
     visited: set[tuple[str, str]] = set()
+    ref = next(n.op for n in reachable if n.name == name) != "VarHandleOp"
 
     def visit(uses, users_of) -> bool:
         for node, index in uses:
+            if ref and node.op not in _PASS_THROUGH_OPS:
+                if node.op in _REF_UPDATE_OPS and index == 0:
+                    return True
+                continue
             if node.op in _READ_ONLY_OPS:
                 continue
             if node.op in _PASS_THROUGH_OPS:

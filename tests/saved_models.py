@@ -1,0 +1,93 @@
+"""SavedModels for the SavedModel tests, written once per session with TensorFlow.
+
+Each entry of `make_saved_models(root)` is a `SavedModelCase`: the directory, and for each
+signature the inputs it is tested with and the outputs TensorFlow computed for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class SavedModelCase:
+    """A saved model and, per signature key, {input key: array} and {output key: array}."""
+
+    path: Path
+    inputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
+    """Write the test SavedModels under `root`: a Keras MLP (tf.saved_model.save), a
+    tf.Module with two signatures and dict outputs (one assigns a variable), and a TF1
+    SavedModel with a reference and a resource variable."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    cases = {}
+
+    tf.keras.utils.set_random_seed(3)
+    keras = tf.keras.Sequential([tf.keras.Input((6,), batch_size=3),
+                                 tf.keras.layers.Dense(8, activation="relu"),
+                                 tf.keras.layers.Dense(4, activation="softmax")])
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    case = SavedModelCase(root / "keras_mlp")
+    tf.saved_model.save(keras, str(case.path))
+    case.inputs["serving_default"] = {"inputs": x}
+    case.outputs["serving_default"] = {"output_0": keras(x).numpy()}
+    cases["keras"] = case
+
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(rng.standard_normal((2, 3)).astype(np.float32), name="w")
+            self.b = tf.Variable(rng.standard_normal(3).astype(np.float32), name="b")
+            self.count = tf.Variable(np.float32(1.5), name="count")
+
+        @tf.function(input_signature=[tf.TensorSpec([2, 2], tf.float32)])
+        def affine(self, x):
+            return {"y": tf.matmul(x, self.w) + self.b, "total": tf.reduce_sum(x)}
+
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32),
+                                      tf.TensorSpec([3], tf.float32)])
+        def counter(self, a, b):
+            self.count.assign_add(1.0)
+            return {"sum": a * self.count + b + self.b, "count": self.count.read_value()}
+
+    module = Module()
+    case = SavedModelCase(root / "module")
+    tf.saved_model.save(module, str(case.path),
+                        signatures={"affine": module.affine, "counter": module.counter})
+    x = rng.standard_normal((2, 2)).astype(np.float32)
+    case.inputs["affine"] = {"x": x}
+    case.outputs["affine"] = {k: v.numpy() for k, v in module.affine(x).items()}
+    a, b = (rng.standard_normal(3).astype(np.float32) for _ in range(2))
+    case.inputs["counter"] = {"a": a, "b": b}
+    case.outputs["counter"] = {k: v.numpy() for k, v in module.counter(a, b).items()}
+    cases["module"] = case
+
+    case = SavedModelCase(root / "tf1")
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+        w = tf.compat.v1.get_variable(
+            "dense/w", initializer=rng.standard_normal((3, 4)).astype(np.float32),
+            use_resource=False)
+        v = tf.compat.v1.get_variable("scale", initializer=np.float32(0.5), use_resource=True)
+        y = tf.nn.tanh(tf.matmul(x, w)) * v
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(case.path))
+            signature = tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save()
+            value = rng.standard_normal((2, 3)).astype(np.float32)
+            case.inputs["serving_default"] = {"x": value}
+            case.outputs["serving_default"] = {"y": session.run(y, {x: value})}
+    cases["tf1"] = case
+    return cases

@@ -1,0 +1,225 @@
+"""SavedModels without TensorFlow: the tensor bundle reader, the signature -> Config
+importer (feeds, fetches, frozen and fed variables, TF2's object graph, TF1 graphs) and
+its errors, checked against TensorFlow's own reading of the same files."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from aotc.frontend import tensor_bundle
+from aotc.frontend.errors import FrontendError
+from aotc.frontend.lower import lower
+from aotc.frontend.prune import prune
+from aotc.frontend.saved_model import freeze, load_saved_model
+from aotc.frontend.tensor_bundle import BundleError, TensorBundle, crc32c
+from aotc.hlo.evaluator import evaluate
+from aotc.hlo.verifier import verify
+from saved_models import make_saved_models
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@pytest.fixture(scope="session")
+def saved(tmp_path_factory):
+    return make_saved_models(tmp_path_factory.mktemp("saved_models"))
+
+
+def _run(imported, feeds: dict[str, np.ndarray], variables=()) -> dict[str, np.ndarray]:
+    """Lower an imported signature, freeze it, run it on the evaluator; by fetch name."""
+    subgraph = prune(imported.graph, imported.config)
+    module = lower(subgraph)
+    freeze(module, len(subgraph.feeds), imported.config, imported.frozen)
+    verify(module)
+    args = [feeds[f.name] for f in subgraph.feeds] + list(variables)
+    results = evaluate(module, *args)
+    return {f.name: r for f, r in zip(subgraph.fetches, results)} | {
+        f"var{i}": r for i, r in enumerate(results[len(subgraph.fetches):])}
+
+
+# ---------------------------------------------------------------------------------------
+# The tensor bundle
+
+
+def test_crc32c_known_values():
+    # RFC 3720's check value, and TensorFlow's crc32c_test vectors.
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(bytes(32)) == 0x8A9136AA
+    assert crc32c(bytes([0xFF] * 32)) == 0x62A8AB43
+    assert crc32c(b"6789", crc32c(b"12345")) == crc32c(b"123456789")
+
+
+@pytest.mark.parametrize("name", ["keras", "module", "tf1"])
+def test_bundle_matches_tensorflow(saved, name):
+    import tensorflow as tf
+
+    prefix = str(saved[name].path / "variables" / "variables")
+    reader = tf.train.load_checkpoint(prefix)
+    bundle = TensorBundle(prefix)
+    expected = reader.get_variable_to_shape_map()
+    assert bundle.keys() == sorted(expected)
+    for key in bundle.keys():
+        value = bundle.read(key)
+        if isinstance(value, bytes):
+            assert value == reader.get_tensor(key)
+        else:
+            np.testing.assert_array_equal(value, reader.get_tensor(key))
+
+
+def _copy_bundle(saved, tmp_path):
+    target = tmp_path / "variables"
+    shutil.copytree(saved["module"].path / "variables", target)
+    return target / "variables"
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_bundle_rejects_corrupt_data(saved, tmp_path):
+    prefix = _copy_bundle(saved, tmp_path)
+    shard = prefix.parent / "variables.data-00000-of-00001"
+    _flip(shard, shard.stat().st_size - 1)
+    bundle = TensorBundle(prefix)
+    with pytest.raises(BundleError, match="checksum of its data does not match"):
+        for key in bundle.keys():
+            bundle.read(key)
+
+
+def test_bundle_rejects_corrupt_index(saved, tmp_path):
+    prefix = _copy_bundle(saved, tmp_path)
+    _flip(prefix.parent / "variables.index", 3)
+    with pytest.raises(BundleError, match="checksum of the block at byte 0"):
+        TensorBundle(prefix)
+
+
+def test_bundle_rejects_compressed_blocks(saved, tmp_path):
+    # Mark the first data block Snappy-compressed, with a checksum that matches.
+    prefix = _copy_bundle(saved, tmp_path)
+    index = prefix.parent / "variables.index"
+    data = bytearray(index.read_bytes())
+    footer, pos, handle = bytes(data[-48:]), 0, []
+    for _ in range(4):  # the metaindex block's offset and size, then the index block's
+        value, pos = tensor_bundle._varint(footer, pos, "")
+        handle.append(value)
+    index_offset, index_size = handle[2:]
+    entries = tensor_bundle._block_entries(
+        tensor_bundle._block(bytes(data), (index_offset, index_size), ""), "")
+    offset, pos = tensor_bundle._varint(entries[0][1], 0, "")
+    size, _ = tensor_bundle._varint(entries[0][1], pos, "")
+    assert offset == 0
+    data[size] = 1
+    masked = tensor_bundle.crc32c(bytes([1]), tensor_bundle.crc32c(bytes(data[:size])))
+    masked = (((masked >> 15) | (masked << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    struct.pack_into("<I", data, size + 1, masked)
+    index.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="Snappy-compressed block at byte 0"):
+        TensorBundle(prefix)
+
+
+def test_bundle_missing_files(tmp_path):
+    with pytest.raises(BundleError, match="cannot read checkpoint index"):
+        TensorBundle(tmp_path / "nothing")
+    (tmp_path / "junk.index").write_bytes(b"not a table")
+    with pytest.raises(BundleError, match="not a checkpoint index"):
+        TensorBundle(tmp_path / "junk")
+
+
+# ---------------------------------------------------------------------------------------
+# Signatures as Configs
+
+
+def test_signature_names_and_order(saved):
+    imported = load_saved_model(saved["module"].path, "counter", variables_to_feed="count")
+    config = imported.config
+    assert [f.name for f in config.feed] == ["a", "b"]
+    assert [f.name for f in config.fetch] == ["count", "sum"]
+    assert [(v.node_name, v.name, v.readonly) for v in config.variable] == [
+        ("count", "count", False), ("b", "b", True)]
+    assert list(imported.frozen) == ["b"]
+
+
+def test_saved_model_cli_names(saved):
+    imported = load_saved_model(saved["tf1"].path, variables_to_feed="all",
+                                naming="saved_model_cli")
+    config = imported.config
+    assert [f.name for f in config.feed] == ["feed_x"]
+    assert [f.name for f in config.fetch] == ["fetch_y"]
+    assert [(v.name, v.readonly) for v in config.variable] == [
+        ("param_dense_w", True), ("param_scale", True)]
+    assert imported.frozen == {}
+
+
+@pytest.mark.parametrize("name, signature", [
+    ("keras", "serving_default"), ("module", "affine"), ("tf1", "serving_default")])
+def test_frozen_signature_matches_tensorflow(saved, name, signature):
+    case = saved[name]
+    imported = load_saved_model(case.path, signature)
+    assert imported.config.variable and all(v.readonly for v in imported.config.variable)
+    got = _run(imported, case.inputs[signature])
+    for key, want in case.outputs[signature].items():
+        np.testing.assert_allclose(got[key], want, rtol=RTOL, atol=ATOL)
+
+
+def test_fed_variable_is_assigned(saved):
+    # count starts at its saved 1.5 in TensorFlow; fed here, and returned updated.
+    case = saved["module"]
+    imported = load_saved_model(case.path, "counter", variables_to_feed=["count"])
+    got = _run(imported, case.inputs["counter"], [np.float32(1.5)])
+    for key, want in case.outputs["counter"].items():
+        np.testing.assert_allclose(got[key], want, rtol=RTOL, atol=ATOL)
+    assert got["var0"] == np.float32(2.5)
+
+
+def test_fed_tf1_variables(saved):
+    case = saved["tf1"]
+    imported = load_saved_model(case.path, variables_to_feed="all")
+    w, scale = np.ones((3, 4), np.float32), np.float32(2.0)
+    x = case.inputs["serving_default"]["x"]
+    got = _run(imported, {"x": x}, [w, scale])  # Config order: sorted node names
+    np.testing.assert_allclose(got["y"], np.tanh(x @ w) * scale, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: load_saved_model(p / "missing"), "SavedModel directory '.*missing' does not exist"),
+    (lambda p: load_saved_model(p / "variables"), "is not a SavedModel: it has no saved_model.pb"),
+    (lambda p: load_saved_model(p, "nope"),
+     "has no signature 'nope'; its signatures: affine, counter"),
+    (lambda p: load_saved_model(p, "affine", tag_set="serve,gpu"),
+     "has no MetaGraph tagged 'gpu,serve'; its tag sets: serve"),
+    (lambda p: load_saved_model(p, "affine", variables_to_feed="w,nope"),
+     "--variables_to_feed names 'nope', which signature 'affine' does not use; its "
+     "variables: b, w"),
+    (lambda p: load_saved_model(p, "counter"),
+     r"signature 'counter' assigns to variable 'count'.*--variables_to_feed count"),
+])
+def test_errors(saved, call, message):
+    with pytest.raises(FrontendError, match=message):
+        call(saved["module"].path)
+
+
+def test_error_unknown_batch_dimension(tmp_path):
+    import tensorflow as tf
+
+    class Free(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def f(self, x):
+            return {"y": x * 2.0}
+
+    module = Free()
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures={"serving_default": module.f})
+    with pytest.raises(FrontendError, match=r"input 'x' of signature 'serving_default' has "
+                                            r"shape \[\?, 2\], which is not fully defined"):
+        load_saved_model(tmp_path / "m")
+
+
+def test_error_missing_variables(saved, tmp_path):
+    shutil.copytree(saved["module"].path, tmp_path / "m")
+    shutil.rmtree(tmp_path / "m" / "variables")
+    with pytest.raises(FrontendError, match="variables/variables.index' does not exist"):
+        load_saved_model(tmp_path / "m", "affine")
