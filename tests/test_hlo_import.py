@@ -1,0 +1,129 @@
+"""HLO text as users have it (JAX's and TensorFlow's printouts, committed under
+tests/data/hlo/ by tools/gen_hlo_examples.py with the results JAX and TensorFlow
+computed): parsed into a function, evaluated, and the importer's errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aotc.frontend.hlo_import import HloImportError, load_hlo_module, parse_hlo_text
+from aotc.hlo.evaluator import evaluate
+from aotc.hlo.verifier import verify
+
+DATA = Path(__file__).resolve().parent / "data" / "hlo"
+CASES = sorted(p.stem for p in DATA.glob("*.hlo"))
+# Tolerances: JAX/TF compute the same f32 ops with other summation orders and libm.
+RTOL, ATOL = 1e-5, 1e-5
+
+
+def reference(name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The arguments and the results JAX or TensorFlow computed for case `name`."""
+    data = np.load(DATA / f"{name}.npz")
+    count = lambda prefix: sum(1 for k in data.files if k.startswith(prefix))  # noqa: E731
+    return ([data[f"arg{i}"] for i in range(count("arg"))],
+            [data[f"result{i}"] for i in range(count("result"))])
+
+
+def test_cases_present():
+    assert {"jax_mlp", "jax_softmax", "jax_conv", "jax_while", "tf_dense",
+            "tf_while"} <= set(CASES)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_signature_and_evaluation(name):
+    fn = load_hlo_module(DATA / f"{name}.hlo")
+    verify(fn.module)
+    args, want = reference(name)
+    assert [(a.dtype, a.shape) for a in fn.args] == [(a.dtype, a.shape) for a in args]
+    assert [(r.dtype, r.shape) for r in fn.results] == [(r.dtype, r.shape) for r in want]
+    assert fn.module.entry.root.opcode == "tuple"
+    got = evaluate(fn.module, *args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+
+
+def test_argument_names():
+    fn = load_hlo_module(DATA / "jax_mlp.hlo")
+    assert [a.name for a in fn.args] == ["x", "w1", "b1", "w2", "b2"]
+    assert [a.label for a in fn.args] == ["x.1", "w1.1", "b1.1", "w2.1", "b2.1"]
+    assert [r.label for r in fn.results] == ["root[0]", "root[1]"]
+
+
+_DECORATED = """\
+HloModule decorated, is_scheduled=true, entry_computation_layout={(f32[2,3]{0,1}, f32[3]{0})->f32[2,3]{1,0}}, allow_spmd_sharding_propagation_to_output={true}
+
+%add.clone (x.1: f32[], y.1: f32[]) -> f32[] {
+  %x.1 = f32[] parameter(0)
+  %y.1 = f32[] parameter(1)
+  ROOT %add.2 = f32[] add(f32[] %x.1, f32[] %y.1)
+}
+
+ENTRY %main.9 (p.1: f32[2,3], q: f32[3]) -> f32[2,3] {
+  %p.1 = f32[2,3]{0,1} parameter(0), parameter_replication={false}, sharding={replicated}, metadata={op_name="p"}
+  %q = f32[3]{0} parameter(1), sharding={maximal device=0}, frontend_attributes={_xla_compute_type="host"}
+  %b = f32[2,3]{1,0} broadcast(f32[3]{0} %q), dimensions={1}, backend_config={"flag":true}
+  %m = f32[2,3]{1,0} multiply(f32[2,3]{0,1} %p.1, f32[2,3]{1,0} %b), metadata={op_type="Mul" op_name="m" source_file="x.py" source_line=3}
+  %z = f32[] constant(0)
+  %s = f32[2]{0} reduce(f32[2,3]{1,0} %m, f32[] %z), dimensions={1}, to_apply=%add.clone
+  ROOT %r = f32[2,3]{1,0} broadcast(f32[2]{0} %s), dimensions={0}, sharding={maximal device=0}
+}
+"""
+
+
+def test_attributes_xla_prints_are_accepted():
+    fn = parse_hlo_text(_DECORATED)
+    verify(fn.module)
+    assert [a.name for a in fn.args] == ["p", "q"]
+    assert len(fn.results) == 1 and fn.results[0].shape == (2, 3)  # a non-tuple root
+    for inst in fn.module.entry.instructions:
+        assert not {"parameter_replication", "sharding", "frontend_attributes",
+                    "backend_config"} & set(inst.attrs)
+    p = np.arange(6, dtype=np.float32).reshape(2, 3)
+    q = np.array([1, 2, 3], np.float32)
+    (got,) = evaluate(fn.module, p, q)
+    np.testing.assert_array_equal(got, np.repeat((p * q).sum(1, keepdims=True), 3, 1))
+
+
+def test_unknown_opcodes_listed_at_once():
+    text = """\
+HloModule m
+ENTRY main {
+  p = f32[4]{0} parameter(0)
+  a = f32[4]{0} custom-call(p), custom_call_target="foo"
+  b = (f32[4]{0}, u32[]) rng-bit-generator(p), algorithm=rng_default
+  c = f32[4]{0} custom-call(a), custom_call_target="bar"
+  ROOT t = (f32[4]{0}) tuple(c)
+}
+"""
+    with pytest.raises(HloImportError) as info:
+        parse_hlo_text(text, source="m.hlo")
+    assert str(info.value) == (
+        "'m.hlo' uses 2 opcodes that aotc cannot compile:\n"
+        "  custom-call: a, c\n"
+        "  rng-bit-generator: b")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("HloModule m\nENTRY e {\n  ROOT c = f32[40]{0} constant({...})\n}\n",
+     r"line 3: constant c has its value elided as \{...\}"),
+    ("HloModule m\nENTRY e {\n  p = f32[4]{0} parameter(0), sharding={devices=[2]0,1}\n"
+     "  ROOT n = f32[4]{0} negate(p)\n}\n", "p is sharded over several devices"),
+    ("HloModule m\nENTRY e {\n  p = (f32[2], f32[]) parameter(0)\n"
+     "  ROOT g = f32[] get-tuple-element(p), index=1\n}\n",
+     r"entry parameter 0 \(p\) is a tuple"),
+    ("HloModule m\nENTRY e {\n  p = f32[2]{0} parameter(0)\n  t = (f32[2]) tuple(p)\n"
+     "  ROOT r = ((f32[2]), f32[2]) tuple(t, p)\n}\n", r"result 0 of the entry computation \(t\) is a tuple"),
+    ("HloModule m\nENTRY e {\n  p = f32[2]{0} parameter(0)\n  ROOT r = f32[3]{0} negate(p)\n}\n",
+     "is not HLO text aotc can read: line 4"),
+])
+def test_errors(text, message):
+    with pytest.raises(HloImportError, match=message):
+        parse_hlo_text(text, source="m.hlo")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(HloImportError, match="HLO file '.*nope.hlo' does not exist"):
+        load_hlo_module(tmp_path / "nope.hlo")
