@@ -2,6 +2,9 @@
 
     aotc compile GRAPH CONFIG [options]     compile a graph (tfcompile's flag spellings)
     aotc compile --graph=G --config=C ...   the same, exactly as tfcompile is invoked
+    aotc compile SAVED_MODEL_DIR [options]  a SavedModel signature (no CONFIG)
+    aotc compile MODULE.hlo [options]       XLA HLO text (no CONFIG)
+    aotc aot_compile_cpu --dir D ...        saved_model_cli's aot_compile_cpu
     aotc ops [--markdown | --missing]       list the TensorFlow ops aotc can compile (or lacks)
 
 User errors (a bad graph, Config or flag) print one `aotc: error: ...` message and exit
@@ -15,25 +18,30 @@ import sys
 
 from aotc.backends.registry import backend_classes, backend_names
 
-from . import tfcompile_flags
+from . import saved_model_cli, tfcompile_flags
 from .errors import USER_ERRORS
 from .options import OptionError
 
 _DESCRIPTION = """\
-aotc compiles a frozen TensorFlow GraphDef ahead of time into a self-contained object file
-plus a C/C++ header (a C API and a tfcompile-compatible C++ class), for linking into any
-C++ program without the TensorFlow runtime."""
+aotc compiles a frozen TensorFlow GraphDef, a SavedModel or XLA HLO text ahead of time into a
+self-contained object file plus a C/C++ header (a C API and a tfcompile-compatible C++
+class), for linking into any C++ program without the TensorFlow runtime."""
 
 
 def _add_compile_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "compile",
-        help="compile GRAPH with the feeds and fetches of CONFIG",
+        help="compile GRAPH with the feeds and fetches of CONFIG (or a SavedModel, or HLO "
+        "text)",
         description="Compile a frozen GraphDef for the feeds and fetches of a tf2xla Config. "
-        "Files ending in .pbtxt are read as text protos, others as binary.",
+        "Files ending in .pbtxt are read as text protos, others as binary. GRAPH may also be "
+        "a SavedModel directory (its signature gives the arguments and results) or an XLA "
+        "HLO text file *.hlo (the entry's parameters are the arguments, its root tuple the "
+        "results); neither takes a CONFIG.",
     )
     p.add_argument("graph", metavar="GRAPH", nargs="?", default=None,
-                   help="frozen GraphDef (.pb binary or .pbtxt text); or --graph=FILE")
+                   help="frozen GraphDef (.pb binary or .pbtxt text), SavedModel directory "
+                   "or .hlo file; or --graph=FILE")
     p.add_argument("config", metavar="CONFIG", nargs="?", default=None,
                    help="tensorflow.tf2xla.Config (.pb or .pbtxt); or --config=FILE")
     out = p.add_argument_group("output")
@@ -90,6 +98,7 @@ def _add_compile_parser(subparsers) -> None:
     dbg.add_argument("--report", action="store_true",
                      help="print a summary after compiling: kernels (fusions and unfused ops), "
                      "fused ops, temp arena, constant, argument and result bytes")
+    saved_model_cli.add_saved_model_arguments(p)
     tfcompile_flags.add_arguments(p)
 
 
@@ -106,12 +115,14 @@ def _parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                        parser_class=_Parser)
     _add_compile_parser(subparsers)
+    saved_model_cli.add_parser(subparsers)
     _add_ops_parser(subparsers)
     return parser
 
 
 def _run_compile(args: argparse.Namespace) -> int:
     from .compiler import compile as compile_model
+    from .importers import is_config_free
 
     values = vars(args).copy()
     values.pop("command")
@@ -119,9 +130,12 @@ def _run_compile(args: argparse.Namespace) -> int:
     notices += values.pop("notices", [])
     for notice in notices:
         print(f"aotc: note: {notice}", file=sys.stderr)
-    if config is None:
-        raise OptionError("no Config: pass CONFIG (after GRAPH) or --config=FILE")
+    if config is None and not (graph and is_config_free(graph)):
+        raise OptionError("no Config: pass CONFIG (after GRAPH) or --config=FILE; a "
+                          "SavedModel directory or an .hlo file needs none")
     if values.pop("dump_fetch_nodes"):
+        if config is None:
+            raise OptionError("--dump_fetch_nodes prints a Config's fetches; pass CONFIG")
         print(tfcompile_flags.fetch_nodes(config))
         return 0
     if graph is None:
@@ -160,7 +174,7 @@ def _run_ops(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"compile": _run_compile, "ops": _run_ops}
+_COMMANDS = {"compile": _run_compile, "aot_compile_cpu": saved_model_cli.run, "ops": _run_ops}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
-"""The pipeline: graph and Config in, artifact out.
+"""The pipeline: graph and Config (or a SavedModel, or HLO text) in, artifact out.
 
 Each stage takes the previous stage's product and returns its own:
 
     GraphDef + Config --prune--> Subgraph --lower--> HLO Module --passes--> optimized Module
       --assign_buffers--> BufferAssignment --backend--> files + Program --> artifact
+
+SavedModels and HLO text enter as HLO modules too (aotc/importers.py).
 
 The backend is looked up by name in aotc.backends.registry; this module imports none.
 """
@@ -15,9 +17,6 @@ from dataclasses import dataclass
 
 from aotc.backends.base import Backend, BackendResult
 from aotc.backends.registry import get_backend
-from aotc.frontend.graph import to_config, to_graph_def
-from aotc.frontend.lower import lower
-from aotc.frontend.prune import prune
 from aotc.hlo import Module
 from aotc.hlo.verifier import verify
 from aotc.passes.buffer_assignment import BufferAssignment, assign_buffers
@@ -27,6 +26,7 @@ from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec, VariableSpec
 
 from .artifact import Artifact, OutputRequests, write_artifact
+from .importers import import_model
 from .report import compilation_report
 from .errors import ArtifactError
 from .names import is_c_identifier
@@ -53,17 +53,15 @@ class Compilation:
 def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     """Run the pipeline up to (not including) writing files.
 
-    `graph` and `config` are paths, bytes or parsed protos (see aotc.frontend.graph);
+    `graph` and `config` are paths, bytes or parsed protos (see aotc.frontend.graph); or
+    `graph` is a SavedModel directory or an `.hlo` text file and `config` is None.
     `options` are resolved here unless they already are.
     """
     graph_path = graph if isinstance(graph, (str, os.PathLike)) else None
-    options = options.resolve(str(graph_path) if graph_path else None)
+    options = options.resolve(os.fspath(graph_path).rstrip("/\\") if graph_path else None)
     backend = get_backend(options.backend)(options)
-    graph_def = to_graph_def(graph)
-    config_proto = to_config(config)
-
-    subgraph = prune(graph_def, config_proto)
-    module = lower(subgraph, name=options.name)
+    imported = import_model(graph, config, options)
+    module = imported.module
     verify(module)
     # Optimize (the shared passes, then the backend's own), then choose layouts and the
     # schedule that buffer assignment packs by.
@@ -80,14 +78,13 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     if options.dump_hlo:
         for stage, text in output.stages.items():
             dump_text(options.dump_hlo, f"{backend.name}-{stage}.txt", text)
-    args = [TensorSpec(f.name, _tensor_name(f.tensor), _numpy_name(f.dtype), tuple(f.shape))
-            for f in subgraph.feeds]
+    args = [TensorSpec(name, node, _numpy_name(dtype), shape)
+            for name, node, dtype, shape in imported.args]
     results = [
-        TensorSpec(f.name, _tensor_name(f.tensor), _numpy_name(p.shape.element_type.np_dtype),
-                   p.shape.dims)
-        for f, p in zip(subgraph.fetches, module.entry.root.operands)
+        TensorSpec(name, node, _numpy_name(p.shape.element_type.np_dtype), p.shape.dims)
+        for (name, node), p in zip(imported.results, module.entry.root.operands)
     ]
-    variables = _variable_specs(subgraph.variables, args, results)
+    variables = _variable_specs(imported.variables, args, results)
     temp_bytes = assignment.temp_bytes
     if output.scratch_bytes:
         temp_bytes = _align(temp_bytes) + output.scratch_bytes
@@ -165,10 +162,6 @@ def _variable_specs(infos, args: list[TensorSpec], results: list[TensorSpec]) ->
             results.append(TensorSpec("", var.node_name, dtype, shape))
         specs.append(spec)
     return specs
-
-
-def _tensor_name(tensor) -> str:
-    return tensor.node_name if tensor.output_index == 0 else str(tensor)
 
 
 def _numpy_name(dtype) -> str:

@@ -51,6 +51,15 @@ class CompileOptions:
     dump_hlo: str = ""
     report: bool = False  # print a summary: kernels, fused ops, buffer sizes (aotc/report.py)
     threads: int = 4
+    # SavedModel inputs only (aotc/importers.py): which signature of which MetaGraph,
+    # the variables that stay arguments ("all" or comma-separated variable nodes), another
+    # checkpoint than <dir>/variables/variables, and saved_model_cli's names
+    # (feed_<key>, fetch_<key>, param_<variable>), which `aotc aot_compile_cpu` sets.
+    signature_def_key: str = ""  # default serving_default
+    tag_set: str = ""  # default serve
+    variables_to_feed: str = ""
+    checkpoint_path: str = ""
+    saved_model_cli_names: bool = False
     resolved: bool = False  # set by `resolve`; a resolved object is final
 
     @classmethod
