@@ -4,12 +4,17 @@ its errors, checked against TensorFlow's own reading of the same files."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+import aotc
 from aotc.frontend import tensor_bundle
 from aotc.frontend.errors import FrontendError
 from aotc.frontend.lower import lower
@@ -18,6 +23,7 @@ from aotc.frontend.saved_model import freeze, load_saved_model
 from aotc.frontend.tensor_bundle import BundleError, TensorBundle, crc32c
 from aotc.hlo.evaluator import evaluate
 from aotc.hlo.verifier import verify
+from conftest import ROOT, build_cpp, run_aotc, run_program
 from saved_models import make_saved_models
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -223,3 +229,158 @@ def test_error_missing_variables(saved, tmp_path):
     shutil.rmtree(tmp_path / "m" / "variables")
     with pytest.raises(FrontendError, match="variables/variables.index' does not exist"):
         load_saved_model(tmp_path / "m", "affine")
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled: `aotc compile DIR`, `aotc aot_compile_cpu`, and with no TensorFlow at all
+
+
+@pytest.fixture(scope="session")
+def compiled(saved, tmp_path_factory):
+    """The frozen signatures compiled once with the Python API: name -> artifact."""
+    root = tmp_path_factory.mktemp("saved_model_artifacts")
+    builds = {"keras": ("serving_default", "models::Keras"),
+              "module": ("affine", "models::Affine"),
+              "tf1": ("serving_default", "models::Tf1")}
+    return {name: aotc.compile(saved[name].path, None, out_dir=root / name, cpp_class=cls,
+                               signature_def_key=signature)
+            for name, (signature, cls) in builds.items()}
+
+
+@pytest.mark.parametrize("name, signature", [
+    ("keras", "serving_default"), ("module", "affine"), ("tf1", "serving_default")])
+def test_compiled_signature_matches_tensorflow(saved, compiled, name, signature):
+    case, artifact = saved[name], compiled[name]
+    program = artifact.program
+    assert [a.name for a in program.args] == sorted(case.inputs[signature])
+    assert [r.name for r in program.results] == sorted(case.outputs[signature])
+    assert program.variables == []  # all frozen
+    got = artifact.load()(**case.inputs[signature])
+    got = got if isinstance(got, (list, tuple)) else [got]
+    for value, key in zip(got, sorted(case.outputs[signature])):
+        np.testing.assert_allclose(value, case.outputs[signature][key], rtol=RTOL, atol=ATOL)
+
+
+_COUNTER_MAIN = r"""
+#include <cstdio>
+#include "out/counter.h"
+
+// Written against the header saved_model_cli aot_compile_cpu generates.
+int main() {
+  counters::Counter model;
+  const float a[3] = {@A@}, b[3] = {@B@};
+  float count = 1.5f;
+  for (int i = 0; i < 3; ++i) {
+    model.arg_feed_a(i) = a[i];
+    model.arg_feed_b_data()[i] = b[i];
+  }
+  model.set_var_param_count_data(&count);
+  if (!model.Run()) return 1;
+  for (int i = 0; i < 3; ++i) std::printf("%.9g\n", model.result_fetch_sum(i));
+  std::printf("%.9g %.9g\n", model.result_fetch_count(), count);
+  std::printf("%d %d %d %d\n", model.LookupArgIndex("feed_b"),
+              model.LookupResultIndex("fetch_sum"), model.LookupVariableIndex("param_count"),
+              model.ProgramShape() == nullptr);
+  return 0;
+}
+"""
+
+
+def test_aot_compile_cpu_is_source_compatible(saved, tmp_path):
+    case = saved["module"]
+    prefix = tmp_path / "out" / "counter"
+    proc = run_aotc("aot_compile_cpu", "--dir", case.path, "--tag_set", "serve",
+                    "--signature_def_key", "counter", "--output_prefix", prefix,
+                    "--cpp_class", "counters::Counter", "--variables_to_feed", "count",
+                    "--multithreading", "False", "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("aotc: note: --overwrite has no effect: it does not apply to "
+                           "aot_compile_cpu\n")
+    for suffix in (".h", ".o", "_metadata.o", "_constants.o", "_makefile.inc"):
+        assert (tmp_path / "out" / f"counter{suffix}").is_file(), suffix
+    meta = json.loads((tmp_path / "out" / "counter.json").read_text())
+    # saved_model_cli's rule: __xla_<prefix>__<class>, non-alphanumeric runs as '_'.
+    assert meta["entry_symbol"] == re.sub("[^0-9a-zA-Z]+", "_",
+                                          f"__xla_{prefix}__counters::Counter")
+    assert [a["name"] for a in meta["args"]] == ["feed_a", "feed_b", "param_count"]
+    assert [r["name"] for r in meta["results"]] == ["fetch_count", "fetch_sum", ""]
+    assert "INC = -I" in (tmp_path / "out" / "counter_makefile.inc").read_text()
+
+    inputs = case.inputs["counter"]
+    source = _COUNTER_MAIN.replace("@A@", ", ".join(map(repr, inputs["a"].tolist()))) \
+                          .replace("@B@", ", ".join(map(repr, inputs["b"].tolist())))
+    (tmp_path / "main.cc").write_text(source)
+    exe = build_cpp([tmp_path / "main.cc"], tmp_path / "main", include=[tmp_path],
+                    objects=[tmp_path / "out" / "counter.o"])
+    lines = run_program(exe).split("\n")
+    want = case.outputs["counter"]
+    np.testing.assert_allclose([float(v) for v in lines[:3]], want["sum"], rtol=RTOL, atol=ATOL)
+    assert lines[3] == f"{float(want['count']):.9g} {float(want['count']):.9g}"
+    assert lines[4] == "1 1 2 1"  # a variable's index is its arg index
+
+
+_NO_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # from here on, `import tensorflow` raises ImportError
+try:
+    import tensorflow  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("tensorflow is importable")
+import numpy as np
+import aotc
+from aotc.cli import main
+
+saved_model, out, inputs, results = sys.argv[1:]
+status = main(["compile", saved_model, "--cpp_class", "ns::Keras", "-o", out])
+if status:
+    raise SystemExit(status)
+np.save(results, aotc.load(out)(np.load(inputs)))
+loaded = sorted(m for m, v in sys.modules.items() if v is not None and "tensorflow" in m)
+if loaded:
+    raise SystemExit(f"imported {loaded}")
+"""
+
+
+def test_compile_and_run_without_tensorflow(saved, tmp_path):
+    case = saved["keras"]
+    np.save(tmp_path / "x.npy", case.inputs["serving_default"]["inputs"])
+    proc = subprocess.run([sys.executable, "-c", _NO_TENSORFLOW, str(case.path),
+                           str(tmp_path / "out"), str(tmp_path / "x.npy"),
+                           str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"),
+                               case.outputs["serving_default"]["output_0"],
+                               rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--signature_def_key", "nope"], "has no signature 'nope'; its signatures: affine, counter"),
+    (["--signature_def_key", "affine", "--tag_set", "train"],
+     "has no MetaGraph tagged 'train'; its tag sets: serve"),
+    (["--signature_def_key", "counter"], "assigns to variable 'count'"),
+])
+def test_cli_errors(saved, tmp_path, args, message):
+    proc = run_aotc("compile", saved["module"].path, *args, "-o", tmp_path / "out")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("aotc: error: ") and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_input_errors(saved, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args, message in [
+        ([empty], "is not a SavedModel: it has no saved_model.pb"),
+        ([saved["module"].path, empty / "config.pbtxt"], "which takes no Config"),
+        ([ROOT / "examples/matmul/graph.pbtxt", ROOT / "examples/matmul/config.pbtxt",
+          "--signature_def_key", "x"], "--signature_def_key applies to SavedModel "
+                                       "directories only"),
+        ([ROOT / "examples/matmul/graph.pbtxt"], "no Config: pass CONFIG"),
+    ]:
+        proc = run_aotc("compile", *args, "-o", tmp_path / "out")
+        assert proc.returncode == 1, args
+        assert proc.stderr.startswith("aotc: error: ") and message in proc.stderr, proc.stderr
+        assert not (tmp_path / "out").exists()
