@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import aotc
 from aotc.frontend.hlo_import import HloImportError, load_hlo_module, parse_hlo_text
 from aotc.hlo.evaluator import evaluate
 from aotc.hlo.verifier import verify
+from conftest import run_aotc
 
 DATA = Path(__file__).resolve().parent / "data" / "hlo"
 CASES = sorted(p.stem for p in DATA.glob("*.hlo"))
@@ -127,3 +129,66 @@ def test_errors(text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(HloImportError, match="HLO file '.*nope.hlo' does not exist"):
         load_hlo_module(tmp_path / "nope.hlo")
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled with `aotc compile MODULE.hlo`
+
+
+@pytest.fixture(scope="session")
+def hlo_artifacts(tmp_path_factory):
+    """Every example compiled once with the Python API (the mlp also with the CLI)."""
+    root = tmp_path_factory.mktemp("hlo_artifacts")
+    return {name: aotc.compile(DATA / f"{name}.hlo", None, out_dir=root / name,
+                               cpp_class=f"hlo::{name.title().replace('_', '')}")
+            for name in CASES}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_compiled_matches_reference(hlo_artifacts, name):
+    artifact = hlo_artifacts[name]
+    args, want = reference(name)
+    got = artifact.load()(*args)
+    got = got if isinstance(got, (list, tuple)) else [got]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+
+
+def test_compiled_signature(hlo_artifacts):
+    program = hlo_artifacts["jax_mlp"].program
+    assert [(a.name, a.node, a.shape) for a in program.args] == [
+        ("x", "x.1", (4, 8)), ("w1", "w1.1", (8, 16)), ("b1", "b1.1", (16,)),
+        ("w2", "w2.1", (16, 3)), ("b2", "b2.1", (3,))]
+    assert [(r.name, r.node, r.shape) for r in program.results] == [
+        ("", "root[0]", (4, 3)), ("", "root[1]", ())]
+
+
+def test_cli(tmp_path):
+    proc = run_aotc("compile", DATA / "jax_softmax.hlo", "--cpp_class", "ns::Softmax",
+                    "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    args, (want,) = reference("jax_softmax")
+    np.testing.assert_allclose(aotc.load(tmp_path / "out")(*args), want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--signature_def_key", "k"], "--signature_def_key applies to SavedModel directories only"),
+    ([DATA / "jax_mlp.npz"], "is HLO text, which takes no Config"),
+])
+def test_cli_errors(tmp_path, extra, message):
+    proc = run_aotc("compile", DATA / "jax_mlp.hlo", *extra, "-o", tmp_path / "out")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("aotc: error: ") and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_unknown_opcodes(tmp_path):
+    module = tmp_path / "m.hlo"
+    module.write_text("HloModule m\nENTRY e {\n  p = f32[4]{0} parameter(0)\n"
+                      "  ROOT a = f32[4]{0} custom-call(p), custom_call_target=\"f\"\n}\n")
+    proc = run_aotc("compile", module, "-o", tmp_path / "out")
+    assert proc.returncode == 1
+    assert proc.stderr == (f"aotc: error: '{module}' uses 1 opcode that aotc cannot "
+                           "compile:\n  custom-call: a\n")
+    assert not (tmp_path / "out").exists()
