@@ -6,8 +6,9 @@ returns what the rest of the frontend compiles: the MetaGraph's graph, a tf2xla 
 whose feeds are the signature's inputs and whose fetches are its outputs (each sorted by
 key), and the saved values of the variables the fetches need.
 
-Names. By default an input's key is its argument's name and an output's key its result's
-name. `naming="saved_model_cli"` gives the names `saved_model_cli aot_compile_cpu` gives:
+Names. By default an input's key is its argument's name, an output's key its result's name,
+and a fed variable's node name its name (characters a C identifier cannot hold become '_').
+`naming="saved_model_cli"` gives the names `saved_model_cli aot_compile_cpu` gives:
 `feed_<key>`, `fetch_<key>`, and `param_<variable node>` for fed variables ('/' becomes
 '_' in all of them).
 
@@ -28,7 +29,9 @@ gives that object's checkpoint key. TF1 SavedModels save a variable under its no
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 import numpy as np
 from google.protobuf import message as _message
@@ -70,8 +73,29 @@ class SavedModelError(FrontendError):
     """A SavedModel directory that cannot be compiled as asked (tags, signature, ...)."""
 
 
-#: Naming conventions: (feed prefix, fetch prefix, fed-variable prefix).
-NAMINGS = {"signature": ("", "", ""), "saved_model_cli": ("feed_", "fetch_", "param_")}
+class _Naming(NamedTuple):
+    """How inputs, outputs (by key) and fed variables (by node name) are named."""
+
+    feed: Callable[[str], str]
+    fetch: Callable[[str], str]
+    variable: Callable[[str], str]
+
+
+def _identifier(text: str) -> str:
+    """`text` with every character that cannot be in a C identifier as '_'."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return "_" + name if name[:1].isdigit() else name
+
+
+def _slashes(prefix: str) -> Callable[[str], str]:
+    # saved_model_cli replaces '/' only; anything else invalid is reported by name.
+    return lambda text: prefix + text.replace("/", "_")
+
+
+#: Naming conventions by name: the signature's own keys, or saved_model_cli's.
+NAMINGS = {"signature": _Naming(_identifier, _identifier, _identifier),
+           "saved_model_cli": _Naming(_slashes("feed_"), _slashes("fetch_"),
+                                      _slashes("param_"))}
 
 
 @dataclass
@@ -105,22 +129,23 @@ def load_saved_model(directory, signature_def_key: str = "serving_default",
     directory = os.fspath(directory)
     meta_graph = _meta_graph(_read(directory), directory, tag_set)
     signature = _signature(meta_graph, signature_def_key, directory)
-    feed_prefix, fetch_prefix, var_prefix = NAMINGS[naming]
+    names = NAMINGS[naming]
     graph = meta_graph.graph_def
     nodes = {n.name: n for n in graph.node}
 
     config = aotc_tf2xla_pb2.Config()
     for key in sorted(signature.inputs):
-        _add_feed(config, key, signature.inputs[key], feed_prefix, signature_def_key, nodes)
+        _add_feed(config, key, signature.inputs[key], names.feed(key), signature_def_key, nodes)
     for key in sorted(signature.outputs):
-        _add_fetch(config, key, signature.outputs[key], fetch_prefix, signature_def_key, nodes)
+        _add_fetch(config, key, signature.outputs[key], names.fetch(key), signature_def_key,
+                   nodes)
 
     reachable = _reachable(config, nodes)
     needed = sorted(n.name for n in reachable if n.op in _VARIABLE_OPS)
     fed = _fed_variables(variables_to_feed, needed, signature_def_key)
     functions = {f.signature.name: f for f in graph.library.function}
     for name in fed:
-        _add_variable(config, nodes[name], var_prefix + _c_name(name),
+        _add_variable(config, nodes[name], names.variable(name),
                       readonly=not _modified(name, reachable, functions))
     frozen_names = [n for n in needed if n not in fed]
     frozen = {}
@@ -133,7 +158,7 @@ def load_saved_model(directory, signature_def_key: str = "serving_default",
                     f"saved value cannot be compiled in as a constant; feed it instead "
                     f"(--variables_to_feed {name})")
             frozen[name] = values.value_of(nodes[name])
-            _add_variable(config, nodes[name], _c_name(name), readonly=True)
+            _add_variable(config, nodes[name], _identifier(name), readonly=True)
     return SavedModelGraph(graph, config, frozen)
 
 
@@ -211,10 +236,6 @@ def _signature(meta_graph, key: str, directory: str):
 # Feeds, fetches and variables
 
 
-def _c_name(text: str) -> str:
-    return text.replace("/", "_")
-
-
 def _tensor(info, what: str, nodes) -> tuple[str, int]:
     encoding = info.WhichOneof("encoding")
     if encoding != "name":
@@ -227,7 +248,7 @@ def _tensor(info, what: str, nodes) -> tuple[str, int]:
     return ref
 
 
-def _add_feed(config, key: str, info, prefix: str, signature: str, nodes) -> None:
+def _add_feed(config, key: str, info, name: str, signature: str, nodes) -> None:
     what = f"input '{key}' of signature '{signature}'"
     ref = _tensor(info, what, nodes)
     shape = shape_from_proto(info.tensor_shape)
@@ -239,14 +260,14 @@ def _add_feed(config, key: str, info, prefix: str, signature: str, nodes) -> Non
                               "model with a fully defined input signature, e.g. "
                               "tf.TensorSpec([1, ...])")
     numpy_dtype(info.dtype, what)
-    feed = config.feed.add(name=prefix + _c_name(key), type=info.dtype)
+    feed = config.feed.add(name=name, type=info.dtype)
     feed.id.node_name, feed.id.output_index = ref
     feed.shape.CopyFrom(info.tensor_shape)
 
 
-def _add_fetch(config, key: str, info, prefix: str, signature: str, nodes) -> None:
+def _add_fetch(config, key: str, info, name: str, signature: str, nodes) -> None:
     ref = _tensor(info, f"output '{key}' of signature '{signature}'", nodes)
-    fetch = config.fetch.add(name=prefix + _c_name(key), type=info.dtype)
+    fetch = config.fetch.add(name=name, type=info.dtype)
     fetch.id.node_name, fetch.id.output_index = ref
     if not info.tensor_shape.unknown_rank:
         fetch.shape.CopyFrom(info.tensor_shape)
