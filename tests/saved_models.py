@@ -23,7 +23,7 @@ class SavedModelCase:
 
 def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
     """Write the test SavedModels under `root`: a Keras MLP (tf.saved_model.save), a
-    tf.Module with two signatures and dict outputs (one assigns a variable), and a TF1
+    Keras model with batch normalization (model.export), a tf.Module with two signatures and dict outputs (one assigns a variable), and a TF1
     SavedModel with a reference and a resource variable."""
     import tensorflow as tf
 
@@ -40,6 +40,19 @@ def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
     case.inputs["serving_default"] = {"inputs": x}
     case.outputs["serving_default"] = {"output_0": keras(x).numpy()}
     cases["keras"] = case
+
+    # model.export, with a fixed batch (its default signature's batch is unknown).
+    exported = tf.keras.Sequential([tf.keras.Input((5,)), tf.keras.layers.Dense(6),
+                                    tf.keras.layers.BatchNormalization(),
+                                    tf.keras.layers.Activation("gelu")])
+    exported.layers[1].moving_mean.assign(rng.standard_normal(6).astype(np.float32))
+    exported.layers[1].moving_variance.assign(rng.uniform(0.5, 2, 6).astype(np.float32))
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    case = SavedModelCase(root / "keras_export")
+    exported.export(str(case.path), input_signature=[tf.TensorSpec([2, 5], tf.float32)])
+    case.inputs["serving_default"] = {"args_0": x}
+    case.outputs["serving_default"] = {"output_0": exported(x).numpy()}
+    cases["keras_export"] = case
 
     class Module(tf.Module):
         def __init__(self):

@@ -69,7 +69,7 @@ def test_crc32c_of_large_data_matches_small_steps(size):
     assert crc32c(data[size // 3:], crc32c(data[:size // 3])) == crc
 
 
-@pytest.mark.parametrize("name", ["keras", "module", "tf1"])
+@pytest.mark.parametrize("name", ["keras", "keras_export", "module", "tf1"])
 def test_bundle_matches_tensorflow(saved, name):
     import tensorflow as tf
 
@@ -173,7 +173,8 @@ def test_saved_model_cli_names(saved):
 
 
 @pytest.mark.parametrize("name, signature", [
-    ("keras", "serving_default"), ("module", "affine"), ("tf1", "serving_default")])
+    ("keras", "serving_default"), ("keras_export", "serving_default"), ("module", "affine"),
+    ("tf1", "serving_default")])
 def test_frozen_signature_matches_tensorflow(saved, name, signature):
     case = saved[name]
     imported = load_saved_model(case.path, signature)
@@ -251,6 +252,7 @@ def compiled(saved, tmp_path_factory):
     """The frozen signatures compiled once with the Python API: name -> artifact."""
     root = tmp_path_factory.mktemp("saved_model_artifacts")
     builds = {"keras": ("serving_default", "models::Keras"),
+              "keras_export": ("serving_default", "models::KerasExport"),
               "module": ("affine", "models::Affine"),
               "tf1": ("serving_default", "models::Tf1")}
     return {name: aotc.compile(saved[name].path, None, out_dir=root / name, cpp_class=cls,
@@ -259,7 +261,8 @@ def compiled(saved, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, signature", [
-    ("keras", "serving_default"), ("module", "affine"), ("tf1", "serving_default")])
+    ("keras", "serving_default"), ("keras_export", "serving_default"), ("module", "affine"),
+    ("tf1", "serving_default")])
 def test_compiled_signature_matches_tensorflow(saved, compiled, name, signature):
     case, artifact = saved[name], compiled[name]
     program = artifact.program
