@@ -11,7 +11,7 @@ import pytest
 
 import aotc
 from aotc.frontend.hlo_import import HloImportError, load_hlo_module, parse_hlo_text
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.verifier import verify
 from conftest import run_aotc
 

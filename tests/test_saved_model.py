@@ -21,7 +21,7 @@ from aotc.frontend.lower import lower
 from aotc.frontend.prune import prune
 from aotc.frontend.saved_model import freeze, load_saved_model
 from aotc.frontend.tensor_bundle import BundleError, TensorBundle, crc32c
-from aotc.hlo.evaluator import evaluate
+from aotc.hlo.evaluation import evaluate
 from aotc.hlo.verifier import verify
 from conftest import ROOT, build_cpp, run_aotc, run_program
 from saved_models import make_saved_models
