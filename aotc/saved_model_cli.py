@@ -65,7 +65,8 @@ def add_parser(subparsers) -> None:
         help="compile a SavedModel signature as saved_model_cli aot_compile_cpu does",
         description="saved_model_cli's aot_compile_cpu, without TensorFlow: compile one "
         "signature of a SavedModel into <prefix>.h and <prefix>.o (plus the _metadata.o, "
-        "_constants.o and _makefile.inc files it writes), with its names.")
+        "_constants.o and _makefile.inc files it writes), with its names. saved_model_cli's "
+        "flags for its other commands (and --multithreading) are accepted, with a note.")
     p.add_argument("--dir", required=True, help="the SavedModel directory")
     p.add_argument("--tag_set", default="serve", help="tags of the MetaGraph (default: serve)")
     p.add_argument("--signature_def_key", default="serving_default",

@@ -158,7 +158,7 @@ def load_saved_model(directory, signature_def_key: str = "serving_default",
                     f"saved value cannot be compiled in as a constant; feed it instead "
                     f"(--variables_to_feed {name})")
             frozen[name] = values.value_of(nodes[name])
-            _add_variable(config, nodes[name], _identifier(name), readonly=True)
+            _add_variable(config, nodes[name], name, readonly=True)  # never shown
     return SavedModelGraph(graph, config, frozen)
 
 
