@@ -398,3 +398,16 @@ def test_cli_input_errors(saved, tmp_path):
         assert proc.returncode == 1, args
         assert proc.stderr.startswith("aotc: error: ") and message in proc.stderr, proc.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_aot_compile_cpu_errors(saved, tmp_path):
+    path = saved["module"].path
+    proc = run_aotc("aot_compile_cpu", "--dir", path, "--signature_def_key", "nope",
+                    "--output_prefix", tmp_path / "out" / "m", "--cpp_class", "ns::M")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("aotc: error: the SavedModel in ")
+    assert "has no signature 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+    proc = run_aotc("aot_compile_cpu", "--dir", path, "--output_prefix", tmp_path / "m")
+    assert proc.returncode == 1
+    assert "the following arguments are required: --cpp_class" in proc.stderr
