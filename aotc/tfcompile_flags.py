@@ -111,7 +111,8 @@ def take(values: dict) -> tuple[str | None, str | None, list[str]]:
                      "--config")
     if values.pop("hlo_module", ""):
         raise OptionError("--hlo_module is not supported: aotc compiles a GraphDef "
-                          "(--graph) and a Config (--config), not an HLO module proto")
+                          "(--graph) and a Config (--config), not an HLO module proto; "
+                          "HLO text compiles as GRAPH (a *.hlo file, no Config)")
     notices = []
     for flag, why in IGNORED_FLAGS.items():
         value = values.pop(flag, None)
