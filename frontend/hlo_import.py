@@ -12,10 +12,17 @@ Before parsing, the text is scanned once for what XLA prints but aotc cannot com
 that everything is reported at once rather than one parse error at a time: opcodes aotc
 does not have (each with the instructions using it), constants whose value was elided as
 `{...}` (TensorFlow elides large constants when it prints HLO), and instructions sharded
-over several devices. Attributes that do not change what is computed (layouts, metadata,
+over several devices. Attributes that do not change what is computed (metadata,
 frontend_attributes, parameter_replication, single-device sharding, backend_config, ...)
 are accepted: the parser skips or keeps them, and the importer drops the kept ones the
 IR does not model.
+
+Layouts say how values are stored, not what they are, so every shape is made row-major
+(aotc's ABI, and the input of its own layout assignment): a parameter printed with layout
+{0,1} still takes a row-major argument. The exception is `bitcast`, whose meaning depends
+on its layouts (XLA inserts them after its layout assignment): one that is not a
+reshape of row-major arrays is rejected; give aotc the module before optimization, as
+JAX's `as_text()` and TensorFlow's stage="hlo" print it.
 """
 
 from __future__ import annotations
@@ -88,10 +95,21 @@ def parse_hlo_text(text: str, source: str = "<hlo>") -> HloFunction:
         module = parse_module(text)
     except HloParseError as e:
         raise HloImportError(f"'{source}' is not HLO text aotc can read: {e}") from None
+    bitcasts = []
     for comp in module.computations:
         for inst in comp.instructions:
             for key in _MEANINGLESS_ATTRS:
                 inst.attrs.pop(key, None)
+            if inst.opcode == "bitcast" and not (_is_row_major(inst.shape)
+                                                 and _is_row_major(inst.operands[0].shape)):
+                bitcasts.append(inst.name)
+    if bitcasts:
+        raise HloImportError(f"'{source}': bitcast {', '.join(bitcasts)} depends on its "
+                             "layouts (XLA adds such bitcasts when it assigns layouts); give "
+                             "aotc the module before XLA optimizes it")
+    for comp in module.computations:
+        for inst in comp.instructions:
+            inst.shape = _row_major(inst.shape)
     entry = module.entry
     args = [_argument(p, source) for p in entry.parameters]
     _name_arguments(args)
@@ -187,6 +205,18 @@ def _name_arguments(args: list[HloValue]) -> None:
     for i, stem in enumerate(stems):
         if is_c_identifier(stem) and stems.count(stem) == 1:
             args[i] = HloValue(stem, args[i].label, args[i].dtype, args[i].shape)
+
+
+def _is_row_major(shape: Shape) -> bool:
+    if shape.is_tuple:
+        return all(_is_row_major(s) for s in shape.tuple_shapes)
+    return shape.is_row_major
+
+
+def _row_major(shape: Shape) -> Shape:
+    if shape.is_tuple:
+        return Shape.tuple([_row_major(s) for s in shape.tuple_shapes])
+    return Shape(shape.element_type, shape.dims)
 
 
 def _element(entry, root: Instruction, index: int, shape: Shape) -> Instruction:

@@ -120,6 +120,8 @@ ENTRY main {
      "  ROOT r = ((f32[2]), f32[2]) tuple(t, p)\n}\n", r"result 0 of the entry computation \(t\) is a tuple"),
     ("HloModule m\nENTRY e {\n  p = f32[2]{0} parameter(0)\n  ROOT r = f32[3]{0} negate(p)\n}\n",
      "is not HLO text aotc can read: line 4"),
+    ("HloModule m\nENTRY e {\n  p = f32[2,3]{1,0} parameter(0)\n"
+     "  ROOT b = f32[3,2]{0,1} bitcast(p)\n}\n", "bitcast b depends on its layouts"),
 ])
 def test_errors(text, message):
     with pytest.raises(HloImportError, match=message):
@@ -162,6 +164,17 @@ def test_compiled_signature(hlo_artifacts):
         ("w2", "w2.1", (16, 3)), ("b2", "b2.1", (3,))]
     assert [(r.name, r.node, r.shape) for r in program.results] == [
         ("", "root[0]", (4, 3)), ("", "root[1]", ())]
+
+
+def test_compiled_layouts_do_not_change_the_arguments(tmp_path):
+    # p is printed column-major ({0,1}); the compiled function still takes row-major data.
+    (tmp_path / "decorated.hlo").write_text(_DECORATED)
+    artifact = aotc.compile(tmp_path / "decorated.hlo", None, out_dir=tmp_path / "out",
+                            cpp_class="ns::Decorated")
+    p = np.arange(6, dtype=np.float32).reshape(2, 3)
+    q = np.array([1, 2, 3], np.float32)
+    np.testing.assert_array_equal(artifact.load()(p, q),
+                                  np.repeat((p * q).sum(1, keepdims=True), 3, 1))
 
 
 def test_cli(tmp_path):
