@@ -41,7 +41,7 @@ __all__ = ["HloImportError", "HloFunction", "HloValue", "load_hlo_module", "pars
 
 #: Attributes XLA prints whose value does not change the computed function.
 _MEANINGLESS_ATTRS = ("parameter_replication", "sharding", "frontend_attributes",
-                      "backend_config", "statistics_viz", "origin")
+                      "backend_config", "origin")
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=(){}]+)\s*=\s*(?P<rest>.*)$")
 _ARRAY_SHAPE = re.compile(r"[a-z][a-z0-9]*\[[^\]]*\](?:\{[^{}]*\})?")

@@ -53,7 +53,8 @@ class _CompSyntax:
 #: Attributes XLA text may carry that this IR does not model; their values are skipped.
 _IGNORED_ATTRS = frozenset({
     "sharding", "backend_config", "frontend_attributes", "operand_precision",
-    "precision_config", "statistics_viz", "algorithm", "type", "control-predecessors",
+    "precision_config", "statistics_viz", "statistics", "algorithm", "type",
+    "control-predecessors",
     "origin", "result_accuracy", "channel_id", "outer_dimension_partitions",
 })
 

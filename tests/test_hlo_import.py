@@ -89,6 +89,28 @@ def test_attributes_xla_prints_are_accepted():
     np.testing.assert_array_equal(got, np.repeat((p * q).sum(1, keepdims=True), 3, 1))
 
 
+_JAX_DECORATED = """\
+HloModule jit_f, is_scheduled=true, input_output_alias={ {0}: (0, {}, may-alias) }, entry_computation_layout={(f32[2]{0}, s32[])->(f32[2]{0})}, allow_spmd_sharding_propagation_to_parameters={false,false}, num_partitions=1, frontend_attributes={fingerprint_before_lhs="abc"}
+
+ENTRY %main.5 (Arg_0.1: f32[2], Arg_1.2: s32[]) -> (f32[2]) {
+  %Arg_0.1 = f32[2]{0} parameter(0), sharding={replicated}, metadata={op_name="x"}
+  %Arg_1.2 = s32[] parameter(1), sharding={maximal device=0}
+  %convert.3 = f32[] convert(s32[] %Arg_1.2), metadata={op_name="jit(f)/convert_element_type" source_file="/t.py" source_line=4 scheduling_name="convert.3"}
+  %broadcast.4 = f32[2]{0} broadcast(f32[] %convert.3), dimensions={}
+  %multiply = f32[2]{0} multiply(f32[2]{0} %Arg_0.1, f32[2]{0} %broadcast.4), statistics={visualizing_index=1,stat-1=0.5}
+  ROOT %tuple = (f32[2]{0}) tuple(f32[2]{0} %multiply), sharding={{replicated}}
+}
+"""
+
+
+def test_module_attributes_xla_prints_are_accepted():
+    fn = parse_hlo_text(_JAX_DECORATED)
+    verify(fn.module)
+    assert [a.name for a in fn.args] == ["Arg_0", "Arg_1"]
+    (got,) = evaluate(fn.module, np.array([1.5, -2], np.float32), np.int32(3))
+    np.testing.assert_array_equal(got, [4.5, -6])
+
+
 def test_unknown_opcodes_listed_at_once():
     text = """\
 HloModule m
