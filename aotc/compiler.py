@@ -107,8 +107,10 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     return Compilation(module, assignment, program, output, options, backend)
 
 
-def compile(graph, config, out_dir=None, **options) -> Artifact:  # noqa: A001 - public name
-    """Compile `graph` with `config` and write the artifact; see `CompileOptions`.
+def compile(graph, config=None, out_dir=None, **options) -> Artifact:  # noqa: A001 - public name
+    """Compile `graph` with `config` and write the artifact; see `CompileOptions`. A
+    SavedModel directory or an `.hlo` file takes no `config`:
+    `aotc.compile("saved_model/", out_dir="out", cpp_class="ns::Model")`.
 
     Returns the written `Artifact` (its `.load()` gives a callable model).
     """

@@ -255,7 +255,7 @@ def compiled(saved, tmp_path_factory):
               "keras_export": ("serving_default", "models::KerasExport"),
               "module": ("affine", "models::Affine"),
               "tf1": ("serving_default", "models::Tf1")}
-    return {name: aotc.compile(saved[name].path, None, out_dir=root / name, cpp_class=cls,
+    return {name: aotc.compile(saved[name].path, out_dir=root / name, cpp_class=cls,
                                signature_def_key=signature)
             for name, (signature, cls) in builds.items()}
 
