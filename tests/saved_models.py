@@ -54,6 +54,16 @@ def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
     case.outputs["serving_default"] = {"output_0": exported(x).numpy()}
     cases["keras_export"] = case
 
+    # A recurrent layer: its while loop captures the kernels as resource variables.
+    lstm = tf.keras.Sequential([tf.keras.Input((5, 3), batch_size=2),
+                                tf.keras.layers.LSTM(4), tf.keras.layers.Dense(2)])
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    case = SavedModelCase(root / "keras_lstm")
+    tf.saved_model.save(lstm, str(case.path))
+    case.inputs["serving_default"] = {"inputs": x}
+    case.outputs["serving_default"] = {"output_0": lstm(x).numpy()}
+    cases["keras_lstm"] = case
+
     class Module(tf.Module):
         def __init__(self):
             super().__init__()
@@ -71,16 +81,31 @@ def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
             self.count.assign_add(1.0)
             return {"sum": a * self.count + b + self.b, "count": self.count.read_value()}
 
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32)])
+        def loop(self, a):
+            # The loop and the cond read b and assign count: variables through control flow.
+            def body(i, x):
+                self.count.assign_add(0.5)
+                return i + 1, tf.cond(tf.reduce_sum(x) > 0, lambda: x * self.b,
+                                      lambda: x + self.count)
+            _, y = tf.while_loop(lambda i, x: i < 3, body, (tf.constant(0), a))
+            return {"y": y, "count": self.count.read_value()}
+
     module = Module()
     case = SavedModelCase(root / "module")
     tf.saved_model.save(module, str(case.path),
-                        signatures={"affine": module.affine, "counter": module.counter})
+                        signatures={"affine": module.affine, "counter": module.counter,
+                                    "loop": module.loop})
     x = rng.standard_normal((2, 2)).astype(np.float32)
     case.inputs["affine"] = {"x": x}
     case.outputs["affine"] = {k: v.numpy() for k, v in module.affine(x).items()}
     a, b = (rng.standard_normal(3).astype(np.float32) for _ in range(2))
     case.inputs["counter"] = {"a": a, "b": b}
     case.outputs["counter"] = {k: v.numpy() for k, v in module.counter(a, b).items()}
+    module.count.assign(1.5)
+    a = rng.standard_normal(3).astype(np.float32)
+    case.inputs["loop"] = {"a": a}
+    case.outputs["loop"] = {k: v.numpy() for k, v in module.loop(a).items()}
     cases["module"] = case
 
     case = SavedModelCase(root / "tf1")

@@ -69,7 +69,7 @@ def test_crc32c_of_large_data_matches_small_steps(size):
     assert crc32c(data[size // 3:], crc32c(data[:size // 3])) == crc
 
 
-@pytest.mark.parametrize("name", ["keras", "keras_export", "module", "tf1"])
+@pytest.mark.parametrize("name", ["keras", "keras_export", "keras_lstm", "module", "tf1"])
 def test_bundle_matches_tensorflow(saved, name):
     import tensorflow as tf
 
@@ -173,7 +173,8 @@ def test_saved_model_cli_names(saved):
 
 
 @pytest.mark.parametrize("name, signature", [
-    ("keras", "serving_default"), ("keras_export", "serving_default"), ("module", "affine"),
+    ("keras", "serving_default"), ("keras_export", "serving_default"), ("keras_lstm", "serving_default"),
+    ("module", "affine"),
     ("tf1", "serving_default")])
 def test_frozen_signature_matches_tensorflow(saved, name, signature):
     case = saved[name]
@@ -194,6 +195,19 @@ def test_fed_variable_is_assigned(saved):
     assert got["var0"] == np.float32(2.5)
 
 
+def test_variables_through_loop_and_cond(saved):
+    # count (fed, 1.5 as TensorFlow had it) is assigned in a while body; b (frozen) is
+    # read in a cond inside it.
+    case = saved["module"]
+    imported = load_saved_model(case.path, "loop", variables_to_feed="count")
+    assert [(v.node_name, v.readonly) for v in imported.config.variable] == [
+        ("count", False), ("b", True)]
+    got = _run(imported, case.inputs["loop"], [np.float32(1.5)])
+    for key, want in case.outputs["loop"].items():
+        np.testing.assert_allclose(got[key], want, rtol=RTOL, atol=ATOL)
+    assert got["var0"] == np.float32(3.0)
+
+
 def test_fed_tf1_variables(saved):
     case = saved["tf1"]
     imported = load_saved_model(case.path, variables_to_feed="all")
@@ -207,7 +221,7 @@ def test_fed_tf1_variables(saved):
     (lambda p: load_saved_model(p / "missing"), "SavedModel directory '.*missing' does not exist"),
     (lambda p: load_saved_model(p / "variables"), "is not a SavedModel: it has no saved_model.pb"),
     (lambda p: load_saved_model(p, "nope"),
-     "has no signature 'nope'; its signatures: affine, counter"),
+     "has no signature 'nope'; its signatures: affine, counter, loop"),
     (lambda p: load_saved_model(p, "affine", tag_set="serve,gpu"),
      "has no MetaGraph tagged 'gpu,serve'; its tag sets: serve"),
     (lambda p: load_saved_model(p, "affine", variables_to_feed="w,nope"),
@@ -253,6 +267,7 @@ def compiled(saved, tmp_path_factory):
     root = tmp_path_factory.mktemp("saved_model_artifacts")
     builds = {"keras": ("serving_default", "models::Keras"),
               "keras_export": ("serving_default", "models::KerasExport"),
+              "keras_lstm": ("serving_default", "models::KerasLstm"),
               "module": ("affine", "models::Affine"),
               "tf1": ("serving_default", "models::Tf1")}
     return {name: aotc.compile(saved[name].path, out_dir=root / name, cpp_class=cls,
@@ -261,7 +276,8 @@ def compiled(saved, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, signature", [
-    ("keras", "serving_default"), ("keras_export", "serving_default"), ("module", "affine"),
+    ("keras", "serving_default"), ("keras_export", "serving_default"), ("keras_lstm", "serving_default"),
+    ("module", "affine"),
     ("tf1", "serving_default")])
 def test_compiled_signature_matches_tensorflow(saved, compiled, name, signature):
     case, artifact = saved[name], compiled[name]
@@ -370,7 +386,8 @@ def test_compile_and_run_without_tensorflow(saved, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--signature_def_key", "nope"], "has no signature 'nope'; its signatures: affine, counter"),
+    (["--signature_def_key", "nope"],
+     "has no signature 'nope'; its signatures: affine, counter, loop"),
     (["--signature_def_key", "affine", "--tag_set", "train"],
      "has no MetaGraph tagged 'train'; its tag sets: serve"),
     (["--signature_def_key", "counter"], "assigns to variable 'count'"),

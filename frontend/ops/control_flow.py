@@ -16,6 +16,14 @@ things keep them small:
   naming the input arg), whose value therefore never changes.
 - An If or Case whose selector is a compile-time constant is inlined like a call.
 
+Resource variables passed in (TF2 captures a variable a loop body reads, e.g. a Keras
+LSTM's kernel in a SavedModel) travel as their current value: the called computation
+binds the arg to a VariableState of that value, so its reads and assignments work as
+anywhere else; a variable the Config does not mark readonly is carried through the loop
+(or out of the branches as an extra result) and its caller's state takes the final value.
+A readonly variable whose value is a constant (a frozen SavedModel variable) is copied in
+like any other constant.
+
 TF's V1 control flow (Switch, Merge, Enter, Exit, NextIteration) never reaches these rules:
 frontend/functionalize.py turns it into While and If nodes first. `parallel_iterations` is
 ignored: loop iterations run one after the other.
@@ -32,6 +40,7 @@ from ...hlo.dtypes import PRED
 from ..functions import lower_function_body
 from .registry import lowering
 from .tensor_list import PendingList
+from .variables import VariableState
 
 _ids = itertools.count()  # makes parameter names unique across computations
 
@@ -43,17 +52,24 @@ def _function(ctx, node, attr: str):
     return functions.get(node.attr[attr].func.name, node, attr)
 
 
-def _values(ctx, node, inputs, what: str) -> list[Instruction]:
-    """`inputs` as HLO values; resource handles cannot cross into a called computation."""
-    values = []
+def _values(ctx, node, inputs, what: str) -> tuple[list[Instruction], dict]:
+    """`inputs` as HLO values (a variable as its current value), and the variables among
+    them by position."""
+    values, variables = [], {}
     for k, x in enumerate(inputs):
         if isinstance(x, PendingList):
             x = x.materialize(ctx, node)
+        elif isinstance(x, VariableState):
+            variables[k] = x
+            x = x.value
         elif not isinstance(x, Instruction):
-            ctx.error(node, f"{what} input {k} is a resource variable handle; aotc passes "
-                            "only tensors into control flow (freeze the graph's variables)")
+            ctx.error(node, f"{what} input {k} is neither a tensor nor a variable")
         values.append(x)
-    return values
+    return values, variables
+
+
+def _lists_materialized(ctx, node, inputs) -> list:
+    return [x.materialize(ctx, node) if isinstance(x, PendingList) else x for x in inputs]
 
 
 def _shape_text(x: Instruction) -> str:
@@ -89,10 +105,13 @@ class _Signature:
 
 
 def _lower_nested(ctx, node, fn, label: str, signature: _Signature,
-                  overrides: dict | None = None) -> tuple[Builder, list]:
+                  overrides: dict | None = None,
+                  variables: dict | None = None) -> tuple[Builder, list, dict]:
     """Lower `fn` into a new computation whose parameter is `signature`'s tuple; returns
-    the builder (to finish with a root) and the function's results. `overrides` binds
-    some inputs to given values instead (a trial run's pending lists)."""
+    the builder (to finish with a root), the function's results and the final values of
+    `variables` (position -> the caller's VariableState, bound inside to a state of the
+    passed value). `overrides` binds some inputs to given values instead (a trial run's
+    pending lists)."""
     b = Builder(f"{fn.signature.name}")
     b.metadata = {"op_type": node.op, "op_name": node.name}
     param = b.parameter(signature.operand_shape, f"{label}.param.{next(_ids)}")
@@ -104,6 +123,9 @@ def _lower_nested(ctx, node, fn, label: str, signature: _Signature,
             args.append(b.get_tuple_element(param, signature.slot[k]))
         else:
             args.append(b.add("constant", [], {"literal": x.attrs["literal"]}, shape=x.shape))
+    inner = {k: VariableState(v.name, v.node_name, v.readonly, args[k], args[k], v.ref)
+             for k, v in (variables or {}).items()}
+    args = [inner.get(k, x) for k, x in enumerate(args)]
     scope = copy.copy(ctx)
     scope.b = b
     if overrides:
@@ -111,12 +133,15 @@ def _lower_nested(ctx, node, fn, label: str, signature: _Signature,
         # reused; keep the id-keyed cache of static values from seeing them.
         scope._static = {}
     results = lower_function_body(scope, fn, args, node)
+    # A variable handle returned as it came in (TF's loop bodies do) is its final value.
+    results = [x.value if any(x is state for state in inner.values()) else x
+               for x in results]
     for k, x in enumerate(results):
         if not isinstance(x, Instruction) and not overrides:
             ctx.error(node, f"{label} function '{fn.signature.name}' returns output {k} that "
                             "is not a tensor (a resource handle, or a list whose element "
                             "shape is unknown); aotc returns only tensors")
-    return b, results
+    return b, results, {k: state.value for k, state in inner.items()}
 
 
 def _is_constant(x: Instruction) -> bool:
@@ -138,13 +163,16 @@ def _truth(ctx, node, b: Builder, x: Instruction) -> Instruction:
     ctx.error(node, f"condition has type {x.shape.element_type}, which is not a bool or number")
 
 
-def _branches(ctx, node, fns: list, args: list[Instruction], labels: list[str]):
-    """Lower each branch over the same signature; returns (computations, operand)."""
-    signature = _Signature(args, {k for k, x in enumerate(args) if _is_constant(x)})
+def _branches(ctx, node, fns: list, args: list[Instruction], labels: list[str],
+              variables: dict, updated: list[int]):
+    """Lower each branch over the same signature; returns (computations, operand). Each
+    branch also returns the final values of the `updated` variables, after its results."""
+    signature = _Signature(args, {k for k, x in enumerate(args) if _is_constant(x)
+                                  and (k not in variables or variables[k].readonly)})
     comps, results = [], []
     for fn, label in zip(fns, labels):
-        b, outs = _lower_nested(ctx, node, fn, label, signature)
-        comps.append(b.build(b.tuple(outs)))
+        b, outs, finals = _lower_nested(ctx, node, fn, label, signature, variables=variables)
+        comps.append(b.build(b.tuple(outs + [finals[k] for k in updated])))
         results.append(outs)
     first = results[0]
     for fn, label, outs in zip(fns[1:], labels[1:], results[1:]):
@@ -157,17 +185,23 @@ def _branches(ctx, node, fns: list, args: list[Instruction], labels: list[str]):
     return comps, signature.operand(ctx.b)
 
 
-def _conditional(ctx, node, selector: Instruction, fns: list, args, labels) -> list:
-    comps, operand = _branches(ctx, node, fns, args, labels)
+def _conditional(ctx, node, selector: Instruction, fns: list, inputs, labels) -> list:
+    args, variables = _values(ctx, node, inputs, node.op)
+    updated = sorted(k for k, v in variables.items() if not v.readonly)
+    comps, operand = _branches(ctx, node, fns, args, labels, variables, updated)
     result = ctx.b.conditional(selector, [operand] * len(comps), comps)
-    return [ctx.b.get_tuple_element(result, k) for k in range(len(result.shape.tuple_shapes))]
+    outs = [ctx.b.get_tuple_element(result, k) for k in range(len(result.shape.tuple_shapes))]
+    count = len(outs) - len(updated)
+    for k, value in zip(updated, outs[count:]):
+        variables[k].value = value
+    return outs[:count]
 
 
 @lowering("If", "StatelessIf")
 def _if(ctx, node, inputs):
     fns = [_function(ctx, node, "then_branch"), _function(ctx, node, "else_branch")]
     cond = inputs[0]
-    args = _values(ctx, node, _resolve_pending_lists(ctx, node, inputs[1:], fns), "If")
+    args = _resolve_pending_lists(ctx, node, inputs[1:], fns)  # variables stay variables
     pred = _truth(ctx, node, ctx.b, cond)
     known = ctx.static_value(pred)
     if known is not None:  # a constant condition: only one branch can run
@@ -177,7 +211,7 @@ def _if(ctx, node, inputs):
 
 @lowering("Case", "StatelessCase")
 def _case(ctx, node, inputs):
-    index, args = inputs[0], _values(ctx, node, inputs[1:], "Case")
+    index, args = inputs[0], _lists_materialized(ctx, node, inputs[1:])
     names = [f.name for f in node.attr["branches"].list.func]
     if not names:
         ctx.error(node, "has no branches")
@@ -213,7 +247,12 @@ def _resolve_pending_lists(ctx, node, inputs: list, fns: list) -> list:
             break
         others = [x for k, x in enumerate(inputs) if k not in pending]
         _values(ctx, node, others, node.op)
-        _lower_nested(ctx, node, fn, "trial", _Signature(inputs, set(pending)), pending)
+        values = [x.value if isinstance(x, VariableState) else x for x in inputs]
+        # The trial binds copies of the variables: its assignments must not reach them.
+        overrides = pending | {k: VariableState(x.name, x.node_name, x.readonly, x.value,
+                                                x.value, x.ref)
+                               for k, x in enumerate(inputs) if isinstance(x, VariableState)}
+        _lower_nested(ctx, node, fn, "trial", _Signature(values, set(overrides)), overrides)
     return [x.materialize(ctx, node) if k in pending else x for k, x in enumerate(inputs)]
 
 
@@ -221,18 +260,24 @@ def _resolve_pending_lists(ctx, node, inputs: list, fns: list) -> list:
 def _while(ctx, node, inputs):
     cond_fn = _function(ctx, node, "cond")
     body_fn = _function(ctx, node, "body")
-    values = _values(ctx, node, _resolve_pending_lists(ctx, node, inputs, [body_fn]), "While")
+    values, variables = _values(ctx, node,
+                                _resolve_pending_lists(ctx, node, inputs, [body_fn]), "While")
+    # A variable's handle comes back unchanged even when the body assigns it.
     constant = {k for k in _unchanged_inputs(body_fn)
-                if k < len(values) and _is_constant(values[k])}
+                if k < len(values) and _is_constant(values[k])
+                and (k not in variables or variables[k].readonly)}
     signature = _Signature(values, constant)
 
-    cond_b, cond_outs = _lower_nested(ctx, node, cond_fn, "cond", signature)
+    cond_b, cond_outs, _ = _lower_nested(ctx, node, cond_fn, "cond", signature,
+                                         variables=variables)
     if len(cond_outs) != 1:
         ctx.error(node, f"cond function '{cond_fn.signature.name}' returns {len(cond_outs)} "
                         "values, expected one")
     condition = cond_b.build(_truth(ctx, node, cond_b, cond_outs[0]))
 
-    body_b, outs = _lower_nested(ctx, node, body_fn, "body", signature)
+    body_b, outs, finals = _lower_nested(ctx, node, body_fn, "body", signature,
+                                         variables=variables)
+    outs = [finals.get(k, x) for k, x in enumerate(outs)]
     if len(outs) != len(values):
         ctx.error(node, f"body function '{body_fn.signature.name}' returns {len(outs)} "
                         f"values for {len(values)} loop variables")
@@ -244,5 +289,8 @@ def _while(ctx, node, inputs):
     body = body_b.build(body_b.tuple([outs[k] for k in signature.passed]))
 
     loop = ctx.b.while_loop(condition, body, signature.operand(ctx.b))
-    return [ctx.b.get_tuple_element(loop, signature.slot[k]) if k in signature.slot else values[k]
-            for k in range(len(values))]
+    results = [ctx.b.get_tuple_element(loop, signature.slot[k]) if k in signature.slot
+               else values[k] for k in range(len(values))]
+    for k, state in variables.items():  # the handle out, its final value in the state
+        state.value, results[k] = results[k], state
+    return results

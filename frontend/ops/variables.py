@@ -47,10 +47,11 @@ __all__ = ["VariableState", "schedule", "bind", "final_values", "resolve_inputs"
 VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
 
 #: Ops that may take a resource handle as an input without reading it: they pass it on
-#: (a call binds it to the function's arg, whose body reads and assigns the same state;
-#: TF2 SavedModels capture variables this way).
+#: (a call or control flow binds it to the function's arg, whose body reads and assigns
+#: the same variable; TF2 SavedModels capture variables this way, see control_flow.py).
 _HANDLE_PASSING_OPS = frozenset({"Identity", "IdentityN", "PartitionedCall",
-                                 "StatefulPartitionedCall"})
+                                 "StatefulPartitionedCall", "While", "StatelessWhile",
+                                 "If", "StatelessIf", "Case", "StatelessCase"})
 
 #: Ops that update a reference variable in place (their first input is the ref).
 _REF_UPDATE_OPS = frozenset({"Assign", "AssignAdd", "AssignSub"})
