@@ -199,6 +199,16 @@ def test_compiled_layouts_do_not_change_the_arguments(tmp_path):
                                   np.repeat((p * q).sum(1, keepdims=True), 3, 1))
 
 
+def test_compiled_parameter_and_repeated_results(tmp_path):
+    (tmp_path / "edge.hlo").write_text(
+        "HloModule m\nENTRY e {\n  p = f32[3]{0} parameter(0)\n  n = f32[3]{0} negate(p)\n"
+        "  ROOT t = (f32[3]{0}, f32[3]{0}, f32[3]{0}) tuple(p, n, n)\n}\n")
+    x = np.array([1, -2, 3], np.float32)
+    got = aotc.compile(tmp_path / "edge.hlo", out_dir=tmp_path / "out").load()(x)
+    for value, want in zip(got, [x, -x, -x]):
+        np.testing.assert_array_equal(value, want)
+
+
 def test_cli(tmp_path):
     proc = run_aotc("compile", DATA / "jax_softmax.hlo", "--cpp_class", "ns::Softmax",
                     "-o", tmp_path / "out")
