@@ -47,6 +47,7 @@ _INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?(?P<name>[^\s=(){}]+)\s*=\s*(?P<re
 _ARRAY_SHAPE = re.compile(r"[a-z][a-z0-9]*\[[^\]]*\](?:\{[^{}]*\})?")
 _OPCODE = re.compile(r"\s*(?P<opcode>[a-z][a-z0-9\-]*)\(")
 _ELIDED = re.compile(r"constant\(\s*\{\s*\.\.\.\s*\}\s*\)")
+_MLIR = re.compile(r"^\s*(module\s+@|func\.func\b)", re.MULTILINE)
 _MULTI_DEVICE = re.compile(r"sharding=\{[^\n]*devices=\[")
 
 
@@ -134,6 +135,9 @@ def parse_hlo_text(text: str, source: str = "<hlo>") -> HloFunction:
 
 def _check_text(text: str, source: str) -> None:
     """Report every opcode aotc lacks, elided constant and multi-device sharding at once."""
+    if _MLIR.search(text):
+        raise HloImportError(f"'{source}' is MLIR (StableHLO) text, not HLO text; print the "
+                             "module as HLO, e.g. jax.jit(f).lower(x).as_text(dialect=\"hlo\")")
     unknown: dict[str, list[str]] = {}
     problems = []
     for number, line in enumerate(text.splitlines(), 1):

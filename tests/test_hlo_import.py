@@ -131,6 +131,10 @@ ENTRY main {
 
 
 @pytest.mark.parametrize("text, message", [
+    ("module @jit_f attributes {mhlo.num_partitions = 1 : i32} {\n"
+     "  func.func public @main(%arg0: tensor<2xf32>) -> tensor<2xf32> {\n"
+     "    return %arg0 : tensor<2xf32>\n  }\n}\n",
+     r"is MLIR \(StableHLO\) text, not HLO text; .*as_text\(dialect=\"hlo\"\)"),
     ("HloModule m\nENTRY e {\n  ROOT c = f32[40]{0} constant({...})\n}\n",
      r"line 3: constant c has its value elided as \{...\}"),
     ("HloModule m\nENTRY e {\n  p = f32[4]{0} parameter(0), sharding={devices=[2]0,1}\n"
