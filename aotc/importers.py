@@ -2,7 +2,7 @@
 
     GraphDef + Config       prune, lower (frontend/prune.py, frontend/lower.py)
     SavedModel directory    a signature as GraphDef + Config (frontend/saved_model.py),
-                            then as above, frozen variables bound to their saved values
+                            then as above, frozen variables lowered as their saved values
     HLO text (*.hlo)        parsed (frontend/hlo_import.py): parameters in, root tuple out
 
 `import_model` picks the importer from the input: a directory is a SavedModel, a file
@@ -20,7 +20,7 @@ from aotc.frontend.graph import to_config, to_graph_def
 from aotc.frontend.hlo_import import load_hlo_module
 from aotc.frontend.lower import lower
 from aotc.frontend.prune import Subgraph, prune
-from aotc.frontend.saved_model import freeze, is_saved_model, load_saved_model
+from aotc.frontend.saved_model import is_saved_model, load_saved_model
 from aotc.hlo import Module
 
 from .options import CompileOptions, OptionError
@@ -96,8 +96,7 @@ def _saved_model(directory, options: CompileOptions) -> Imported:
         checkpoint_path=options.checkpoint_path or None,
         naming="saved_model_cli" if options.saved_model_cli_names else "signature")
     subgraph = prune(imported.graph, imported.config)
-    module = lower(subgraph, name=options.name)
-    freeze(module, len(subgraph.feeds), imported.config, imported.frozen)
+    module = lower(subgraph, name=options.name, frozen=imported.frozen)
     fed = [v for v in subgraph.variables if v.node_name not in imported.frozen]
     return _from_subgraph(subgraph, module, fed)
 

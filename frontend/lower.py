@@ -29,8 +29,11 @@ __all__ = ["lower", "VARIABLE_OPS"]
 VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
 
 
-def lower(subgraph: Subgraph, name: str = "main") -> Module:
-    """The HLO module computing `subgraph`'s fetches from its feeds (and variables)."""
+def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
+    """The HLO module computing `subgraph`'s fetches from its feeds (and variables).
+
+    `frozen` maps variable nodes to saved values compiled in as constants (the last,
+    readonly Config variables; see frontend/saved_model.py)."""
     # TF1 graphs: Defun calls -> PartitionedCall, loops and conds -> While and If nodes.
     subgraph = functionalize(function_ops_as_calls(subgraph))
     functions = FunctionLibrary(subgraph.library)
@@ -45,7 +48,7 @@ def lower(subgraph: Subgraph, name: str = "main") -> Module:
         t = to_hlo_dtype(feed.dtype, lambda msg: _fail(f"feed '{feed.label}': {msg}"))
         values[feed.tensor] = b.parameter(Shape(t, feed.shape), _hlo_name(_feed_name(feed)))
     # Variables: parameters after the feeds; their nodes output a VariableState.
-    var_states = variables.bind(ctx, subgraph, _hlo_name)
+    var_states = variables.bind(ctx, subgraph, _hlo_name, frozen)
 
     for node in variables.schedule(subgraph):  # subgraph.nodes, reads of variables early
         b.metadata = {"op_type": node.op, "op_name": node.name}

@@ -15,8 +15,8 @@ and a fed variable's node name its name (characters a C identifier cannot hold b
 Variables. Every variable node the fetches reach (VarHandleOp, or VariableV2 in TF1
 graphs) becomes a Config variable. Those in `variables_to_feed` (or all, for
 `variables_to_feed="all"`) stay arguments, readonly unless the graph assigns to them; the
-others are frozen: listed last, readonly, and bound to their saved value after lowering
-(`freeze`), so they compile into constants. A variable the signature assigns to cannot
+others are frozen: listed last, readonly, and lowered as constants holding their saved
+values (`lower(subgraph, frozen=...)`). A variable the signature assigns to cannot
 be frozen, and the error says to feed it.
 
 Where a variable's value is saved: TF2 SavedModels capture variables as trailing inputs
@@ -37,7 +37,6 @@ import numpy as np
 from google.protobuf import message as _message
 from google.protobuf import text_format
 
-from ..hlo import Instruction, Module
 from .errors import FrontendError
 from .functions import called_functions
 from .graph import GraphDef, numpy_dtype, shape_from_proto
@@ -46,7 +45,7 @@ from .proto import aotc_saved_model_pb2, aotc_tf2xla_pb2, aotc_trackable_object_
 from .tensor_bundle import TensorBundle
 
 __all__ = ["SavedModelError", "SavedModelGraph", "load_saved_model", "is_saved_model",
-           "freeze", "NAMINGS"]
+           "NAMINGS"]
 
 _VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable", "VariableV1"})
 #: Ops that read a variable without changing it.
@@ -103,7 +102,7 @@ class SavedModelGraph:
     """What one signature of a SavedModel compiles: a graph, a Config, frozen values.
 
     `frozen` maps the node of each frozen variable (the last Config variables, all
-    readonly) to its saved value; `freeze` binds them after lowering.
+    readonly) to its saved value, for `frontend.lower.lower(..., frozen=)` to compile in.
     """
 
     graph: GraphDef
@@ -160,21 +159,6 @@ def load_saved_model(directory, signature_def_key: str = "serving_default",
             frozen[name] = values.value_of(nodes[name])
             _add_variable(config, nodes[name], name, readonly=True)  # never shown
     return SavedModelGraph(graph, config, frozen)
-
-
-def freeze(module: Module, num_feeds: int, config, frozen: dict[str, np.ndarray]) -> None:
-    """Bind the entry parameters of the frozen variables (the last Config variables, after
-    `num_feeds` feeds and the fed variables) to constants holding their saved values."""
-    entry = module.entry
-    first = num_feeds + len(config.variable) - len(frozen)
-    for number, var in enumerate(config.variable[len(config.variable) - len(frozen):], first):
-        param = entry.parameter(number)
-        value = np.array(frozen[var.node_name], param.shape.element_type.np_dtype, order="C")
-        constant = entry.add(Instruction("constant", param.shape, attrs={"literal": value},
-                                         name=f"{param.name}.frozen",
-                                         metadata=param.metadata))
-        entry.replace_all_uses(param, constant)
-        entry.instructions.remove(param)
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from aotc.frontend import tensor_bundle
 from aotc.frontend.errors import FrontendError
 from aotc.frontend.lower import lower
 from aotc.frontend.prune import prune
-from aotc.frontend.saved_model import freeze, load_saved_model
+from aotc.frontend.saved_model import load_saved_model
 from aotc.frontend.tensor_bundle import BundleError, TensorBundle, crc32c
 from aotc.hlo.evaluation import evaluate
 from aotc.hlo.verifier import verify
@@ -35,10 +35,10 @@ def saved(tmp_path_factory):
 
 
 def _run(imported, feeds: dict[str, np.ndarray], variables=()) -> dict[str, np.ndarray]:
-    """Lower an imported signature, freeze it, run it on the evaluator; by fetch name."""
+    """Lower an imported signature (saved values compiled in), run it on the evaluator;
+    results by fetch name, then the updated variables as var0, var1, ..."""
     subgraph = prune(imported.graph, imported.config)
-    module = lower(subgraph)
-    freeze(module, len(subgraph.feeds), imported.config, imported.frozen)
+    module = lower(subgraph, frozen=imported.frozen)
     verify(module)
     args = [feeds[f.name] for f in subgraph.feeds] + list(variables)
     results = evaluate(module, *args)

@@ -125,17 +125,22 @@ def schedule(subgraph) -> list:
     return order  # complete: `nodes` is already a topological order
 
 
-def bind(ctx, subgraph, param_name) -> list[VariableState]:
+def bind(ctx, subgraph, param_name, frozen=None) -> list[VariableState]:
     """Add one entry parameter per Config variable; return their states, in Config order.
 
     Must run after the feeds' parameters are added (parameters are numbered in order).
-    `param_name(label)` turns a variable's name into an HLO instruction name.
+    `param_name(label)` turns a variable's name into an HLO instruction name. A readonly
+    variable in `frozen` (node name -> saved value, a SavedModel's) is that constant
+    instead of a parameter; frozen variables come last, so the parameters stay numbered.
     """
     states = []
     for var in subgraph.variables:
         ctx.b.metadata = {"op_type": _op_of(subgraph, var.node_name), "op_name": var.node_name}
         t = to_hlo_dtype(var.dtype, lambda msg: _fail(f"variable '{var.name}': {msg}"))
-        param = ctx.b.parameter(Shape(t, var.shape), param_name(var.name))
+        if frozen is not None and var.node_name in frozen:
+            param = ctx.b.constant(frozen[var.node_name], t)
+        else:
+            param = ctx.b.parameter(Shape(t, var.shape), param_name(var.name))
         ref = var.node_name in subgraph and subgraph.node(var.node_name).op != "VarHandleOp"
         state = VariableState(var.name, var.node_name, var.readonly, param, param, ref)
         ctx.node_outputs[(var.node_name, 0)] = state
