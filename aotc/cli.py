@@ -97,7 +97,11 @@ def _add_compile_parser(subparsers) -> None:
                      help="write the module after every pass (HLO text and graphviz) to DIR")
     dbg.add_argument("--report", action="store_true",
                      help="print a summary after compiling: kernels (fusions and unfused ops), "
-                     "fused ops, temp arena, constant, argument and result bytes")
+                     "fused ops, temp arena, constant, argument and result bytes, and the "
+                     "time spent per stage")
+    dbg.add_argument("--quiet", action="store_true",
+                     help="no progress line: by default a compile that runs for more than "
+                     "a couple of seconds shows its stage on stderr when that is a terminal")
     saved_model_cli.add_saved_model_arguments(p)
     tfcompile_flags.add_arguments(p)
 

@@ -13,7 +13,7 @@ The backend is looked up by name in aotc.backends.registry; this module imports 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aotc.backends.base import Backend, BackendResult
 from aotc.backends.registry import get_backend
@@ -25,6 +25,7 @@ from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec, VariableSpec
 
+from . import progress as progress_mod
 from .artifact import Artifact, OutputRequests, write_artifact
 from .importers import import_model
 from .report import compilation_report
@@ -43,6 +44,8 @@ class Compilation:
     output: BackendResult
     options: CompileOptions  # resolved
     backend: Backend
+    #: Wall seconds per stage (aotc.progress.STAGES); `compile` adds "writing".
+    stage_seconds: dict = field(default_factory=dict)
 
     @property
     def object_code(self) -> bytes:
@@ -57,23 +60,39 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     `graph` is a SavedModel directory or an `.hlo` text file and `config` is None.
     `options` are resolved here unless they already are.
     """
+    progress = progress_mod.active()
+    if progress is None:  # called directly, not from `compile`: time the stages all the same
+        progress = progress_mod.Progress()
+        with progress_mod.tracking(progress):
+            compilation = _compile_graph(graph, config, options, progress)
+    else:
+        compilation = _compile_graph(graph, config, options, progress)
+    compilation.stage_seconds = progress.stage_seconds
+    return compilation
+
+
+def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilation:
     graph_path = graph if isinstance(graph, (str, os.PathLike)) else None
     options = options.resolve(os.fspath(graph_path).rstrip("/\\") if graph_path else None)
     backend = get_backend(options.backend)(options)
-    imported = import_model(graph, config, options)
+    with progress.stage("import"):
+        imported = import_model(graph, config, options)
     module = imported.module
     verify(module)
     # Optimize (the shared passes, then the backend's own), then choose layouts and the
-    # schedule that buffer assignment packs by.
-    stages = [default_pipeline()]
+    # schedule that buffer assignment packs by. One pipeline, so that --dump-hlo numbers
+    # its files in one sequence; each stage times itself.
+    stages = [default_pipeline().timed("optimize")]
     if backend.hlo_passes():
-        stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()))
-    stages.append(layout_and_schedule_pipeline())
+        stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()).timed("optimize"))
+    stages.append(layout_and_schedule_pipeline().timed("layout+schedule"))
     Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
-    assignment = assign_buffers(module)
+    with progress.stage("buffers"):
+        assignment = assign_buffers(module)
     if options.dump_hlo:
         dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
 
+    # The backend times its own stages (codegen, LLVM optimization, object emission).
     output = backend.compile(module, assignment)
     if options.dump_hlo:
         for stage, text in output.stages.items():
@@ -117,13 +136,23 @@ def compile(graph, config=None, out_dir=None, **options) -> Artifact:  # noqa: A
     if out_dir is not None:
         options["out_dir"] = str(out_dir)
     opts = CompileOptions.from_kwargs(**options)
-    result = compile_graph(graph, config, opts)
+    progress = progress_mod.Progress.for_terminal(quiet=opts.quiet)
+    with progress_mod.tracking(progress):
+        result = compile_graph(graph, config, opts)
+        with progress.stage("writing"):
+            artifact = _write(result)
+    if result.options.report:
+        print(compilation_report(result).format())
+    return artifact
+
+
+def _write(result: Compilation) -> Artifact:
     opts = result.options
     requests = OutputRequests(header=opts.out_header, function_object=opts.out_function_object,
                               metadata_object=opts.out_metadata_object,
                               constant_buffers_object=opts.out_constant_buffers_object)
     try:
-        artifact = write_artifact(
+        return write_artifact(
             result.program,
             opts.out_dir,
             result.output.files,
@@ -137,9 +166,6 @@ def compile(graph, config=None, out_dir=None, **options) -> Artifact:  # noqa: A
         # The writer validates names against the generated API (e.g. a fetch named after
         # a generated method) and links the optional shared library.
         raise ArtifactError(f"cannot write the artifact to {opts.out_dir}: {e}") from None
-    if opts.report:
-        print(compilation_report(result).format())
-    return artifact
 
 
 def _align(n: int) -> int:

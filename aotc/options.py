@@ -50,6 +50,7 @@ class CompileOptions:
     shared: bool = False
     dump_hlo: str = ""
     report: bool = False  # print a summary: kernels, fused ops, buffer sizes (aotc/report.py)
+    quiet: bool = False  # no progress line on a terminal (aotc/progress.py)
     threads: int = 4
     # SavedModel inputs only (aotc/importers.py): which signature of which MetaGraph,
     # the variables that stay arguments ("all" or comma-separated variable nodes), another

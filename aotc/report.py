@@ -3,7 +3,8 @@
 A *kernel* is an instruction of the entry computation that the backend emits as code (a
 loop nest, or a memcpy for a reshape or copy): everything except parameters, constants and
 the views that only name another buffer (tuple, get-tuple-element, bitcast). A fusion is
-one kernel however many ops it holds; those are counted as *fused ops*.
+one kernel however many ops it holds; those are counted as *fused ops*. The last line
+gives the compile's wall time per stage (aotc/progress.py names the stages).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class CompileReport:
     arg_bytes: int = 0
     result_bytes: int = 0
     result_copies: int = 0
+    stage_seconds: dict = field(default_factory=dict)  # stage -> seconds (aotc.progress)
 
     @property
     def fusions(self) -> int:
@@ -49,6 +51,11 @@ class CompileReport:
             f"  results:    {self.result_bytes} bytes"
             + (f" ({self.result_copies} copied at the end)" if self.result_copies else ""),
         ]
+        if self.stage_seconds:
+            total = sum(self.stage_seconds.values())
+            stages = ", ".join(f"{stage} {seconds:.2f} s"
+                               for stage, seconds in self.stage_seconds.items())
+            lines.append(f"  time:       {total:.2f} s ({stages})")
         return "\n".join(lines)
 
 
@@ -86,6 +93,8 @@ def build_report(module, assignment, constant_bytes: int | None = None) -> Compi
 
 
 def compilation_report(compilation) -> CompileReport:
-    """The report of an `aotc.compiler.Compilation`."""
-    return build_report(compilation.module, compilation.assignment,
-                        compilation.program.constant_bytes)
+    """The report of an `aotc.compiler.Compilation`, with its time per stage."""
+    report = build_report(compilation.module, compilation.assignment,
+                          compilation.program.constant_bytes)
+    report.stage_seconds = dict(compilation.stage_seconds)
+    return report

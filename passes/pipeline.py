@@ -1,14 +1,20 @@
 """Pass pipelines (XLA's HloPassPipeline).
 
-A pipeline runs its passes in order and checks the module with the verifier after each,
-so a pass that breaks the IR is named at once instead of surfacing as a crash in a later
-stage. On request it dumps the module before the first pass and after every pass, and it
-can repeat its passes until none of them changes anything.
+A pipeline checks its input with the verifier, runs its passes in order and checks the
+module again at the end, so a broken module never reaches a backend. With the environment
+variable AOTC_VERIFY_PASSES=1 (the test suite sets it; XLA does the same in debug builds)
+it verifies after every pass that changed the module instead, so that a pass that breaks
+the IR is named at once; that costs a verifier walk per pass, a sizeable part of a big
+model's compile. On request it dumps the module before the first pass and after every
+pass, and it can repeat its passes until none of them changes anything.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
+
+from aotc import progress
 
 from ..hlo.ir import Module
 from ..hlo.verifier import verify
@@ -30,6 +36,11 @@ class PassPipelineError(RuntimeError):
         self.pass_name = pass_name
 
 
+def verify_each_pass() -> bool:
+    """Whether pipelines verify after every pass (AOTC_VERIFY_PASSES set, not "0")."""
+    return os.environ.get("AOTC_VERIFY_PASSES", "0") not in ("", "0")
+
+
 class Pipeline(ModulePass):
     """Runs `passes` in order, verifying after each one that changed the module;
     optionally to a fixed point.
@@ -41,6 +52,8 @@ class Pipeline(ModulePass):
     fixed_point: repeat the whole sequence until an iteration changes nothing, at most
         `max_iterations` times.
     verify: turn the verifier off (for tests of broken modules; the compiler keeps it on).
+    `timed(stage)` makes the pipeline time its runs as stage `stage` of the current
+    compile's progress (aotc/progress.py).
     """
 
     def __init__(self, name: str, passes: Sequence[ModulePass], *, dump_dir=None,
@@ -51,13 +64,22 @@ class Pipeline(ModulePass):
         self.fixed_point = fixed_point
         self.max_iterations = max_iterations
         self.verify = verify
+        self.stage: str | None = None
         self._dump_index = 0
+
+    def timed(self, stage: str) -> "Pipeline":
+        """Time this pipeline's runs as `stage` of the compile's progress; returns self."""
+        self.stage = stage
+        return self
 
     def run(self, module: Module) -> bool:
         self._dump_index = 0
         self._check(module, None, "the input")
         self._dump(module, "input")
-        return self._iterate(module)
+        changed = self._iterate(module)
+        if changed and not verify_each_pass():
+            self._check(module, None, "the passes (set AOTC_VERIFY_PASSES=1 to name the pass)")
+        return changed
 
     def _run_as_stage(self, parent: "Pipeline", module: Module) -> bool:
         """Run nested in `parent`: the input is already verified, and dumps continue the
@@ -71,6 +93,12 @@ class Pipeline(ModulePass):
             self.dump_dir = own_dir
 
     def _iterate(self, module: Module) -> bool:
+        if self.stage is None:
+            return self._iterate_untimed(module)
+        with progress.current().stage(self.stage):
+            return self._iterate_untimed(module)
+
+    def _iterate_untimed(self, module: Module) -> bool:
         changed = False
         iterations = self.max_iterations if self.fixed_point else 1
         for iteration in range(1, iterations + 1):
@@ -82,8 +110,11 @@ class Pipeline(ModulePass):
 
     def _run_once(self, module: Module, iteration: int) -> bool:
         changed = False
+        each_pass = verify_each_pass()
         for p in self.passes:
             nested = isinstance(p, Pipeline)
+            if not nested:
+                progress.current().step(f"pass {p.name}")
             try:
                 changed_by_pass = p._run_as_stage(self, module) if nested else p.run(module)
             except Exception as error:
@@ -93,7 +124,7 @@ class Pipeline(ModulePass):
             changed |= bool(changed_by_pass)
             # A pass that reports no change left the (already verified) module as it was;
             # skipping the verifier then halves its cost in fixed-point runs.
-            if changed_by_pass and not (nested and p.verify):  # it verified its own passes
+            if each_pass and changed_by_pass and not (nested and p.verify):  # nested: verified
                 where = f"pass '{p.name}'" + (f" (iteration {iteration})" if self.fixed_point else "")
                 self._check(module, p.name, where)
             if not nested:  # a nested pipeline dumped after each of its own passes

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Verify after every pass, naming the pass that breaks a module (passes/pipeline.py).
+os.environ.setdefault("AOTC_VERIFY_PASSES", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

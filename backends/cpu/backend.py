@@ -33,10 +33,12 @@ class CpuBackend(Backend):
     def compile(self, module, assignment) -> BackendResult:
         code = compile_module(module, assignment, entry_symbol=self.options.entry_point,
                               target=self.target, threads=self.options.threads)
+        # The IR text is only for --dump-hlo: printing it costs time on a big model.
+        stages = {"llvm-ir": code.llvm_ir} if self.options.dump_hlo else {}
         return BackendResult(files={f"{self.options.name}.o": code.object_code},
                              target=code.triple, constant_bytes=code.constant_bytes,
                              info={"max_parallel_tasks": str(self.options.threads)},
-                             stages={"llvm-ir": code.llvm_ir})
+                             stages=stages)
 
     def data_object(self, symbol: str, data: bytes) -> bytes:
         machine = create_target_machine(self.target)

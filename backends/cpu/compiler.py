@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
+from aotc import progress
 from aotc.hlo import Module
 
 from .elf_data import ElfData, object_format
@@ -21,9 +22,15 @@ class CpuArtifact:
     """What the CPU backend produces for one module."""
 
     object_code: bytes  # ELF/Mach-O/COFF relocatable object for `triple`
-    llvm_ir: str  # the optimized LLVM IR, for dumps and debugging
+    optimized: llvm.ModuleRef = field(repr=False)  # the optimized LLVM module
     triple: str
     constant_bytes: int  # bytes of constant data in the object
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimized LLVM IR, for dumps and debugging (printed on demand: on a big
+        model the text takes a noticeable part of the compile)."""
+        return str(self.optimized)
 
 
 def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str | None = None,
@@ -39,23 +46,27 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
     """
     target = target or resolve_target(triple, cpu, features)
     machine = create_target_machine(target, opt_level)
-    llvm_module = ir.Module(name=module.name)
-    llvm_module.triple = target.triple
-    llvm_module.data_layout = str(machine.target_data)
-    # Big constants of an ELF object bypass LLVM's IR text (backends/cpu/elf_data.py).
-    outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
-    emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
-                           threads=threads)
-    emitter.emit(entry_symbol)
-
-    parsed = llvm.parse_assembly(str(llvm_module))
-    parsed.triple = target.triple
-    parsed.verify()
-    _optimize(parsed, machine, opt_level)
-    object_code = machine.emit_object(parsed)
+    stages = progress.current()
+    with stages.stage("backend codegen"):
+        llvm_module = ir.Module(name=module.name)
+        llvm_module.triple = target.triple
+        llvm_module.data_layout = str(machine.target_data)
+        # Big constants of an ELF object bypass LLVM's IR text (backends/cpu/elf_data.py).
+        outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
+        emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
+                               threads=threads)
+        emitter.emit(entry_symbol)
+        stages.step("LLVM IR text")
+        parsed = llvm.parse_assembly(str(llvm_module))
+        parsed.triple = target.triple
+        parsed.verify()
+    with stages.stage("LLVM optimization"):
+        _optimize(parsed, machine, opt_level)
+    with stages.stage("object emission"):
+        object_code = machine.emit_object(parsed)
     return CpuArtifact(
         object_code=outside.attach(object_code) if outside else object_code,
-        llvm_ir=str(parsed),
+        optimized=parsed,
         triple=target.triple,
         constant_bytes=emitter.constants.total_bytes,
     )

@@ -19,6 +19,8 @@ from typing import Callable
 
 import llvmlite.ir as ir
 
+from aotc import progress
+
 from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
 
@@ -105,6 +107,7 @@ class EntryEmitter:
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
         for inst in self.module.entry.instructions:
             materialize(self, inst)
+            progress.current().emitted(inst.opcode)
         for index, source in self.assignment.result_copies:
             self._copy(self._result_pointer(index), self.pointer_of(source), source.shape.byte_size)
         self.cg.builder.ret_void()
