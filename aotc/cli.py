@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aotc.backends.registry import backend_classes, backend_names
-
 from . import saved_model_cli, tfcompile_flags
 from .errors import USER_ERRORS
 from .options import OptionError
@@ -28,7 +26,9 @@ self-contained object file plus a C/C++ header (a C API and a tfcompile-compatib
 class), for linking into any C++ program without the TensorFlow runtime."""
 
 
-def _add_compile_parser(subparsers) -> None:
+def _add_compile_parser(subparsers, with_backends: bool) -> None:
+    """The `compile` command; its --backend and backend flags only when `with_backends`
+    (they load every backend, LLVM included: only `compile` needs them)."""
     p = subparsers.add_parser(
         "compile",
         help="compile GRAPH with the feeds and fetches of CONFIG (or a SavedModel, or HLO "
@@ -76,8 +76,8 @@ def _add_compile_parser(subparsers) -> None:
     out.add_argument("--shared", action="store_true",
                      help="also link lib<name>.so (for aotc.load and dlopen)")
     tgt = p.add_argument_group("target")
-    tgt.add_argument("--backend", default=backend_names()[0], choices=backend_names(),
-                     help="code generator")
+    if with_backends:
+        _add_backend_arguments(p, tgt)
     tgt.add_argument("--target_triple", default="",
                      help="LLVM target triple, e.g. aarch64-unknown-linux-gnu (default: host)")
     tgt.add_argument("--target_cpu", default="", help="LLVM CPU name, e.g. skylake (default: host)")
@@ -86,12 +86,6 @@ def _add_compile_parser(subparsers) -> None:
     tgt.add_argument("--threads", type=int, default=4,
                      help="most tasks the code runs at once on a thread pool given at run time "
                           "(default 4; 1: never calls the pool)")
-    for backend in backend_classes():
-        if backend.flags:
-            group = p.add_argument_group(f"--backend {backend.name}")
-            for flag in backend.flags:
-                group.add_argument(f"--{flag.name}", default=None, choices=flag.choices,
-                                   help=f"{flag.help} (default: {flag.default})")
     dbg = p.add_argument_group("debugging")
     dbg.add_argument("--dump-hlo", dest="dump_hlo", default="", metavar="DIR",
                      help="write the module after every pass (HLO text and graphviz) to DIR")
@@ -106,6 +100,19 @@ def _add_compile_parser(subparsers) -> None:
     tfcompile_flags.add_arguments(p)
 
 
+def _add_backend_arguments(p, tgt) -> None:
+    from aotc.backends.registry import backend_classes, backend_names
+
+    tgt.add_argument("--backend", default=backend_names()[0], choices=backend_names(),
+                     help="code generator")
+    for backend in backend_classes():
+        if backend.flags:
+            group = p.add_argument_group(f"--backend {backend.name}")
+            for flag in backend.flags:
+                group.add_argument(f"--{flag.name}", default=None, choices=flag.choices,
+                                   help=f"{flag.help} (default: {flag.default})")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on a bad flag; aotc's contract is 1 for every user error."""
 
@@ -114,11 +121,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_backends: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(prog="aotc", description=_DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                        parser_class=_Parser)
-    _add_compile_parser(subparsers)
+    _add_compile_parser(subparsers, with_backends)
     saved_model_cli.add_parser(subparsers)
     _add_ops_parser(subparsers)
     return parser
@@ -145,6 +152,8 @@ def _run_compile(args: argparse.Namespace) -> int:
     if graph is None:
         raise OptionError("no graph: pass GRAPH or --graph=FILE")
     # A backend flag that was not given takes the backend's default in CompileOptions.
+    from aotc.backends.registry import backend_classes
+
     flags = {flag.name for b in backend_classes() for flag in b.flags}
     values = {k: v for k, v in values.items() if not (k in flags and v is None)}
     artifact = compile_model(graph, config, **values)
@@ -185,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `aotc` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     argv, xla_flags = tfcompile_flags.extract_xla_flags(argv)
-    args = _parser().parse_args(argv)
+    # Only `compile` needs the backends (and LLVM): other commands and --help start faster.
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(with_backends=command == "compile").parse_args(argv)
     if xla_flags:
         args.notices = [tfcompile_flags.xla_notice(xla_flags)]
     try:

@@ -1,5 +1,3 @@
 """aotc: backends. Code generators behind one contract (base.py), found by name in the
-registry (registry.py). Importing this package registers every backend."""
-
-from . import cpu  # noqa: F401  (registers "cpu")
-from . import cuda  # noqa: F401  (registers "cuda")
+registry (registry.py), which imports the built-in backends on its first query: importing
+this package (for the contract's types, say) loads no code generator and no LLVM."""

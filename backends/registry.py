@@ -1,10 +1,14 @@
 """The backend registry: `--backend NAME` -> the Backend class that implements it.
 
-Each backend registers itself when its package is imported (`backends/__init__.py` imports
-them all); the driver asks this registry and never imports a concrete backend.
+Each backend registers itself when its package is imported; the registry imports the
+built-in ones (BUILTIN) on its first use, so that what needs no backend (`aotc ops`,
+`aotc --help`, the contract's types) starts without loading LLVM. The driver asks this
+registry and never imports a concrete backend.
 """
 
 from __future__ import annotations
+
+import importlib
 
 from .base import Backend
 
@@ -12,9 +16,22 @@ __all__ = ["register_backend", "get_backend", "backend_names", "backend_classes"
 
 _BACKENDS: dict[str, type[Backend]] = {}
 
+#: The built-in backend packages, in registration order (the first is the default).
+BUILTIN = ("aotc.backends.cpu", "aotc.backends.cuda")
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True  # before importing: their register_backend calls come back here
+        for package in BUILTIN:
+            importlib.import_module(package)
+
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
     """Class decorator: make `cls` available as `--backend cls.name`."""
+    _load_builtin()  # built-ins first, whoever registers first
     if cls.name in _BACKENDS:
         raise ValueError(f"backend {cls.name!r} registered twice")
     _BACKENDS[cls.name] = cls
@@ -23,14 +40,17 @@ def register_backend(cls: type[Backend]) -> type[Backend]:
 
 def get_backend(name: str) -> type[Backend]:
     """The backend class registered as `name`; KeyError if there is none."""
+    _load_builtin()
     return _BACKENDS[name]
 
 
 def backend_names() -> list[str]:
     """Every registered backend name, in registration order (the first is the default)."""
+    _load_builtin()
     return list(_BACKENDS)
 
 
 def backend_classes() -> list[type[Backend]]:
     """Every registered backend class, in registration order."""
+    _load_builtin()
     return list(_BACKENDS.values())
