@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from aotc.backends.base import Backend, BackendResult
 from aotc.backends.registry import get_backend
 from aotc.hlo import Module
-from aotc.hlo.verifier import verify
 from aotc.passes.buffer_assignment import BufferAssignment, assign_buffers
 from aotc.passes.dump import dump_text
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
@@ -78,9 +77,9 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
     with progress.stage("import"):
         imported = import_model(graph, config, options)
     module = imported.module
-    verify(module)
     # Optimize (the shared passes, then the backend's own), then choose layouts and the
-    # schedule that buffer assignment packs by. One pipeline, so that --dump-hlo numbers
+    # schedule that buffer assignment packs by. The pipeline verifies the lowered module
+    # before its first pass and the result after its last. One pipeline, so that --dump-hlo numbers
     # its files in one sequence; each stage times itself.
     stages = [default_pipeline().timed("optimize")]
     if backend.hlo_passes():
