@@ -29,12 +29,24 @@ def _load_builtin() -> None:
             importlib.import_module(package)
 
 
+def _rank(cls: type[Backend]) -> int:
+    """Built-ins in BUILTIN's order (one may import another while registering), then the
+    others in registration order (sorting is stable)."""
+    for i, package in enumerate(BUILTIN):
+        if cls.__module__ == package or cls.__module__.startswith(package + "."):
+            return i
+    return len(BUILTIN)
+
+
 def register_backend(cls: type[Backend]) -> type[Backend]:
     """Class decorator: make `cls` available as `--backend cls.name`."""
     _load_builtin()  # built-ins first, whoever registers first
     if cls.name in _BACKENDS:
         raise ValueError(f"backend {cls.name!r} registered twice")
     _BACKENDS[cls.name] = cls
+    ordered = sorted(_BACKENDS.values(), key=_rank)
+    _BACKENDS.clear()
+    _BACKENDS.update((b.name, b) for b in ordered)
     return cls
 
 
