@@ -78,9 +78,9 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
         imported = import_model(graph, config, options)
     module = imported.module
     # Optimize (the shared passes, then the backend's own), then choose layouts and the
-    # schedule that buffer assignment packs by. The pipeline verifies the lowered module
-    # before its first pass and the result after its last. One pipeline, so that --dump-hlo numbers
-    # its files in one sequence; each stage times itself.
+    # schedule that buffer assignment packs by. The pipeline verifies the imported module
+    # before its first pass and the result after its last. One pipeline, so that --dump-hlo
+    # numbers its files in one sequence; each stage times itself.
     stages = [default_pipeline().timed("optimize")]
     if backend.hlo_passes():
         stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()).timed("optimize"))
