@@ -80,7 +80,9 @@ for _ in range(int(repeat)):
     start = time.perf_counter()
     tfcompile.Compile(graph=graph, config=config, target_triple="x86_64-pc-linux",
                       cpp_class="bench::Model", entry_point="tfcompile_entry",
-                      out_function_object=out + ".o", out_header=out + ".h")
+                      out_function_object=out + ".o", out_header=out + ".h",
+                      out_metadata_object=out + "_meta.o",
+                      out_constant_buffers_object=out + "_constants.o")
     print(time.perf_counter() - start, flush=True)
 """
 

@@ -344,6 +344,8 @@ def bench_case(name: str, args) -> Row:
               "tfcompile": lambda: time_tfcompile(case, work, inputs, args.samples),
               "tflite": lambda: time_tflite(case, args.samples)}
     for runner in RUNNERS:
+        if runner == "tflite" and case.concrete is None:
+            continue  # a TF1 graph (tfadd): no tf.function to convert
         try:
             seconds, outputs = timers[runner]()
             row.seconds[runner] = seconds
