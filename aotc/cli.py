@@ -97,7 +97,11 @@ def _add_compile_parser(subparsers) -> None:
                      help="write the module after every pass (HLO text and graphviz) to DIR")
     dbg.add_argument("--report", action="store_true",
                      help="print a summary after compiling: kernels (fusions and unfused ops), "
-                     "fused ops, temp arena, constant, argument and result bytes")
+                     "fused ops, temp arena, constant, argument and result bytes, time per "
+                     "stage")
+    dbg.add_argument("--quiet", action="store_true",
+                     help="no progress line (shown on a terminal once a compile takes over a "
+                     "second: stage, pass, kernels emitted)")
     saved_model_cli.add_saved_model_arguments(p)
     tfcompile_flags.add_arguments(p)
 

@@ -13,7 +13,8 @@ The backend is looked up by name in aotc.backends.registry; this module imports 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
 from aotc.backends.base import Backend, BackendResult
 from aotc.backends.registry import get_backend
@@ -22,6 +23,7 @@ from aotc.hlo.verifier import verify
 from aotc.passes.buffer_assignment import BufferAssignment, assign_buffers
 from aotc.passes.dump import dump_text
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
+from aotc.passes import progress
 from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec, VariableSpec
 
@@ -43,6 +45,9 @@ class Compilation:
     output: BackendResult
     options: CompileOptions  # resolved
     backend: Backend
+    # Wall time per stage (import, optimize, buffers, codegen, write), when a
+    # passes.progress.Progress was installed (aotc.compile installs one).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def object_code(self) -> bytes:
@@ -60,24 +65,28 @@ def compile_graph(graph, config, options: CompileOptions) -> Compilation:
     graph_path = graph if isinstance(graph, (str, os.PathLike)) else None
     options = options.resolve(os.fspath(graph_path).rstrip("/\\") if graph_path else None)
     backend = get_backend(options.backend)(options)
-    imported = import_model(graph, config, options)
-    module = imported.module
-    verify(module)
+    with progress.stage("import"):
+        imported = import_model(graph, config, options)
+        module = imported.module
+        verify(module)
     # Optimize (the shared passes, then the backend's own), then choose layouts and the
     # schedule that buffer assignment packs by.
-    stages = [default_pipeline()]
-    if backend.hlo_passes():
-        stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()))
-    stages.append(layout_and_schedule_pipeline())
-    Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
-    assignment = assign_buffers(module)
-    if options.dump_hlo:
-        dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
+    with progress.stage("optimize"):
+        stages = [default_pipeline()]
+        if backend.hlo_passes():
+            stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()))
+        stages.append(layout_and_schedule_pipeline())
+        Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
+    with progress.stage("buffers"):
+        assignment = assign_buffers(module)
+        if options.dump_hlo:
+            dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
 
-    output = backend.compile(module, assignment)
-    if options.dump_hlo:
-        for stage, text in output.stages.items():
-            dump_text(options.dump_hlo, f"{backend.name}-{stage}.txt", text)
+    with progress.stage("codegen"):
+        output = backend.compile(module, assignment)
+        if options.dump_hlo:
+            for stage, text in output.stages.items():
+                dump_text(options.dump_hlo, f"{backend.name}-{stage}.txt", text)
     args = [TensorSpec(name, node, _numpy_name(dtype), shape)
             for name, node, dtype, shape in imported.args]
     results = [
@@ -117,7 +126,19 @@ def compile(graph, config=None, out_dir=None, **options) -> Artifact:  # noqa: A
     if out_dir is not None:
         options["out_dir"] = str(out_dir)
     opts = CompileOptions.from_kwargs(**options)
-    result = compile_graph(graph, config, opts)
+    shown = not opts.quiet and sys.stderr.isatty()
+    with progress.active(progress.Progress(sys.stderr if shown else None)) as tracker:
+        result = compile_graph(graph, config, opts)
+        result.stage_seconds = tracker.stage_seconds
+        with progress.stage("write"):
+            artifact = _write(result)
+    if result.options.report:
+        print(compilation_report(result).format())
+    return artifact
+
+
+def _write(result: Compilation) -> Artifact:
+    """Write `result`'s files (the header, object, metadata and what the options ask for)."""
     opts = result.options
     requests = OutputRequests(header=opts.out_header, function_object=opts.out_function_object,
                               metadata_object=opts.out_metadata_object,
@@ -137,8 +158,6 @@ def compile(graph, config=None, out_dir=None, **options) -> Artifact:  # noqa: A
         # The writer validates names against the generated API (e.g. a fetch named after
         # a generated method) and links the optional shared library.
         raise ArtifactError(f"cannot write the artifact to {opts.out_dir}: {e}") from None
-    if opts.report:
-        print(compilation_report(result).format())
     return artifact
 
 

@@ -60,6 +60,7 @@ class CompileOptions:
     variables_to_feed: str = ""
     checkpoint_path: str = ""
     saved_model_cli_names: bool = False
+    quiet: bool = False  # no progress line on a terminal (passes/progress.py)
     resolved: bool = False  # set by `resolve`; a resolved object is final
 
     @classmethod

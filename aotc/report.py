@@ -30,6 +30,7 @@ class CompileReport:
     arg_bytes: int = 0
     result_bytes: int = 0
     result_copies: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
     @property
     def fusions(self) -> int:
@@ -49,14 +50,20 @@ class CompileReport:
             f"  results:    {self.result_bytes} bytes"
             + (f" ({self.result_copies} copied at the end)" if self.result_copies else ""),
         ]
+        if self.stage_seconds:
+            times = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in
+                              self.stage_seconds.items())
+            lines.append(f"  time:       {times} "
+                         f"(total {sum(self.stage_seconds.values()):.2f} s)")
         return "\n".join(lines)
 
 
-def build_report(module, assignment, constant_bytes: int | None = None) -> CompileReport:
+def build_report(module, assignment, constant_bytes: int | None = None,
+                 stage_seconds: dict[str, float] | None = None) -> CompileReport:
     """The report of an optimized `module` with its buffer `assignment`.
 
     constant_bytes: what the backend emitted (default: buffer assignment's count of
-    constant buffers).
+    constant buffers); stage_seconds: wall time per compile stage, if measured.
     """
     kernels: Counter = Counter()
     fused_ops = 0
@@ -82,10 +89,11 @@ def build_report(module, assignment, constant_bytes: int | None = None) -> Compi
         arg_bytes=sum(p.shape.byte_size for p in module.entry.parameters),
         result_bytes=sum(r.shape.byte_size for r in assignment.results),
         result_copies=len(assignment.result_copies),
+        stage_seconds=dict(stage_seconds or {}),
     )
 
 
 def compilation_report(compilation) -> CompileReport:
     """The report of an `aotc.compiler.Compilation`."""
     return build_report(compilation.module, compilation.assignment,
-                        compilation.program.constant_bytes)
+                        compilation.program.constant_bytes, compilation.stage_seconds)

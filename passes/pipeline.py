@@ -15,6 +15,7 @@ from ..hlo.verifier import verify
 from .constant_folding import ConstantFolding
 from .cse import CommonSubexpressionElimination
 from .dce import DeadCodeElimination
+from . import progress
 from .dump import dump_module
 from .fusion import InstructionFusion
 from .inline import CallInliner
@@ -84,6 +85,9 @@ class Pipeline(ModulePass):
         changed = False
         for p in self.passes:
             nested = isinstance(p, Pipeline)
+            if not nested:
+                progress.detail(f"{self.name}: pass {p.name}"
+                                + (f" (iteration {iteration})" if self.fixed_point else ""))
             try:
                 changed_by_pass = p._run_as_stage(self, module) if nested else p.run(module)
             except Exception as error:

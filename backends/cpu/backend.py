@@ -36,7 +36,7 @@ class CpuBackend(Backend):
         return BackendResult(files={f"{self.options.name}.o": code.object_code},
                              target=code.triple, constant_bytes=code.constant_bytes,
                              info={"max_parallel_tasks": str(self.options.threads)},
-                             stages={"llvm-ir": code.llvm_ir})
+                             stages={"llvm-ir": code.llvm_ir} if self.options.dump_hlo else {})
 
     def data_object(self, symbol: str, data: bytes) -> bytes:
         machine = create_target_machine(self.target)

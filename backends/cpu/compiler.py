@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from aotc.hlo import Module
+from aotc.passes import progress
 
 from .elf_data import ElfData, object_format
 from .emitter import EntryEmitter
@@ -21,9 +22,15 @@ class CpuArtifact:
     """What the CPU backend produces for one module."""
 
     object_code: bytes  # ELF/Mach-O/COFF relocatable object for `triple`
-    llvm_ir: str  # the optimized LLVM IR, for dumps and debugging
     triple: str
     constant_bytes: int  # bytes of constant data in the object
+    optimized: llvm.ModuleRef = field(repr=False)  # the optimized LLVM module
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimized LLVM IR, for dumps and debugging (printed on demand: for a big
+        model that takes seconds)."""
+        return str(self.optimized)
 
 
 def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str | None = None,
@@ -48,16 +55,19 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
                            threads=threads)
     emitter.emit(entry_symbol)
 
+    progress.detail("LLVM: parsing the IR")
     parsed = llvm.parse_assembly(str(llvm_module))
     parsed.triple = target.triple
     parsed.verify()
+    progress.detail(f"LLVM: optimizing (O{opt_level})")
     _optimize(parsed, machine, opt_level)
+    progress.detail("LLVM: object code")
     object_code = machine.emit_object(parsed)
     return CpuArtifact(
         object_code=outside.attach(object_code) if outside else object_code,
-        llvm_ir=str(parsed),
         triple=target.triple,
         constant_bytes=emitter.constants.total_bytes,
+        optimized=parsed,
     )
 
 

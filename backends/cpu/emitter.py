@@ -21,6 +21,7 @@ import llvmlite.ir as ir
 
 from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
+from aotc.passes import progress
 
 from .buffers import BufferView, ConstantPool, iteration_order
 from .elf_data import ElfData
@@ -104,7 +105,9 @@ class EntryEmitter:
         self.options = fn.args[count]  # const AotcRunOptions*, may be NULL
         self.cg = CodeGen(self.llvm_module, fn, self.target)
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
-        for inst in self.module.entry.instructions:
+        instructions = self.module.entry.instructions
+        for k, inst in enumerate(instructions, 1):
+            progress.detail(f"kernel {k}/{len(instructions)} {inst.name}")
             materialize(self, inst)
         for index, source in self.assignment.result_copies:
             self._copy(self._result_pointer(index), self.pointer_of(source), source.shape.byte_size)
