@@ -65,8 +65,9 @@ def main(argv=None) -> int:
             for opcode, (error, bits) in result.items():
                 if error > worst[opcode][0]:
                     worst[opcode] = (error, bits)
-            print(f"chunk {done}/{len(order)} ({time.perf_counter() - started:.0f} s)",
-                  file=sys.stderr, flush=True)
+            running = ", ".join(f"{op} {error:.2f}" for op, (error, _) in worst.items())
+            print(f"chunk {done}/{len(order)} ({time.perf_counter() - started:.0f} s): "
+                  f"max ulp so far: {running}", file=sys.stderr, flush=True)
     swept = len(order) << args.chunk_bits
     print(f"inputs: {swept} of 2^32 ({100 * swept / 2**32:.1f}%), {len(order)} chunks of "
           f"2^{args.chunk_bits}, {time.perf_counter() - started:.0f} s")
