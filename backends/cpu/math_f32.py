@@ -5,9 +5,11 @@ adds two conversions per element. These use the same reductions in f32 arithmeti
 polynomials long enough for f32 (Taylor series; coefficients from exact rationals), so a
 vectorized loop runs twice as many lanes. Branch-free, like math.py.
 
-Error bounds (ulp of the f32 result, measured against a float64 reference over all 2^32
-inputs by tools/f32_math_sweep.py, recorded in ULP_BOUNDS; tests/test_math_f32.py asserts
-them on a million log-uniform inputs per function plus the special values):
+Error bounds: ULP_BOUNDS, in ulps of the f32 result against a float64 reference;
+tests/test_math_f32.py asserts them on a million log-uniform inputs per function plus the
+special values, and tools/f32_math_sweep.py checks them over the 2^32 inputs (its recorded
+run, a strided 19.5% of them, found at most: exp 1.22, expm1 1.50, log 0.74, log1p 2.45,
+tanh 3.25 (small |x|: t / (t + 2) compounds expm1's error), logistic 1.54).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .math import LN2, FloatOps, split_constant
 
 #: Largest error in ulps over every f32 input (tools/f32_math_sweep.py; see docs there).
 ULP_BOUNDS = {"exponential": 2, "exponential-minus-one": 2, "log": 1, "log-plus-one": 3,
-              "tanh": 3, "logistic": 3}
+              "tanh": 4, "logistic": 3}
 
 # ln2 = HI + LO with HI of 16 bits, so n * HI is exact for |n| < 2**8 (all f32 exponents).
 LN2_HI, LN2_LO = (float(np.float32(part)) for part in split_constant(LN2, 16, 2))
