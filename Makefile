@@ -4,7 +4,8 @@
 # Helpers: make bench, make clean (build outputs), make distclean (also .venv).
 #
 # Variables: PYTHON (interpreter that creates the venv, default python3), VENV (default .venv),
-# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k packaging -x"), BENCH_ARGS.
+# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k packaging -x"), BENCH_ARGS,
+# KERNEL_BENCH_ARGS, COMPILE_BENCH_ARGS.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,6 +15,8 @@ PIP := $(VENV_PY) -m pip
 PIP_QUIET ?= -q
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+KERNEL_BENCH_ARGS ?=
+COMPILE_BENCH_ARGS ?=
 
 # Stamps: reinstall only when pyproject.toml changes (or the venv is new).
 STAMP_BASE := $(VENV)/.aotc-base.stamp
@@ -26,7 +29,8 @@ STAMP_BENCH := $(VENV)/.aotc-bench.stamp
 help:
 	@echo "make demo    compile examples/mlp with aotc, link it into a C++ program, compare with TensorFlow"
 	@echo "make test    pip install -e '.[test]' into $(VENV) and run pytest (PYTEST_ARGS=...)"
-	@echo "make bench   install the bench extra, run benchmarks/run.py (BENCH_ARGS=..., e.g. --quick)"
+	@echo "make bench   install the bench extra, run benchmarks/run.py (BENCH_ARGS=..., e.g. --quick),"
+	@echo "             kernels.py (KERNEL_BENCH_ARGS=...) and compile_time.py (COMPILE_BENCH_ARGS=...)"
 	@echo "make clean   remove build outputs; make distclean also removes $(VENV)"
 
 demo: $(STAMP_DEV)
@@ -41,6 +45,8 @@ bench: $(STAMP_BENCH)
 	else \
 		echo "benchmarks/run.py does not exist yet"; exit 1; \
 	fi
+	$(VENV_PY) benchmarks/kernels.py $(KERNEL_BENCH_ARGS)
+	$(VENV_PY) benchmarks/compile_time.py $(COMPILE_BENCH_ARGS)
 
 venv: $(STAMP_BASE)
 install: $(STAMP_DEV)

@@ -63,6 +63,43 @@ class Compiled:
                 for buf, s in zip(result_buffers, result_shapes)]
 
 
+# Cross targets the tests run under qemu-user: triple -> (Debian's cross C compiler, qemu).
+CROSS_TARGETS = {
+    "aarch64-unknown-linux-gnu": ("aarch64-linux-gnu-gcc", "qemu-aarch64"),
+    "armv7-unknown-linux-gnueabihf": ("arm-linux-gnueabihf-gcc", "qemu-arm"),
+    "riscv64-unknown-linux-gnu": ("riscv64-linux-gnu-gcc", "qemu-riscv64"),
+}
+
+
+def cross_toolchain(triple: str) -> bool:
+    """Whether the cross compiler and qemu for `triple` are installed (.ci/run installs them)."""
+    import shutil
+
+    return all(shutil.which(tool) for tool in CROSS_TARGETS[triple])
+
+
+def run_cross(compiled: Compiled, *args) -> list[np.ndarray]:
+    """Link `compiled` (built with triple=... of CROSS_TARGETS) statically with
+    tests/cross_driver.c and run it under qemu on `args`; returns the results."""
+    gcc, qemu = CROSS_TARGETS[compiled.artifact.triple]
+    exe = compiled.object_path.with_suffix(".exe")
+    subprocess.run([gcc, "-O1", "-static", str(Path(__file__).with_name("cross_driver.c")),
+                    str(compiled.object_path), "-lm", "-o", str(exe)], check=True)
+    command = [qemu, str(exe), str(compiled.assignment.temp_bytes), str(len(args))]
+    for k, (p, a) in enumerate(zip(compiled.module.entry.parameters, args)):
+        a = np.ascontiguousarray(np.asarray(a, dtype=p.shape.element_type.np_dtype))
+        path = exe.with_suffix(f".arg{k}")
+        path.write_bytes(a.tobytes())
+        command += [str(path), str(a.nbytes)]
+    shapes = [r.shape for r in compiled.assignment.results]
+    for k, shape in enumerate(shapes):
+        command += [str(exe.with_suffix(f".result{k}")), str(shape.byte_size)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{qemu}: exit status {done.returncode}: {done.stderr}"
+    return [np.fromfile(exe.with_suffix(f".result{k}"), s.element_type.np_dtype).reshape(s.dims)
+            for k, s in enumerate(shapes)]
+
+
 def check_compiled(module, args, rtol=0.0, atol=0.0, compiled=None):
     """Compile `module` (unless `compiled` is given), run it on `args` and compare every
     result with the evaluator: exact by default and for non-float results, else within

@@ -13,6 +13,7 @@ import pytest
 
 import aotc
 from conftest import EXAMPLES, ROOT, build_cpp, run_aotc, run_program
+from compiled import CROSS_TARGETS, cross_toolchain
 from models import keras_mlp
 
 # f32 MLP through three dense layers and softmax: XLA/TF differ from us only in the
@@ -156,25 +157,26 @@ node {{ name: "{name}/neg" op: "Neg" input: "{name}" attr {{ key: "T" value {{ t
     assert "evil" in (out / "hostile.h").read_text()  # the name is there, escaped
 
 
-def _cross_toolchain():
-    import shutil
+# (triple, --target_cpu or None for the architecture's default)
+CROSS_BUILDS = [("aarch64-unknown-linux-gnu", "cortex-a72"),
+                ("armv7-unknown-linux-gnueabihf", None), ("riscv64-unknown-linux-gnu", None)]
 
-    return shutil.which("aarch64-linux-gnu-g++") and shutil.which("qemu-aarch64")
 
-
-@pytest.mark.skipif(not _cross_toolchain(), reason="needs aarch64-linux-gnu-g++ and qemu-aarch64 "
-                    "(.ci/run installs them)")
-def test_cross_compiled_matmul_runs_under_qemu(tmp_path):
+@pytest.mark.parametrize("triple,cpu", CROSS_BUILDS, ids=[t.split("-")[0] for t, _ in CROSS_BUILDS])
+def test_cross_compiled_matmul_runs_under_qemu(tmp_path, triple, cpu):
     import subprocess
 
+    if not cross_toolchain(triple):
+        pytest.skip(f"needs {' and '.join(CROSS_TARGETS[triple])} (.ci/run installs them)")
+    gcc, qemu = CROSS_TARGETS[triple]
     out = tmp_path / "out"
     run_aotc("compile", EXAMPLES / "matmul/graph.pbtxt", EXAMPLES / "matmul/config.pbtxt",
              "--cpp_class", "foo::bar::MatMulComp", "--name", "matmul", "-o", out,
-             "--target_triple", "aarch64-unknown-linux-gnu", "--target_cpu", "cortex-a72", check=True)
-    exe = tmp_path / "matmul_arm"
-    subprocess.run(["aarch64-linux-gnu-g++", "-std=c++17", "-O1", "-static", f"-I{out}",
+             "--target_triple", triple, *(["--target_cpu", cpu] if cpu else []), check=True)
+    exe = tmp_path / "matmul_cross"
+    subprocess.run([gcc.replace("-gcc", "-g++"), "-std=c++17", "-O1", "-static", f"-I{out}",
                     str(EXAMPLES / "matmul/main.cc"), str(out / "matmul.o"), "-pthread",
                     "-o", str(exe)], check=True)
-    proc = subprocess.run(["qemu-aarch64", str(exe)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([qemu, str(exe)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Success" in proc.stdout

@@ -13,20 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tensorflow as tf  # noqa: E402  (a test dependency: missing, the suite must fail, not skip)
 
-from aotc.frontend.lower import lower  # noqa: E402
-from aotc.hlo.verifier import verify  # noqa: E402
-from aotc.passes.pipeline import default_pipeline  # noqa: E402
 from op_coverage_cases import (  # noqa: E402
     ACTIVATIONS, ARITHMETIC, CASTS, CLASSIFY, COMPARISONS, DTYPE_SWEEP, EINSUMS, LOGIC,
     MATMULS, PASS_THROUGH, REDUCTIONS, SELECTS, UNARY,
 )
 from tf2xla_op_cases import TF2XLA_GROUPS  # noqa: E402
 from compiled import Compiled  # noqa: E402
-from tf_graphs import assert_matches  # noqa: E402
-from tf_graphs import make_config, parse_graph_def  # noqa: E402
-from aotc.frontend.prune import prune  # noqa: E402
+from tf_graphs import assert_matches, optimized_batch  # noqa: E402
 
 #: One compiled module per group; grouped so codegen variety (dtypes, transcendental
 #: math, dots, reductions, converts) is spread over modules of similar size.
@@ -41,31 +35,6 @@ GROUPS = {
 }
 
 
-def _run_batch_in_tf(cases):
-    """One graph holding every case; returns (graph_def, feeds, fetches, inputs, expected,
-    per-case fetch ranges)."""
-    graph = tf.Graph()
-    feeds, inputs, outputs, ranges = [], [], [], []
-    with graph.as_default():
-        for k, case in enumerate(cases):
-            values = case.inputs()
-            names = [f"case{k}_in{i}" for i in range(len(values))]
-            placeholders = [tf.compat.v1.placeholder(tf.as_dtype(v.dtype), v.shape, name=n)
-                            for v, n in zip(values, names)]
-            with tf.name_scope(f"case{k}"):
-                result = case.build(*placeholders)
-            result = list(result) if isinstance(result, (list, tuple)) else [result]
-            ranges.append(range(len(outputs), len(outputs) + len(result)))
-            feeds += names
-            inputs += values
-            outputs += result
-        with tf.compat.v1.Session(graph=graph) as sess:
-            expected = sess.run(outputs, dict(zip(
-                [graph.get_tensor_by_name(f"{n}:0") for n in feeds], inputs)))
-    fetches = [(t.op.name, t.value_index) for t in outputs]
-    return graph.as_graph_def().SerializeToString(), feeds, fetches, inputs, expected, ranges
-
-
 assert not any(k.xla for cases in GROUPS.values() for k in cases), (
     "XLA-only ops run in TensorFlow one case at a time; they are compared on the evaluator")
 
@@ -73,10 +42,7 @@ assert not any(k.xla for cases in GROUPS.values() for k in cases), (
 @pytest.fixture(scope="module", params=list(GROUPS), ids=list(GROUPS))
 def batch(request):
     cases = GROUPS[request.param]
-    graph_def, feeds, fetches, inputs, expected, ranges = _run_batch_in_tf(cases)
-    module = lower(prune(parse_graph_def(graph_def), make_config(feeds, fetches)))
-    verify(module)
-    default_pipeline().run(module)
+    module, inputs, expected, ranges = optimized_batch(cases)
     got = Compiled(module)(*inputs)
     return cases, got, expected, ranges
 

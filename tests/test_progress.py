@@ -17,7 +17,7 @@ from aotc.hlo.parser import parse_module
 from aotc.passes.pass_base import ModulePass
 from aotc.passes.dce import DeadCodeElimination
 from aotc.passes.pipeline import PassPipelineError, Pipeline
-from aotc.progress import STAGES, Progress, current, tracking
+from aotc.progress import STAGES, Progress, active, current, tracking
 from conftest import EXAMPLES, run_aotc
 
 MLP = [EXAMPLES / "mlp" / "graph.pb", EXAMPLES / "mlp" / "config.pbtxt"]
@@ -106,6 +106,21 @@ def test_progress_waits_for_its_delay():
         progress.step("pass dce")
     progress.finish()
     assert stream.getvalue() == "" and progress.lines_drawn == 0
+
+
+def test_no_compile_no_progress():
+    """Passes and backends run alone (no compile tracking them) report into a silent
+    Progress; a stage entered twice adds up its times, in first-entry order."""
+    assert active() is None
+    with current().stage("lower"):
+        current().step("pass dce")
+        current().emitted("fusion")
+    progress = Progress(io.StringIO())
+    for name in ("optimize", "buffers", "optimize"):
+        with progress.stage(name):
+            pass
+    assert list(progress.stage_seconds) == ["optimize", "buffers"]
+    assert all(seconds >= 0 for seconds in progress.stage_seconds.values())
 
 
 def test_for_terminal_needs_a_tty():

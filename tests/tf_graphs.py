@@ -235,3 +235,40 @@ def check_case(case: Case) -> None:
     assert len(got) == len(tf_case.expected)
     for k, (g, w) in enumerate(zip(got, tf_case.expected)):
         assert_matches(g, w, case.tol, f"{case.id} result {k}")
+
+
+def run_batch_in_tf(cases):
+    """One graph holding every case (op-coverage `Case`s); returns (graph_def, feeds, fetches, inputs, expected,
+    per-case fetch ranges)."""
+    graph = tf.Graph()
+    feeds, inputs, outputs, ranges = [], [], [], []
+    with graph.as_default():
+        for k, case in enumerate(cases):
+            values = case.inputs()
+            names = [f"case{k}_in{i}" for i in range(len(values))]
+            placeholders = [tf.compat.v1.placeholder(tf.as_dtype(v.dtype), v.shape, name=n)
+                            for v, n in zip(values, names)]
+            with tf.name_scope(f"case{k}"):
+                result = case.build(*placeholders)
+            result = list(result) if isinstance(result, (list, tuple)) else [result]
+            ranges.append(range(len(outputs), len(outputs) + len(result)))
+            feeds += names
+            inputs += values
+            outputs += result
+        with tf.compat.v1.Session(graph=graph) as sess:
+            expected = sess.run(outputs, dict(zip(
+                [graph.get_tensor_by_name(f"{n}:0") for n in feeds], inputs)))
+    fetches = [(t.op.name, t.value_index) for t in outputs]
+    return graph.as_graph_def().SerializeToString(), feeds, fetches, inputs, expected, ranges
+
+
+def optimized_batch(cases):
+    """The cases of `run_batch_in_tf` as one HLO module through the default pipeline;
+    returns (module, inputs, TensorFlow's outputs, per-case fetch ranges)."""
+    from aotc.passes.pipeline import default_pipeline
+
+    graph_def, feeds, fetches, inputs, expected, ranges = run_batch_in_tf(cases)
+    module = lower(prune(parse_graph_def(graph_def), make_config(feeds, fetches)))
+    verify(module)
+    default_pipeline().run(module)
+    return module, inputs, expected, ranges

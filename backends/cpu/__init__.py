@@ -7,6 +7,8 @@ from . import convolution  # noqa: F401  (registers convolution, reduce-window)
 from . import indexing  # noqa: F401  (registers gather, scatter, dynamic slices, sort)
 from . import control_flow  # noqa: F401  (registers while, conditional)
 from . import fusion_emitter  # noqa: F401  (registers fusion)
+from . import reduction  # noqa: F401  (registers reduce: several accumulators per row)
+from . import scan  # noqa: F401  (registers reduce-window: scans as running folds)
 from .backend import CpuBackend
 
 __all__ = ["CpuArtifact", "CpuBackend", "compile_module", "default_triple"]

@@ -21,7 +21,7 @@ import numpy as np
 from aotc.hlo import Computation, Instruction, Shape
 from aotc.hlo.registry import Registry
 
-from .buffers import BufferView, ConstantPool, iteration_order
+from .buffers import BufferView, ConstantPool
 from .codegen import CodeGen
 from .half import float_to_half, half_to_float
 from .llvm_types import F32, HALF, int_const, register_type
@@ -331,37 +331,6 @@ def _dot(e: ElementalEmitter, inst, index):
 
 def _widen(cg, value, ty):
     return half_to_float(cg, value) if value.type == HALF else value
-
-
-@elemental("reduce")
-def _reduce(e: ElementalEmitter, inst, index):
-    """Reduce into register accumulators (one per input) over the reduced dimensions."""
-    cg, b = e.cg, e.b
-    n = len(inst.operands) // 2
-    inputs, inits = inst.operands[:n], inst.operands[n:]
-    dims = list(inst.attrs["dimensions"])
-    types = [register_type(x.shape.element_type) for x in inputs]
-    slots = [cg.alloca(ty, name="reduce.acc") for ty in types]
-    for slot, init in zip(slots, inits):
-        b.store(e.value(init, []), slot)
-    input_shape = inputs[0].shape
-    kept = [d for d in range(input_shape.rank) if d not in dims]
-
-    def step(reduced_index):
-        full = [None] * input_shape.rank
-        for d, i in zip(kept, index):
-            full[d] = i
-        for d in dims:
-            full[d] = reduced_index[d]
-        current = [b.load(slot, typ=ty) for slot, ty in zip(slots, types)]
-        elements = [e.value(x, full) for x in inputs]
-        for slot, value in zip(slots, e.apply(inst.to_apply(), current + elements)):
-            b.store(value, slot)
-
-    order = [d for d in iteration_order(input_shape) if d in dims]
-    cg.loop_nest(list(input_shape.dims), order, step, name="r")
-    values = [b.load(slot, typ=ty) for slot, ty in zip(slots, types)]
-    return values if n > 1 else values[0]
 
 
 # -- tuples and calls -----------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from aotc import progress
-
 from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
 
@@ -31,6 +30,7 @@ from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
+from .reduction import accumulator_lanes
 from .target import TargetInfo
 from .tasks import run_tasks
 
@@ -334,8 +334,10 @@ def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
 @materializer("reduce")
 def _materialize_reduce(em: EntryEmitter, inst: Instruction) -> None:
     """Single-output reduce: accumulate in the output buffer while walking the input in
-    memory order, so row and column reductions both stream contiguous memory."""
-    if inst.shape.is_tuple:
+    memory order, so row and column reductions both stream contiguous memory. Reductions
+    of contiguous rows with a plain reducer take the elemental rule instead: several
+    register accumulators per row (backends/cpu/reduction.py)."""
+    if inst.shape.is_tuple or accumulator_lanes(em.cg.target, inst) > 1:
         materialize_elementwise(em, inst)
         return
     operand, init = inst.operands

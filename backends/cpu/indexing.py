@@ -187,6 +187,40 @@ def _materialize_scatter(em: EntryEmitter, inst: Instruction) -> None:
                         name="u")
 
 
+#: Longest prefix for which a sort selects instead of sorting (the selection moves up to
+#: this many elements per replacement; a full sort is cheaper past it).
+MAX_SELECTED_PREFIX = 64
+
+
+def prefix_read(computation, inst: Instruction, dim: int) -> int | None:
+    """The length of the prefix along `dim` that every reader of `inst` (through
+    get-tuple-elements and into fusions) is limited to by a slice starting at 0; None when
+    some reader may read the whole row, or the prefix is longer than MAX_SELECTED_PREFIX."""
+    users = computation.users()
+    need = 0
+    for user in users.get(inst, []):
+        if user.opcode == "get-tuple-element":
+            found = prefix_read(computation, user, dim)
+        elif user.opcode == "slice" and user.attrs["slice"][dim][0] == 0 and (
+                user.attrs["slice"][dim][2] == 1):
+            found = user.attrs["slice"][dim][1]
+        elif user.opcode == "fusion":
+            fused = user.called_computations[0]
+            found = 0
+            for k, operand in enumerate(user.operands):
+                if operand is inst:
+                    inner = prefix_read(fused, fused.parameter(k), dim)
+                    found = None if inner is None else max(found, inner)
+                    if found is None:
+                        break
+        else:
+            found = None
+        if found is None:
+            return None
+        need = max(need, found)
+    return need if need <= MAX_SELECTED_PREFIX else None
+
+
 @materializer("sort")
 def _materialize_sort(em: EntryEmitter, inst: Instruction) -> None:
     operands = inst.operands
@@ -199,7 +233,8 @@ def _materialize_sort(em: EntryEmitter, inst: Instruction) -> None:
     (dim,) = inst.attrs["dimensions"]
     if shape.dims[dim] <= 1 or shape.num_elements == 0:
         return
-    sorter = SortEmitter(em.llvm_module, em.target, em.constants, inst)
+    sorter = SortEmitter(em.llvm_module, em.target, em.constants, inst,
+                         keep=prefix_read(em.module.entry, inst, dim))
     b = em.cg.builder
     # One call per row: every index with the sort dimension pinned to 0.
     row_dims = list(shape.dims)

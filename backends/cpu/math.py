@@ -1,9 +1,10 @@
 """Transcendental functions emitted inline as LLVM IR, so objects never call libm.
 
-Every function here takes and returns f64 values. f32 and f16 operands are widened to f64,
-computed with shorter polynomials (`Precision.F32`, still ~1e-9 relative before the final
-rounding) and rounded once, which makes them within an ulp or so of correctly rounded;
-f64 gets full-length polynomials (a few ulp). The code is branch-free (selects, not
+Every function here takes and returns f64 values. f16 operands, and f32 operands of the
+functions math_f32.py does not have in f32 (erf, the trigonometry, power, ...), are widened
+to f64, computed with shorter polynomials (`Precision.F32`, still ~1e-9 relative before the
+final rounding) and rounded once, which makes them within an ulp or so of correctly
+rounded; f64 gets full-length polynomials (a few ulp). The code is branch-free (selects, not
 branches) so the loop vectorizer can widen it.
 
 Coefficients are derived here from first principles (Taylor series, exact rational
@@ -20,7 +21,7 @@ from functools import lru_cache
 import llvmlite.ir as ir
 
 from .codegen import CodeGen
-from .llvm_types import F64, I64
+from .llvm_types import F32, F64, I32, I64
 
 PI = Fraction("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899")
 LN2 = Fraction("0.69314718055994530941723212145817656807550013436025525412068000949339362196969471")
@@ -34,7 +35,7 @@ class Precision(enum.Enum):
     F64 = "f64"
 
 
-def _split(value: Fraction, bits: int, parts: int) -> list[float]:
+def split_constant(value: Fraction, bits: int, parts: int) -> list[float]:
     """Write `value` as a sum of doubles, each but the last with at most `bits` significant
     bits, so that n * part is exact for small integers n (Cody-Waite reduction)."""
     out, rest = [], value
@@ -47,20 +48,30 @@ def _split(value: Fraction, bits: int, parts: int) -> list[float]:
     return out
 
 
-LN2_PARTS = _split(LN2, 32, 2)
-PIO2_PARTS = _split(PI / 2, 33, 3)
-ROUND_MAGIC = 1.5 * 2.0**52  # (t + M) - M rounds t to an integer for |t| < 2**51
+LN2_PARTS = split_constant(LN2, 32, 2)
+PIO2_PARTS = split_constant(PI / 2, 33, 3)
 
 
-class _Ops:
-    """Terse f64 arithmetic on a CodeGen's builder (the math below reads like formulas)."""
+# Per float type: (same-width integer type, exponent bias, mantissa bits).
+_FORMATS = {F64: (I64, 1023, 52), F32: (I32, 127, 23)}
 
-    def __init__(self, cg: CodeGen):
+
+class FloatOps:
+    """Terse float arithmetic on a CodeGen's builder (the math reads like formulas); f64
+    unless `ty` says F32 (math_f32.py)."""
+
+    def __init__(self, cg: CodeGen, ty: ir.Type = F64):
         self.cg = cg
         self.b = cg.builder
+        self.ty = ty
+        self.int_ty, self.bias, self.mantissa_bits = _FORMATS[ty]
 
     def c(self, value: float) -> ir.Constant:
-        return ir.Constant(F64, float(value))
+        return ir.Constant(self.ty, float(value))
+
+    def i(self, value: int) -> ir.Constant:
+        """An integer constant of the float's width."""
+        return ir.Constant(self.int_ty, value)
 
     def add(self, a, b):
         return self.b.fadd(a, b)
@@ -108,7 +119,7 @@ class _Ops:
         return self.cg.call_intrinsic("llvm.copysign", magnitude, sign)
 
     def signbit(self, a):
-        return self.b.icmp_signed("<", self.b.bitcast(a, I64), ir.Constant(I64, 0))
+        return self.b.icmp_signed("<", self.b.bitcast(a, self.int_ty), self.i(0))
 
     def poly(self, x, coefficients):
         """Horner's scheme for sum(coefficients[k] * x**k)."""
@@ -118,13 +129,15 @@ class _Ops:
         return acc
 
     def round_to_int(self, t):
-        """t rounded to nearest-even, for |t| < 2**51 (two adds, no libm, vectorizable)."""
-        return self.sub(self.add(t, self.c(ROUND_MAGIC)), self.c(ROUND_MAGIC))
+        """t rounded to nearest-even, for |t| < 2**51 (2**22 in f32): two adds, no libm,
+        vectorizable."""
+        magic = self.c(1.5 * 2.0**self.mantissa_bits)
+        return self.sub(self.add(t, magic), magic)
 
     def pow2(self, n):
-        """2**n for an i64 n in the normal exponent range."""
-        biased = self.b.add(n, ir.Constant(I64, 1023))
-        return self.b.bitcast(self.b.shl(biased, ir.Constant(I64, 52)), F64)
+        """2**n for an integer n (of the float's width) in the normal exponent range."""
+        biased = self.b.add(n, self.i(self.bias))
+        return self.b.bitcast(self.b.shl(biased, self.i(self.mantissa_bits)), self.ty)
 
     def clamp(self, x, lo, hi):
         """x limited to [lo, hi]; NaN stays NaN."""
@@ -136,7 +149,7 @@ def _taylor_exp(degree: int) -> list[float]:
     return [1.0 / math.factorial(k) for k in range(degree + 1)]
 
 
-def _reduce_ln2(o: _Ops, x):
+def _reduce_ln2(o: FloatOps, x):
     """x = n*ln2 + r with |r| <= ln2/2; returns (n as f64, n as i64, r)."""
     n = o.round_to_int(o.mul(x, o.c(1.0 / math.log(2.0))))
     r = o.sub(o.sub(x, o.mul(n, o.c(LN2_PARTS[0]))), o.mul(n, o.c(LN2_PARTS[1])))
@@ -144,7 +157,7 @@ def _reduce_ln2(o: _Ops, x):
 
 
 def exp(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     degree = 13 if precision is Precision.F64 else 8
     # Out-of-range inputs are clamped to where the result has already over/underflowed;
     # NaN is replaced by 0 so no poison reaches the integer exponent math.
@@ -157,13 +170,13 @@ def exp(cg: CodeGen, x, precision: Precision):
     return o.sel(o.isnan(x), x, result)
 
 
-def _expm1_series(o: _Ops, r, degree: int):
+def _expm1_series(o: FloatOps, r, degree: int):
     """r + r**2/2! + ... + r**degree/degree!, accurate in relative terms for small r."""
     return o.mul(r, o.poly(r, [1.0 / math.factorial(k + 1) for k in range(degree)]))
 
 
 def expm1(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     degree = 14 if precision is Precision.F64 else 9
     small = _expm1_series(o, x, degree)
     xc = o.sel(o.isnan(x), o.c(0.0), o.clamp(x, -40.0, 710.0))
@@ -178,7 +191,7 @@ def expm1(cg: CodeGen, x, precision: Precision):
 
 
 def log(cg: CodeGen, x, precision: Precision):
-    o, b = _Ops(cg), cg.builder
+    o, b = FloatOps(cg), cg.builder
     terms = 11 if precision is Precision.F64 else 6
     # Subnormals are scaled into the normal range first.
     subnormal = o.lt(x, o.c(2.0**-1022))
@@ -208,7 +221,7 @@ def log(cg: CodeGen, x, precision: Precision):
 
 
 def log1p(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     # log(u) * x / (u - 1) with u = 1 + x cancels the rounding error of forming u.
     u = o.add(x, o.c(1.0))
     d = o.sub(u, o.c(1.0))
@@ -218,7 +231,7 @@ def log1p(cg: CodeGen, x, precision: Precision):
 
 
 def tanh(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     # tanh|x| = t / (t + 2) with t = expm1(2|x|); beyond 20 it is 1 in every precision.
     a = o.fabs(x)
     a = o.sel(o.gt(a, o.c(20.0)), o.c(20.0), a)
@@ -227,7 +240,7 @@ def tanh(cg: CodeGen, x, precision: Precision):
 
 
 def logistic(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     # exp(-|x|) never overflows; the form for negative x does not cancel.
     e = exp(cg, o.sub(o.c(-0.0), o.fabs(x)), precision)
     denominator = o.add(o.c(1.0), e)
@@ -237,7 +250,7 @@ def logistic(cg: CodeGen, x, precision: Precision):
 # -- trigonometry ---------------------------------------------------------------------------
 
 
-def _reduce_pio2(o: _Ops, x):
+def _reduce_pio2(o: FloatOps, x):
     """x = n*pi/2 + r, |r| <= pi/4 (accurate for |x| up to ~1e6); returns (n & 3, r)."""
     t = o.mul(x, o.c(float(2 / PI)))
     n = o.round_to_int(t)
@@ -250,7 +263,7 @@ def _reduce_pio2(o: _Ops, x):
     return quadrant, r
 
 
-def _sin_cos_kernels(o: _Ops, r, precision: Precision):
+def _sin_cos_kernels(o: FloatOps, r, precision: Precision):
     """sin(r), cos(r) for |r| <= pi/4 by Taylor series in r**2."""
     terms = 10 if precision is Precision.F64 else 6
     z = o.mul(r, r)
@@ -261,7 +274,7 @@ def _sin_cos_kernels(o: _Ops, r, precision: Precision):
     return sin_r, cos_r
 
 
-def _by_quadrant(o: _Ops, quadrant, values):
+def _by_quadrant(o: FloatOps, quadrant, values):
     b = o.b
     result = values[3]
     for q in (2, 1, 0):
@@ -269,12 +282,12 @@ def _by_quadrant(o: _Ops, quadrant, values):
     return result
 
 
-def _finite_or_nan(o: _Ops, x, result):
+def _finite_or_nan(o: FloatOps, x, result):
     return o.sel(o.isfinite(x), result, o.sub(x, x))  # inf - inf and NaN - NaN are NaN
 
 
 def sin(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     quadrant, r = _reduce_pio2(o, x)
     s, c = _sin_cos_kernels(o, r, precision)
     neg = lambda v: o.sub(o.c(-0.0), v)  # noqa: E731
@@ -282,7 +295,7 @@ def sin(cg: CodeGen, x, precision: Precision):
 
 
 def cos(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     quadrant, r = _reduce_pio2(o, x)
     s, c = _sin_cos_kernels(o, r, precision)
     neg = lambda v: o.sub(o.c(-0.0), v)  # noqa: E731
@@ -290,7 +303,7 @@ def cos(cg: CodeGen, x, precision: Precision):
 
 
 def tan(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     quadrant, r = _reduce_pio2(o, x)
     s, c = _sin_cos_kernels(o, r, precision)
     odd = o.b.trunc(quadrant, ir.IntType(1))
@@ -298,7 +311,7 @@ def tan(cg: CodeGen, x, precision: Precision):
     return _finite_or_nan(o, x, result)
 
 
-def _atan_unit(o: _Ops, t, precision: Precision):
+def _atan_unit(o: FloatOps, t, precision: Precision):
     """atan(t) for t in [0, 1]."""
     terms = 12 if precision is Precision.F64 else 6
     # Above tan(pi/8), atan(t) = pi/4 + atan((t-1)/(t+1)); then halve the angle once:
@@ -314,7 +327,7 @@ def _atan_unit(o: _Ops, t, precision: Precision):
 
 
 def atan2(cg: CodeGen, y, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     ax, ay = o.fabs(x), o.fabs(y)
     y_bigger = o.gt(ay, ax)
     big = o.sel(y_bigger, ay, ax)
@@ -379,7 +392,7 @@ def _erf_table_global(cg: CodeGen) -> ir.GlobalVariable:
 
 
 def erf(cg: CodeGen, x, precision: Precision):
-    o, b = _Ops(cg), cg.builder
+    o, b = FloatOps(cg), cg.builder
     a = o.fabs(x)
     # Near zero: the odd Maclaurin series (relative accuracy for tiny x).
     terms = 10 if precision is Precision.F64 else 6
@@ -411,11 +424,11 @@ def erf(cg: CodeGen, x, precision: Precision):
 # -- powers ---------------------------------------------------------------------------------
 
 
-def _is_integer(o: _Ops, y):
+def _is_integer(o: FloatOps, y):
     return o.eq(_floor(o, y), y)
 
 
-def _floor(o: _Ops, y):
+def _floor(o: FloatOps, y):
     """floor for any double (exact; no libm)."""
     a = o.fabs(y)
     r = o.copysign(o.sub(o.add(a, o.c(2.0**52)), o.c(2.0**52)), y)
@@ -424,7 +437,7 @@ def _floor(o: _Ops, y):
 
 
 def power(cg: CodeGen, x, y, precision: Precision):
-    o, b = _Ops(cg), cg.builder
+    o, b = FloatOps(cg), cg.builder
     ax = o.fabs(x)
     magnitude = exp(cg, o.mul(y, log(cg, ax, precision)), precision)
     y_integer = _is_integer(o, y)
@@ -439,7 +452,7 @@ def power(cg: CodeGen, x, y, precision: Precision):
 
 
 def cbrt(cg: CodeGen, x, precision: Precision):
-    o = _Ops(cg)
+    o = FloatOps(cg)
     a = o.fabs(x)
     r = exp(cg, o.mul(log(cg, a, precision), o.c(1.0 / 3.0)), precision)
     # One Newton step r += (a/r^2 - r)/3 fixes the error of going through log and exp.
@@ -449,7 +462,7 @@ def cbrt(cg: CodeGen, x, precision: Precision):
     return o.copysign(o.sel(special, a, r), x)
 
 
-def _exponent(o: _Ops, a):
+def _exponent(o: FloatOps, a):
     """The unbiased binary exponent of a positive normal double, as i64."""
     bits = o.b.bitcast(a, I64)
     return o.b.sub(o.b.lshr(bits, ir.Constant(I64, 52)), ir.Constant(I64, 1023))
@@ -463,7 +476,7 @@ def fmod(cg: CodeGen, x, y, precision: Precision):
     steps cover the whole f32 range. For f64 operands one step is taken, exact while
     |x / y| < 2^53 / ulp-ish (large quotients lose accuracy).
     """
-    o, b = _Ops(cg), cg.builder
+    o, b = FloatOps(cg), cg.builder
     ax, ay = o.fabs(x), o.fabs(y)
     steps = 11 if precision is Precision.F32 else 1
     r = ax

@@ -18,7 +18,7 @@ import llvmlite.ir as ir
 from aotc.hlo.dtypes import DTYPES, DType
 from aotc.hlo.registry import Registry
 
-from . import math
+from . import math, math_f32
 from .codegen import CodeGen
 from .half import float_to_half, half_to_float
 from .llvm_types import F32, F64, I1, register_type
@@ -307,7 +307,7 @@ def _is_finite(cg, t, x):
     return cg.builder.fcmp_ordered("<", cg.call_intrinsic("llvm.fabs", x), _const(x.type, pymath.inf))
 
 
-# -- transcendental (math.py, computed in f64) ----------------------------------------------
+# -- transcendental (f32: math_f32.py where it has the function; else math.py, in f64) -------
 
 
 def _via_f64(cg, t, fn, *values, precision: bool = False):
@@ -320,8 +320,14 @@ def _via_f64(cg, t, fn, *values, precision: bool = False):
 
 
 def _register_transcendental(opcode: str, fn) -> None:
-    SCALAR_RULES.add(opcode, lambda cg, t, x: _via_f64(cg, t, lambda v, p: fn(cg, v, p), x,
-                                                         precision=True))
+    in_f32 = math_f32.FUNCTIONS.get(opcode)
+
+    def rule(cg, t, x):
+        if in_f32 is not None and t.bits == 32:
+            return in_f32(cg, x)
+        return _via_f64(cg, t, lambda v, p: fn(cg, v, p), x, precision=True)
+
+    SCALAR_RULES.add(opcode, rule)
 
 
 for _opcode, _fn in {

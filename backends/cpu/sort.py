@@ -23,6 +23,13 @@ functions specialized to one sort instruction (its buffers' strides and element 
 
 `rows` are pointers to element 0 of the row in each output buffer. LLVM inlines the small
 helpers into their callers; sym_merge stays a (recursive) function.
+
+When the sort's users read only a prefix of `keep` elements of each row (TopKV2 lowers to a
+sort and a slice of the first k), `sort_row` instead selects that prefix in one pass, as
+a stable partial insertion sort: the first `keep` elements are sorted, then each later
+element that sorts strictly before the last of them replaces it and sinks into place.
+That is n comparisons plus `keep` moves per replacement (on random rows, about
+keep * ln(n / keep) replacements); the rest of the row is left in an unspecified order.
 """
 
 from __future__ import annotations
@@ -75,7 +82,9 @@ class _Row:
 class SortEmitter:
     """Emits the helper functions of one sort instruction into `llvm_module`."""
 
-    def __init__(self, llvm_module: ir.Module, target, constants, inst: Instruction):
+    def __init__(self, llvm_module: ir.Module, target, constants, inst: Instruction,
+                 keep: int | None = None):
+        self.keep = keep  # only the first `keep` elements of each row are read (docstring)
         self.llvm_module = llvm_module
         self.target = target
         self.constants = constants
@@ -282,9 +291,32 @@ class SortEmitter:
         right = b.and_(b.icmp_signed("<", mid, stop), b.icmp_signed("<", stop, end))
         self._if(right, lambda: self._call(self.sym_merge, mid, stop, end))
 
+    def _select_prefix(self, keep: int, n: int):
+        b = self.b
+        last = _i64(keep - 1)
+        self._call(self.insertion_sort, 0, keep)
+        with self.cg.for_range(n - keep, name="candidate") as t:
+            i = b.add(t, _i64(keep))
+            with b.if_then(self._call(self.less, i, last)):
+                self._call(self.swap, i, last)  # the evicted element is never read again
+                j = self._variable(last)
+
+                def step():
+                    current = self._get(j)
+                    previous = b.sub(current, _i64(1))
+                    self._call(self.swap, current, previous)
+                    b.store(previous, j)
+
+                self._while([lambda: b.icmp_signed(">", self._get(j), _i64(0)),
+                             lambda: self._call(self.less, self._get(j),
+                                                b.sub(self._get(j), _i64(1)))], step)
+
     def _sort_row(self):
         b = self.b
         n = self.shapes[0].dims[self.dim]
+        if self.keep is not None and 0 < self.keep < n:
+            self._select_prefix(self.keep, n)
+            return
         block = INSERTION_BLOCK
         # Insertion sort of each block of `block` elements (the last may be shorter).
         if n // block:

@@ -1,14 +1,18 @@
 """The LLVM target: triple, CPU and features, and the TargetMachine that emits objects.
 
 The host is the default. A cross triple without an explicit CPU gets LLVM's "generic" CPU,
-so the object runs on every member of that architecture. Never ask LLVM for cpu="native":
-llvmlite aborts the process on it; the host CPU is spelled out by name instead.
+so the object runs on every member of that architecture, plus the base features and ABI the
+architecture's Linux distributions build everything with (`ARCH_DEFAULTS`): without them a
+riscv64 object would be soft-float, which an lp64d toolchain refuses to link. Never ask LLVM
+for cpu="native": llvmlite aborts the process on it; the host CPU is spelled out by name
+instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import llvmlite.binding as llvm
 
@@ -29,6 +33,42 @@ def default_triple() -> str:
     return llvm.get_process_triple()
 
 
+def enabled_features(features: str) -> set[str]:
+    """The features a comma-separated LLVM feature string leaves on (the last +x/-x wins)."""
+    state: dict[str, bool] = {}
+    for item in filter(None, (f.strip() for f in features.split(","))):
+        state[item.lstrip("+-")] = not item.startswith("-")
+    return {name for name, on in state.items() if on}
+
+
+def _riscv_abi(prefix: str) -> Callable[[str], str]:
+    """The hard-float calling convention the features allow: lp64d with D, lp64f with F."""
+    def abi(features: str) -> str:
+        enabled = enabled_features(features)
+        return prefix + ("d" if "d" in enabled else "f" if "f" in enabled else "")
+    return abi
+
+
+@dataclass(frozen=True)
+class ArchDefaults:
+    """What a cross target of one architecture gets unless the user says otherwise."""
+
+    features: str  # put before the user's --target_features (which may override them)
+    abi: Callable[[str], str] = lambda features: ""  # LLVM's ABI name, from the features
+    native_rounding: bool = False  # floor/ceil/trunc/roundeven are instructions
+
+
+# Debian's (and Fedora's, Ubuntu's) baselines. riscv64: RV64GC with the lp64d ABI; LLVM's
+# generic riscv64 is bare RV64I with the soft-float ABI. armv7: LLVM's generic ARMv7-A
+# already has VFPv3 and NEON, and the gnueabihf triple selects the hard-float ABI.
+ARCH_DEFAULTS: dict[str, ArchDefaults] = {
+    "riscv64": ArchDefaults("+m,+a,+f,+d,+c", _riscv_abi("lp64"), native_rounding=True),
+    "riscv32": ArchDefaults("+m,+a,+f,+d,+c", _riscv_abi("ilp32"), native_rounding=True),
+    "aarch64": ArchDefaults("", native_rounding=True),
+    "arm64": ArchDefaults("", native_rounding=True),
+}
+
+
 @dataclass(frozen=True)
 class TargetInfo:
     """Where the code will run; what the emitter may assume about the instruction set."""
@@ -36,6 +76,7 @@ class TargetInfo:
     triple: str
     cpu: str
     features: str
+    abi: str = ""  # LLVM's target ABI name (riscv: lp64d, ...); "" for the triple's default
 
     @property
     def arch(self) -> str:
@@ -44,8 +85,8 @@ class TargetInfo:
     @property
     def has_native_rounding(self) -> bool:
         """Whether floor/ceil/trunc/roundeven are instructions (not libm calls)."""
-        if self.arch in ("aarch64", "arm64"):
-            return True
+        if self.arch in ARCH_DEFAULTS:
+            return ARCH_DEFAULTS[self.arch].native_rounding
         if self.arch in ("x86_64", "i686", "i386"):
             return "+sse4.1" in self.features.split(",")
         return False
@@ -63,7 +104,12 @@ def resolve_target(triple: str | None, cpu: str | None, features: str | None) ->
     if features is None:
         host_cpu = is_host and cpu == llvm.get_host_cpu_name()
         features = llvm.get_host_cpu_features().flatten() if host_cpu else ""
-    return TargetInfo(triple, cpu, features)
+    defaults = ARCH_DEFAULTS.get(triple.split("-")[0])
+    if defaults is None:
+        return TargetInfo(triple, cpu, features)
+    if not is_host:
+        features = ",".join(filter(None, [defaults.features, features]))
+    return TargetInfo(triple, cpu, features, defaults.abi(features))
 
 
 def create_target_machine(target: TargetInfo, opt_level: int = 3):
@@ -71,4 +117,4 @@ def create_target_machine(target: TargetInfo, opt_level: int = 3):
     _initialize()
     return llvm.Target.from_triple(target.triple).create_target_machine(
         cpu=target.cpu, features=target.features, opt=opt_level, reloc="pic",
-        codemodel="default")
+        codemodel="default", abiname=target.abi)

@@ -1,5 +1,6 @@
 """Scans: Cumsum, Cumprod and CumulativeLogsumexp as an HLO `reduce-window` whose window
-spans the scanned axis (tf2xla's scan_ops.cc)."""
+spans the scanned axis (tf2xla's scan_ops.cc). The CPU backend runs such a reduce-window
+as an O(n) running fold (backends/cpu/scan.py)."""
 
 from __future__ import annotations
 

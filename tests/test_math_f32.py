@@ -1,0 +1,52 @@
+"""The f32 transcendental functions (backends/cpu/math_f32.py) against a float64
+reference, on a million log-uniformly spread inputs each (both signs, the whole f32
+range, subnormals) plus +-0, +-inf, NaN and the points where the reductions switch
+branches: every error within the function's stated ulp bound (ULP_BOUNDS, measured over
+all 2^32 inputs by tools/f32_math_sweep.py).
+
+One compiled module holds every function; it runs once on all the inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiled import Compiled  # noqa: E402
+from f32_math import OPCODES, ULP_BOUNDS, focused, log_uniform, math_module, ulp_errors  # noqa: E402
+
+N = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def results():
+    rng = np.random.default_rng(13)
+    x = np.concatenate([log_uniform(N, rng), focused(1 << 16, rng, -2.0, 2.0),
+                        focused(1 << 16, rng, -105.0, 90.0)])
+    compiled = Compiled(math_module(x.size))
+    return x, dict(zip(OPCODES, compiled(x)))
+
+
+@pytest.mark.parametrize("opcode", OPCODES)
+def test_within_ulp_bound(results, opcode):
+    x, got = results
+    errors = ulp_errors(got[opcode], x, opcode)
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= ULP_BOUNDS[opcode], (
+        f"{opcode}({x[worst]!r}) = {got[opcode][worst]!r}: {errors[worst]:.2f} ulp")
+
+
+@pytest.mark.parametrize("opcode", OPCODES)
+def test_special_values(results, opcode):
+    x, got = results
+    got = got[opcode]
+    for value in (0.0, -0.0, np.inf, -np.inf, np.nan):
+        k = int(np.flatnonzero((x == value) & (np.signbit(x) == np.signbit(value)) |
+                               (np.isnan(x) & np.isnan(value)))[0])
+        with np.errstate(all="ignore"):
+            expected = np.float32({"exponential": np.exp, "exponential-minus-one": np.expm1,
+                                   "log": np.log, "log-plus-one": np.log1p, "tanh": np.tanh,
+                                   "logistic": lambda v: 1 / (1 + np.exp(-v))}[opcode](
+                                       np.float64(value)))
+        assert np.array_equal(got[k], expected, equal_nan=True), (opcode, value, got[k])
+        assert np.signbit(got[k]) == np.signbit(expected) or np.isnan(expected), (opcode, value)
