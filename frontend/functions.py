@@ -267,7 +267,8 @@ def lower_function_body(ctx, fn, args: list, caller) -> list:
     The body gets its own name scope (a copy of `ctx` with empty node_outputs) but shares
     the builder and everything else, so a PartitionedCall body is simply inlined.
     """
-    from .ops import LOWERINGS, variables  # the rules import this module's users
+    from .ops import variables  # the rules import this module's users
+    from .ops.registry import run_rule
 
     name = fn.signature.name
     where = f"function '{name}' (called by node '{caller.name}' ({caller.op}))"
@@ -310,9 +311,7 @@ def lower_function_body(ctx, fn, args: list, caller) -> list:
             inputs = [resolve(t, f"node '{node.name}'") for t in node.input
                       if not t.startswith("^") and node.op not in INPUTS_IGNORED]
             inputs = variables.resolve_inputs(node, inputs)
-            outputs = LOWERINGS[node.op](scope, node, inputs)
-            if not isinstance(outputs, (list, tuple)):
-                outputs = [outputs]
+            outputs = run_rule(scope, node, inputs)
             for index, value in enumerate(outputs):
                 scope.node_outputs[TensorRef(node.name, index)] = value
         results = []

@@ -8,7 +8,8 @@ single result, so every backend sees one result convention). See `ops/variables.
 Each node is lowered by the rule registered for its op type (see `ops/`), in topological
 order, with the HLO instructions of its data inputs; control inputs carry no values and
 are ignored (everything in a compiled function runs before it returns). Before anything
-is lowered, every op type without a rule is collected and reported at once.
+is lowered, every op type without a rule is collected and reported at once, and then
+every node that does not match its op's signature (frontend/validate.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from .errors import FrontendError, UnsupportedOpsError
 from .functionalize import functionalize
 from .functions import FunctionLibrary, function_ops_as_calls
 from .ops import LOWERINGS, LoweringContext, variables
-from .ops.registry import to_hlo_dtype
+from .ops.registry import run_rule, to_hlo_dtype
 from .prune import INPUTS_IGNORED, Subgraph, TensorRef, parse_input
+from .validate import check_contracts
 
 __all__ = ["lower", "VARIABLE_OPS"]
 
@@ -38,6 +40,7 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
     subgraph = functionalize(function_ops_as_calls(subgraph))
     functions = FunctionLibrary(subgraph.library)
     _check_supported(subgraph, functions)
+    check_contracts(subgraph, functions)  # every node matches its op's signature
     b = Builder(name)
     ctx = LoweringContext(b)
     ctx.functions = functions  # for calls and control flow (ops/control_flow.py)
@@ -55,9 +58,7 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
         inputs = [_input(ctx, subgraph, node, text) for text in node.input
                   if not text.startswith("^") and node.op not in INPUTS_IGNORED]
         inputs = variables.resolve_inputs(node, inputs)
-        outputs = LOWERINGS[node.op](ctx, node, inputs)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]  # one instruction (or variable state)
+        outputs = run_rule(ctx, node, inputs)
         for index, inst in enumerate(outputs):
             # A fed output keeps its parameter: consumers must read the argument.
             values.setdefault(TensorRef(node.name, index), inst)

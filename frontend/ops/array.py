@@ -20,6 +20,10 @@ from .indexing import gather_v2
 @lowering("Const")
 def _const(ctx, node, inputs):
     value = ctx.attr(node, "value")
+    declared = ctx.attr(node, "dtype")
+    if np.dtype(declared) != value.dtype:  # TF's Const kernel rejects this too
+        ctx.error(node, f"attr 'dtype' is {np.dtype(declared).name} but its value tensor is "
+                        f"{value.dtype.name}")
     t = to_hlo_dtype(value.dtype, lambda msg: ctx.error(node, msg))
     return ctx.b.constant(value, t)
 

@@ -26,6 +26,7 @@ from ...hlo import Builder, Computation, Instruction, scalar_computation
 from ...hlo import dtypes as hlo_dtypes
 from ...hlo.ir import post_order
 from ...hlo.registry import Registry
+from ...hlo.shape_rules.inference import ShapeError
 from ..errors import FrontendError
 from ..graph import attr_value
 
@@ -195,3 +196,17 @@ def single(inputs: Sequence[Instruction]) -> Instruction:
     """The only input of a one-input op."""
     (x,) = inputs
     return x
+
+
+def run_rule(ctx: LoweringContext, node, inputs: list):
+    """Lower `node` with its rule; the outputs as a list.
+
+    The node already matches its op's signature (frontend/validate.py). A shape the HLO
+    builder rejects (a MatMul of [2,4] by [3,2] once the Config fixes unknown dims, say)
+    is the user's graph at fault, so it becomes a FrontendError naming the node.
+    """
+    try:
+        outputs = LOWERINGS[node.op](ctx, node, inputs)
+    except ShapeError as e:
+        ctx.error(node, f"{e}")
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
