@@ -40,11 +40,12 @@ def const(graph, name: str, values, dtype=DT.DT_INT32, shape=None):
     return node
 
 
-def node(graph, name: str, op: str, inputs=(), T=DT.DT_FLOAT, **attrs):
-    """Add a node; `T` (unless None) and simple attrs (bool, int, str, list of ints)."""
+def node(graph, name: str, op: str, inputs=(), T=DT.DT_FLOAT, types=None, **attrs):
+    """Add a node; type attrs `T` (unless None) and `types` (name -> DataType), and
+    simple attrs (bool, int, str, list of ints)."""
     n = graph.node.add(name=name, op=op, input=list(inputs))
-    if T is not None:
-        n.attr["T"].type = T
+    for key, dtype in (({"T": T} if T is not None else {}) | (types or {})).items():
+        n.attr[key].type = dtype
     for key, value in attrs.items():
         if isinstance(value, bool):
             n.attr[key].b = value
