@@ -32,6 +32,10 @@ __all__ = ["ContractError", "signature", "check_nodes", "node_problems", "output
 
 _TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "op_signatures.json")
 
+#: The most tensors a list arg may hold (a count attr above it is an error, not a
+#: list of a trillion entries).
+MAX_COUNT = 1 << 16
+
 #: How many problems the error lists before summarizing the rest.
 MAX_LISTED = 25
 
@@ -187,7 +191,7 @@ def _arg_types(node, spec: dict, arg: dict) -> list[int | None] | None:
     dtype = _dtype(arg["type"]) if "type" in arg else _attr_type(node, arg["type_attr"], spec)
     if "number_attr" in arg:
         count = _attr_int(node, arg["number_attr"], spec)
-        return None if count is None or count < 0 else [dtype] * count
+        return None if count is None or not 0 <= count <= MAX_COUNT else [dtype] * count
     return [dtype]
 
 
@@ -235,6 +239,12 @@ def _input_bound_attrs(spec: dict) -> set[str]:
     return names
 
 
+def _count_attrs(spec: dict) -> set[str]:
+    """Attrs giving the number of tensors of an input or output arg."""
+    return {arg["number_attr"] for arg in spec["inputs"] + spec["outputs"]
+            if "number_attr" in arg}
+
+
 def _describe_inputs(spec: dict, node) -> tuple[int | None, str]:
     """The number of data inputs the node's signature asks for, and how to say it."""
     total, parts = 0, []
@@ -271,6 +281,11 @@ def node_problems(node, input_types: list[int | None] | None = None) -> list[str
             problems += _attr_problems(where, attr, node.attr[attr["name"]])
         elif "default" not in attr and attr["name"] not in inferable:
             problems.append(f"{where} has no attr '{attr['name']}' (a {attr['type']})")
+    for name in _count_attrs(spec):
+        count = _attr_int(node, name, spec)
+        if count is not None and count > MAX_COUNT:
+            problems.append(f"attr '{name}' of {where} is {count}, more tensors than aotc "
+                            f"supports ({MAX_COUNT})")
     if problems:
         return problems  # counts and types below read the attrs
     data_inputs = [t for t in node.input if not t.startswith("^")]

@@ -16,6 +16,7 @@ Python values produced from protos:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, NamedTuple
 
@@ -380,6 +381,11 @@ _VALUE_FIELDS: dict[int, str] = {
 }
 
 
+#: The largest constant tensor, 2 GiB: protobuf cannot serialize a bigger graph, so only a
+#: splatted value (one value for a huge shape) gets there, and it would exhaust memory.
+_MAX_CONSTANT_BYTES = 1 << 31
+
+
 def tensor_to_numpy(tensor, what: str = "") -> np.ndarray:
     """Decode a TensorProto into a NumPy array of its dtype and shape.
 
@@ -393,7 +399,10 @@ def tensor_to_numpy(tensor, what: str = "") -> np.ndarray:
     shape = shape_from_proto(tensor.tensor_shape)
     if shape is None or any(d < 0 for d in shape):
         raise FrontendError(f"{label}: a constant tensor must have a fully defined shape")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
+    if count * dtype.itemsize > _MAX_CONSTANT_BYTES:
+        raise FrontendError(f"{label}: shape {list(shape)} holds {count} elements, more than "
+                            f"a constant can ({_MAX_CONSTANT_BYTES} bytes)")
     if tensor.tensor_content:
         flat = _from_content(tensor.tensor_content, dtype, count, label)
     else:

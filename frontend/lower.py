@@ -70,6 +70,9 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
             raise FrontendError(f"fetch '{fetch.label}': node '{fetch.tensor.node_name}' has "
                                 f"no output {fetch.tensor.output_index}")
         value = variables.as_value(values[fetch.tensor], f"fetch '{fetch.label}'")
+        if not isinstance(value, Instruction):  # a TensorList or other non-tensor value
+            _fail(f"fetch '{fetch.label}': node '{fetch.tensor.node_name}' outputs a "
+                  f"{type(value).__name__}, not a tensor")
         results.append(_check_fetch(fetch, value))
     results += variables.final_values(var_states)
     return b.module(b.tuple(results))

@@ -22,6 +22,7 @@ def placeholder(graph, name: str, shape, dtype=DT.DT_FLOAT):
     """Add a Placeholder node of `shape` (-1 for an unknown dim) to `graph`."""
     node = graph.node.add(name=name, op="Placeholder")
     node.attr["dtype"].type = dtype
+    node.attr["shape"].shape.SetInParent()  # a scalar too
     for d in shape:
         node.attr["shape"].shape.dim.add(size=d)
     return node
