@@ -46,12 +46,13 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
     ctx.functions = functions  # for calls and control flow (ops/control_flow.py)
     values = ctx.node_outputs  # (node name, output index) -> Instruction
 
+    hlo_name = _unique_names()
     for feed in subgraph.feeds:
         b.metadata = _metadata(subgraph, feed.tensor.node_name)
         t = to_hlo_dtype(feed.dtype, lambda msg: _fail(f"feed '{feed.label}': {msg}"))
-        values[feed.tensor] = b.parameter(Shape(t, feed.shape), _hlo_name(_feed_name(feed)))
+        values[feed.tensor] = b.parameter(Shape(t, feed.shape), hlo_name(_feed_name(feed)))
     # Variables: parameters after the feeds; their nodes output a VariableState.
-    var_states = variables.bind(ctx, subgraph, _hlo_name, frozen)
+    var_states = variables.bind(ctx, subgraph, hlo_name, frozen)
 
     for node in variables.schedule(subgraph):  # subgraph.nodes, reads of variables early
         b.metadata = {"op_type": node.op, "op_name": node.name}
@@ -126,9 +127,23 @@ def _feed_name(feed) -> str:
     return ref.node_name if ref.output_index == 0 else f"{ref.node_name}_{ref.output_index}"
 
 
-def _hlo_name(label: str) -> str:
-    """An HLO-friendly instruction name for a feed ('x:0' -> 'x_0')."""
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", label) or "arg"
+def _unique_names():
+    """A function giving each feed or variable label an HLO-friendly parameter name
+    ('x:0' -> 'x_0'), distinct from those given before ('a/b' and 'a_b' -> 'a_b',
+    'a_b_1') and from the 'opcode.N' names of other instructions."""
+    used: set[str] = set()
+
+    def hlo_name(label: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", label) or "arg"
+        base = re.sub(r"\.(\d+)$", r"_\1", base)  # 'opcode.N' is how HLO names the rest
+        name, k = base, 0
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        return name
+
+    return hlo_name
 
 
 def _fail(message: str):
