@@ -59,16 +59,16 @@ def test_accessor_overloads_name_both_feeds(tmp_path):
 
 @pytest.mark.parametrize("kind", ["fetch", "variable"])
 def test_result_and_variable_accessors_collide_too(kind):
-    from aotc.backends.program import Program, TensorSpec, VariableSpec
+    from aotc.runtime.program import Program, TensorSpec, VariableSpec
 
     spec = [TensorSpec("w", "n", "float32", (2,)), TensorSpec("w_size", "m", "float32", (2,))]
     if kind == "fetch":
-        program = Program("m", "M", "m_entry", [], spec, [], 0, 0, "", "cpu", "")
+        program = Program("m", "M", "m_entry", args=[], results=spec)
         expected = "fetch 'w' and fetch 'w_size' both generate the identifier 'result_w_size'"
     else:
         variables = [VariableSpec(s.name, s.node, s.dtype, s.shape, readonly=True,
                                   arg_index=i) for i, s in enumerate(spec)]
-        program = Program("m", "M", "m_entry", spec, [], variables, 0, 0, "", "cpu", "")
+        program = Program("m", "M", "m_entry", args=spec, results=[], variables=variables)
         expected = "variable 'w' and variable 'w_size' both generate the identifier 'var_w_size'"
     with pytest.raises(ValueError, match=expected):
         names.check_program_names(program)

@@ -33,3 +33,20 @@ def test_known_targets_resolve():
     assert resolve_target("aarch64-unknown-linux-gnu", "cortex-a72", "+neon").features == "+neon"
     cpus, features = target_catalog("riscv64-unknown-linux-gnu")
     assert "generic-rv64" in cpus and "m" in features
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--target_features", "garbage"], "aotc: error: --target_features 'garbage': 'garbage' "
+                                       "must start with '+'"),
+    (["--target_cpu", "nosuchcpu"], "aotc: error: --target_cpu 'nosuchcpu': not a CPU"),
+    (["--target_triple", "foo-bar-baz"], "aotc: error: --target_triple 'foo-bar-baz'"),
+])
+def test_cli_reports_bad_target_flags(tmp_path, flags, message):
+    from robustness import compile_protos, config, new_graph, node, placeholder
+
+    g = new_graph()
+    placeholder(g, "a", [2])
+    node(g, "r", "Relu", ["a"])
+    outcome = compile_protos(tmp_path, g, config([("a", [2])], ["r"]), *flags)
+    outcome.check_clean()
+    assert outcome.status == 1 and message in outcome.stderr
