@@ -85,6 +85,9 @@ _PLURAL = {"s": "strings", "i": "ints", "f": "floats", "b": "bools", "type": "ty
 _LIST_FIELDS = ("s", "i", "f", "b", "type", "shape", "tensor", "func")
 
 
+_DATA_TYPE_VALUES = frozenset(aotc_types_pb2.DataType.values())
+
+
 def type_label(dtype: int) -> str:
     """'DT_FLOAT' -> 'float', as TensorFlow's messages name types."""
     return dtype_name(dtype).removeprefix("DT_").lower()
@@ -146,7 +149,7 @@ def _attr_problems(where: str, spec: dict, value) -> list[str]:
 
 
 def _type_allowed(name: str, dtype: int, allowed: list[str] | None) -> list[str]:
-    if dtype not in aotc_types_pb2.DataType.values():
+    if dtype not in _DATA_TYPE_VALUES:
         return [f"{name} is not a data type ({dtype})"]
     if allowed is not None and dtype_name(_base(dtype)) not in allowed:
         options = ", ".join(n.removeprefix("DT_").lower() for n in allowed)

@@ -92,7 +92,8 @@ def parse_config(data: bytes | str, *, text: bool, source: str = "<config>") -> 
 
 
 def to_graph_def(graph: Any) -> GraphDef:
-    """Accept a path, our GraphDef, or any GraphDef-like message (e.g. TensorFlow's).
+    """Accept a path, binary GraphDef bytes, our GraphDef, or any GraphDef-like message
+    (e.g. TensorFlow's).
 
     Foreign messages are converted through their binary serialization, which is
     identical because our schema uses TensorFlow's field numbers.
@@ -101,7 +102,8 @@ def to_graph_def(graph: Any) -> GraphDef:
 
 
 def to_config(config: Any) -> Config:
-    """Accept a path, our Config, or any Config-like message (e.g. TensorFlow's tf2xla)."""
+    """Accept a path, binary Config bytes, our Config, or any Config-like message (e.g.
+    TensorFlow's tf2xla)."""
     return _coerce(config, Config, load_config, parse_config, "Config")
 
 
@@ -110,13 +112,16 @@ def _coerce(obj: Any, cls: type, load: Callable, parse: Callable, kind: str):
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return load(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):  # a serialized (binary) proto
+        return parse(bytes(obj), text=False, source=f"<{kind} bytes>")
     if isinstance(obj, _message.Message):
         type_name = obj.DESCRIPTOR.name
         if type_name != cls.DESCRIPTOR.name:
             raise FrontendError(f"expected a {kind} message, got a {type_name} message")
         return parse(obj.SerializeToString(), text=False, source=f"<{type_name} message>")
     raise FrontendError(
-        f"expected a {kind} (a file path or a protobuf message), got {type(obj).__name__}"
+        f"expected a {kind} (a file path, serialized bytes or a protobuf message), got "
+        f"{type(obj).__name__}"
     )
 
 
@@ -203,6 +208,11 @@ def _parse_text(msg, data: bytes | str, source: str, kind: str) -> None:
             ) from None
     try:
         text_format.Parse(data, msg)
+    except RecursionError:  # protobuf's text parser recurses once per nesting level
+        raise GraphFileError(
+            f"'{source}' is not a valid text-format {kind}: its messages are nested too "
+            "deeply to parse"
+        ) from None
     except text_format.ParseError as e:
         # str(e) is "line:column : what went wrong".
         raise GraphFileError(

@@ -101,6 +101,13 @@ def compile_cli(tmp: Path, graph: bytes, cfg: bytes, *flags: str, tag: str = "c"
     graph_path, config_path = tmp / f"{tag}.graph.pb", tmp / f"{tag}.config.pb"
     graph_path.write_bytes(graph)
     config_path.write_bytes(cfg)
+    return compile_files(tmp, graph_path, config_path, *flags, tag=tag)
+
+
+def compile_files(tmp: Path, graph_path: Path, config_path: Path, *flags: str,
+                  tag: str = "c") -> Outcome:
+    """`aotc compile GRAPH CONFIG -o tmp/<tag>.out --name model --cpp_class Model FLAGS`,
+    in this process."""
     out = tmp / f"{tag}.out"
     argv = ["compile", str(graph_path), str(config_path), "-o", str(out), "--name", "model",
             "--cpp_class", "Model", *flags]
