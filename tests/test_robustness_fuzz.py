@@ -120,7 +120,9 @@ def test_every_op_with_wrong_arity_and_attr_kinds(tmp_path):
     cases = list(_op_cases())
     # Every op has a signature, but VariableV1, which TensorFlow registers no OpDef for
     # (aotc accepts the name as an alias of VariableV2).
-    assert set(supported_ops()) - {op for op, _ in cases} == {"VariableV1"}
+    assert set(supported_ops()) - {op for op, _ in cases} == {"VariableV1"}, \
+        "an op without a signature: regenerate frontend/op_signatures.json with " \
+        "tools/gen_op_signatures.py"
     failures = []
     for k, (op, change) in enumerate(cases):
         graph, cfg = _op_graph(op, **change)
