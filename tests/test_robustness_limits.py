@@ -242,3 +242,15 @@ def test_splatted_constant_too_big_to_materialize(tmp_path):
     stderr = _error(tmp_path, g, config([("a", [1])], ["r"]))
     assert "attr 'value' of node 'c' (Const): shape [100000, 100000] holds 10000000000 " \
            "elements" in stderr
+
+
+def test_strided_slice_spec_lengths_must_agree(tmp_path):
+    g = new_graph()
+    placeholder(g, "a", [4, 4])
+    const(g, "begin", [0, 0])
+    const(g, "end", [2, 2])
+    const(g, "strides", [1])
+    node(g, "s", "StridedSlice", ["a", "begin", "end", "strides"], types={"Index": DT.DT_INT32})
+    stderr = _error(tmp_path, g, config([("a", [4, 4])], ["s"]))
+    assert "node 's' (StridedSlice): begin, end and strides must have the same length, got " \
+           "[0, 0], [2, 2] and [1]" in stderr

@@ -277,6 +277,9 @@ def _strided_slice(ctx, node, inputs):
     begin = ctx.static_ints(node, begin_in, "begin")
     end = ctx.static_ints(node, end_in, "end")
     strides = ctx.static_ints(node, strides_in, "strides")
+    if not len(begin) == len(end) == len(strides):
+        ctx.error(node, f"begin, end and strides must have the same length, got {begin}, "
+                        f"{end} and {strides}")
     masks = {m: ctx.attr(node, m, 0) for m in
              ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
     bit = lambda m, i: (masks[m] >> i) & 1  # noqa: E731
