@@ -1,8 +1,8 @@
 """Fuzzing the compiler through `aotc.cli.main(argv)`, in-process and deterministic.
 
-Every op `aotc ops` lists is compiled with one input too many and one too few, and with
-each of its attrs set to a value of the wrong kind; then binary GraphDefs and Configs are
-truncated and bit-flipped. Every compile must end in exit 0 with a complete artifact (a
+Every op `aotc ops` lists is compiled with one input too many and one too few, with each
+of its attrs set to a value of the wrong kind, and once with random but plausible inputs
+and attrs; then binary GraphDefs and Configs are truncated and bit-flipped. Every compile must end in exit 0 with a complete artifact (a
 flipped bit may leave a valid graph) or exit 1 with an `aotc: error:` line and no output
 directory: never an exception escaping main().
 """
@@ -134,6 +134,65 @@ def test_every_op_with_wrong_arity_and_attr_kinds(tmp_path):
         elif "signature" not in outcome.stderr and "(" + op + ")" not in outcome.stderr:
             failures.append(f"{op} {change}: {outcome.stderr.strip()}")
     assert not failures, "\n".join(failures)
+
+
+def _random_op_graph(op: str, rng: random.Random):
+    """A graph feeding one `op` node plausible but random inputs and attrs: ranks 0-4,
+    small or extreme integer constants (shapes, axes, sizes), random allowed types and
+    strings, ints and int lists from -1 up (a count attr stays small)."""
+    spec = signature(op)
+    graph = new_graph()
+    n = node(graph, "n", op, T=None)
+    counts = {a["number_attr"] for a in spec["inputs"] + spec["outputs"] if "number_attr" in a}
+    for attr in spec["attrs"]:
+        kind, value = attr["type"], n.attr[attr["name"]]
+        if rng.random() < 0.5 or kind not in ("int", "list(int)", "bool", "type", "string"):
+            _fill_attr(n, attr)
+        elif kind == "int":
+            value.i = rng.choice([1, 2, 3] if attr["name"] in counts else [-1, 0, 1, 2, 3])
+        elif kind == "list(int)":
+            value.list.i.extend(rng.choice([-1, 0, 1, 2, 3]) for _ in range(rng.randrange(6)))
+        elif kind == "bool":
+            value.b = rng.random() < 0.5
+        elif kind == "type" and attr.get("allowed"):
+            value.type = DT.DataType.Value(rng.choice(attr["allowed"]))
+        elif kind == "string" and attr.get("allowed"):
+            value.s = rng.choice(attr["allowed"]).encode()
+        else:
+            _fill_attr(n, attr)
+    feeds = []
+    for arg in spec["inputs"]:
+        for dtype in _arg_dtypes(n, spec, arg):
+            name = f"i{len(n.input)}"
+            if dtype in (DT.DT_INT32, DT.DT_INT64) and rng.random() < 0.7:
+                values = [rng.choice([-2, -1, 0, 1, 2, 3, 100, 2**31 - 1])
+                          for _ in range(rng.randrange(5))]
+                const(graph, name, values, dtype)
+            else:
+                shape = [rng.choice([1, 2, 3]) for _ in range(rng.randrange(5))]
+                placeholder(graph, name, shape, dtype)
+                feeds.append((name, shape))
+            n.input.append(name)
+    return graph, config(feeds, ["n"])
+
+
+def _arg_dtypes(n, spec: dict, arg: dict) -> list[int]:
+    """The dtypes of the tensors an input arg stands for, with the attrs `n` has."""
+    if "type_list_attr" in arg:
+        return list(n.attr[arg["type_list_attr"]].list.type)
+    dtype = DT.DataType.Value(arg["type"]) if "type" in arg else n.attr[arg["type_attr"]].type
+    count = n.attr[arg["number_attr"]].i if "number_attr" in arg else 1
+    return [dtype or DT.DT_FLOAT] * count
+
+
+def test_every_op_with_random_plausible_inputs(tmp_path):
+    # Right arity and attr kinds, random values: rules must reject what they cannot
+    # lower with an error, never crash (found: vector axes, unequal slice specs).
+    rng = random.Random(20261202)
+    for k, op in enumerate(op for op in supported_ops() if signature(op) is not None):
+        graph, cfg = _random_op_graph(op, rng)
+        compile_cli(tmp_path, graph.SerializeToString(), cfg.SerializeToString(),
+                    tag=f"r{k}").check_clean()
 
 
 # ---------------------------------------------------------------------------------------
