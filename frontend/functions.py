@@ -165,7 +165,7 @@ def function_ops_as_calls(subgraph):
         for node in fn.node_def:
             _rewrite_call_outputs(node.input, calls)
             if node.name in calls:
-                _as_call(node)
+                _as_call(node, calls[node.name])
         for key, text in list(fn.ret.items()):
             fixed = [text]
             _rewrite_call_outputs(fixed, calls)
@@ -174,15 +174,19 @@ def function_ops_as_calls(subgraph):
     for node in subgraph.nodes:
         if node.op in functions:
             node = aotc_node_def_pb2.NodeDef.FromString(node.SerializeToString())
-            _as_call(node)
+            _as_call(node, functions[node.op])
         nodes.append(node)
     return replace(subgraph, nodes=nodes, library=library)
 
 
-def _as_call(node) -> None:
-    name = node.op
+def _as_call(node, fn) -> None:
     node.op = "PartitionedCall"
-    node.attr["f"].func.name = name
+    node.attr["f"].func.name = fn.signature.name
+    # PartitionedCall's signature wants its argument and result types (op contracts).
+    for attr, args in (("Tin", fn.signature.input_arg), ("Tout", fn.signature.output_arg)):
+        if attr not in node.attr and all(a.type for a in args):
+            node.attr[attr].list.SetInParent()  # an empty list is still a list
+            node.attr[attr].list.type.extend(a.type for a in args)
 
 
 def _rewrite_call_outputs(inputs, calls: dict) -> None:
