@@ -3,7 +3,7 @@
 
 The compiler never imports TensorFlow; it checks every node against this committed table
 (frontend/contracts.py). The table covers every op aotc lowers and every op type in
-tf2xla's CPU kernel list (/work/shared/tf2xla_inference_ops.txt, or the file given with
+tf2xla's CPU kernel list (frontend/ops/tf2xla_inference_ops.txt, or the file given with
 --ops), so a lowering rule added later already has its signature.
 
 Usage (from the repository root, in an environment with tensorflow):
@@ -31,7 +31,7 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "frontend", "op_signatures.json")
-DEFAULT_OPS = "/work/shared/tf2xla_inference_ops.txt"
+DEFAULT_OPS = os.path.join(REPO, "frontend", "ops", "tf2xla_inference_ops.txt")
 
 
 def _scalar(value, kind: str):
