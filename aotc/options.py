@@ -17,7 +17,8 @@ from pathlib import Path
 
 from aotc.backends.registry import backend_classes, backend_names, get_backend
 
-from .names import is_c_identifier, validate_cpp_class
+from .names import (is_c_identifier, validate_cpp_class, validate_entry_symbol,
+                    validate_file_base)
 
 
 class OptionError(ValueError):
@@ -97,6 +98,12 @@ class CompileOptions:
         entry_point = self.entry_point or f"{name}_entry"
         if not is_c_identifier(entry_point):
             raise OptionError(f"--entry_point {entry_point!r} is not a C identifier")
+        for flag, check, value in (("--name", validate_file_base, name),
+                                   ("--entry_point", validate_entry_symbol, entry_point)):
+            try:
+                check(value)  # reserved names (aotc.names); caught here, before compiling
+            except ValueError as e:
+                raise OptionError(f"{flag}: {e}") from None
         if self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         return dataclasses.replace(

@@ -163,9 +163,8 @@ def _check_variables(program: Program) -> None:
 
 def header_context(program: Program) -> dict:
     """Everything header.h.j2 (and the test/benchmark templates) render from."""
-    names.validate_file_base(program.name)
+    names.check_program_names(program)
     namespaces = names.validate_cpp_class(program.cpp_class)
-    names.validate_identifier(program.entry_symbol, "entry symbol")
     if program.temp_bytes < 0 or program.constant_bytes < 0:
         raise ValueError("temp_bytes and constant_bytes must be >= 0")
     _check_variables(program)

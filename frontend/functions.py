@@ -165,7 +165,7 @@ def function_ops_as_calls(subgraph):
         for node in fn.node_def:
             _rewrite_call_outputs(node.input, calls)
             if node.name in calls:
-                _as_call(node)
+                _as_call(node, calls[node.name])
         for key, text in list(fn.ret.items()):
             fixed = [text]
             _rewrite_call_outputs(fixed, calls)
@@ -174,15 +174,19 @@ def function_ops_as_calls(subgraph):
     for node in subgraph.nodes:
         if node.op in functions:
             node = aotc_node_def_pb2.NodeDef.FromString(node.SerializeToString())
-            _as_call(node)
+            _as_call(node, functions[node.op])
         nodes.append(node)
     return replace(subgraph, nodes=nodes, library=library)
 
 
-def _as_call(node) -> None:
-    name = node.op
+def _as_call(node, fn) -> None:
     node.op = "PartitionedCall"
-    node.attr["f"].func.name = name
+    node.attr["f"].func.name = fn.signature.name
+    # PartitionedCall's signature wants its argument and result types (op contracts).
+    for attr, args in (("Tin", fn.signature.input_arg), ("Tout", fn.signature.output_arg)):
+        if attr not in node.attr and all(a.type for a in args):
+            node.attr[attr].list.SetInParent()  # an empty list is still a list
+            node.attr[attr].list.type.extend(a.type for a in args)
 
 
 def _rewrite_call_outputs(inputs, calls: dict) -> None:
@@ -267,7 +271,8 @@ def lower_function_body(ctx, fn, args: list, caller) -> list:
     The body gets its own name scope (a copy of `ctx` with empty node_outputs) but shares
     the builder and everything else, so a PartitionedCall body is simply inlined.
     """
-    from .ops import LOWERINGS, variables  # the rules import this module's users
+    from .ops import variables  # the rules import this module's users
+    from .ops.registry import run_rule
 
     name = fn.signature.name
     where = f"function '{name}' (called by node '{caller.name}' ({caller.op}))"
@@ -310,9 +315,7 @@ def lower_function_body(ctx, fn, args: list, caller) -> list:
             inputs = [resolve(t, f"node '{node.name}'") for t in node.input
                       if not t.startswith("^") and node.op not in INPUTS_IGNORED]
             inputs = variables.resolve_inputs(node, inputs)
-            outputs = LOWERINGS[node.op](scope, node, inputs)
-            if not isinstance(outputs, (list, tuple)):
-                outputs = [outputs]
+            outputs = run_rule(scope, node, inputs)
             for index, value in enumerate(outputs):
                 scope.node_outputs[TensorRef(node.name, index)] = value
         results = []

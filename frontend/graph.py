@@ -16,6 +16,7 @@ Python values produced from protos:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, NamedTuple
 
@@ -91,7 +92,8 @@ def parse_config(data: bytes | str, *, text: bool, source: str = "<config>") -> 
 
 
 def to_graph_def(graph: Any) -> GraphDef:
-    """Accept a path, our GraphDef, or any GraphDef-like message (e.g. TensorFlow's).
+    """Accept a path, binary GraphDef bytes, our GraphDef, or any GraphDef-like message
+    (e.g. TensorFlow's).
 
     Foreign messages are converted through their binary serialization, which is
     identical because our schema uses TensorFlow's field numbers.
@@ -100,7 +102,8 @@ def to_graph_def(graph: Any) -> GraphDef:
 
 
 def to_config(config: Any) -> Config:
-    """Accept a path, our Config, or any Config-like message (e.g. TensorFlow's tf2xla)."""
+    """Accept a path, binary Config bytes, our Config, or any Config-like message (e.g.
+    TensorFlow's tf2xla)."""
     return _coerce(config, Config, load_config, parse_config, "Config")
 
 
@@ -109,13 +112,16 @@ def _coerce(obj: Any, cls: type, load: Callable, parse: Callable, kind: str):
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return load(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):  # a serialized (binary) proto
+        return parse(bytes(obj), text=False, source=f"<{kind} bytes>")
     if isinstance(obj, _message.Message):
         type_name = obj.DESCRIPTOR.name
         if type_name != cls.DESCRIPTOR.name:
             raise FrontendError(f"expected a {kind} message, got a {type_name} message")
         return parse(obj.SerializeToString(), text=False, source=f"<{type_name} message>")
     raise FrontendError(
-        f"expected a {kind} (a file path or a protobuf message), got {type(obj).__name__}"
+        f"expected a {kind} (a file path, serialized bytes or a protobuf message), got "
+        f"{type(obj).__name__}"
     )
 
 
@@ -202,6 +208,11 @@ def _parse_text(msg, data: bytes | str, source: str, kind: str) -> None:
             ) from None
     try:
         text_format.Parse(data, msg)
+    except RecursionError:  # protobuf's text parser recurses once per nesting level
+        raise GraphFileError(
+            f"'{source}' is not a valid text-format {kind}: its messages are nested too "
+            "deeply to parse"
+        ) from None
     except text_format.ParseError as e:
         # str(e) is "line:column : what went wrong".
         raise GraphFileError(
@@ -380,6 +391,11 @@ _VALUE_FIELDS: dict[int, str] = {
 }
 
 
+#: The largest constant tensor, 2 GiB: protobuf cannot serialize a bigger graph, so only a
+#: splatted value (one value for a huge shape) gets there, and it would exhaust memory.
+_MAX_CONSTANT_BYTES = 1 << 31
+
+
 def tensor_to_numpy(tensor, what: str = "") -> np.ndarray:
     """Decode a TensorProto into a NumPy array of its dtype and shape.
 
@@ -393,7 +409,10 @@ def tensor_to_numpy(tensor, what: str = "") -> np.ndarray:
     shape = shape_from_proto(tensor.tensor_shape)
     if shape is None or any(d < 0 for d in shape):
         raise FrontendError(f"{label}: a constant tensor must have a fully defined shape")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
+    if count * dtype.itemsize > _MAX_CONSTANT_BYTES:
+        raise FrontendError(f"{label}: shape {list(shape)} holds {count} elements, more than "
+                            f"a constant can ({_MAX_CONSTANT_BYTES} bytes)")
     if tensor.tensor_content:
         flat = _from_content(tensor.tensor_content, dtype, count, label)
     else:

@@ -8,7 +8,8 @@ single result, so every backend sees one result convention). See `ops/variables.
 Each node is lowered by the rule registered for its op type (see `ops/`), in topological
 order, with the HLO instructions of its data inputs; control inputs carry no values and
 are ignored (everything in a compiled function runs before it returns). Before anything
-is lowered, every op type without a rule is collected and reported at once.
+is lowered, every op type without a rule is collected and reported at once, and then
+every node that does not match its op's signature (frontend/validate.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from .errors import FrontendError, UnsupportedOpsError
 from .functionalize import functionalize
 from .functions import FunctionLibrary, function_ops_as_calls
 from .ops import LOWERINGS, LoweringContext, variables
-from .ops.registry import to_hlo_dtype
+from .ops.registry import run_rule, to_hlo_dtype
 from .prune import INPUTS_IGNORED, Subgraph, TensorRef, parse_input
+from .validate import check_contracts
 
 __all__ = ["lower", "VARIABLE_OPS"]
 
@@ -38,26 +40,26 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
     subgraph = functionalize(function_ops_as_calls(subgraph))
     functions = FunctionLibrary(subgraph.library)
     _check_supported(subgraph, functions)
+    check_contracts(subgraph, functions)  # every node matches its op's signature
     b = Builder(name)
     ctx = LoweringContext(b)
     ctx.functions = functions  # for calls and control flow (ops/control_flow.py)
     values = ctx.node_outputs  # (node name, output index) -> Instruction
 
+    hlo_name = _unique_names()
     for feed in subgraph.feeds:
         b.metadata = _metadata(subgraph, feed.tensor.node_name)
         t = to_hlo_dtype(feed.dtype, lambda msg: _fail(f"feed '{feed.label}': {msg}"))
-        values[feed.tensor] = b.parameter(Shape(t, feed.shape), _hlo_name(_feed_name(feed)))
+        values[feed.tensor] = b.parameter(Shape(t, feed.shape), hlo_name(_feed_name(feed)))
     # Variables: parameters after the feeds; their nodes output a VariableState.
-    var_states = variables.bind(ctx, subgraph, _hlo_name, frozen)
+    var_states = variables.bind(ctx, subgraph, hlo_name, frozen)
 
     for node in variables.schedule(subgraph):  # subgraph.nodes, reads of variables early
         b.metadata = {"op_type": node.op, "op_name": node.name}
         inputs = [_input(ctx, subgraph, node, text) for text in node.input
                   if not text.startswith("^") and node.op not in INPUTS_IGNORED]
         inputs = variables.resolve_inputs(node, inputs)
-        outputs = LOWERINGS[node.op](ctx, node, inputs)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]  # one instruction (or variable state)
+        outputs = run_rule(ctx, node, inputs)
         for index, inst in enumerate(outputs):
             # A fed output keeps its parameter: consumers must read the argument.
             values.setdefault(TensorRef(node.name, index), inst)
@@ -69,6 +71,9 @@ def lower(subgraph: Subgraph, name: str = "main", frozen=None) -> Module:
             raise FrontendError(f"fetch '{fetch.label}': node '{fetch.tensor.node_name}' has "
                                 f"no output {fetch.tensor.output_index}")
         value = variables.as_value(values[fetch.tensor], f"fetch '{fetch.label}'")
+        if not isinstance(value, Instruction):  # a TensorList or other non-tensor value
+            _fail(f"fetch '{fetch.label}': node '{fetch.tensor.node_name}' outputs a "
+                  f"{type(value).__name__}, not a tensor")
         results.append(_check_fetch(fetch, value))
     results += variables.final_values(var_states)
     return b.module(b.tuple(results))
@@ -122,9 +127,23 @@ def _feed_name(feed) -> str:
     return ref.node_name if ref.output_index == 0 else f"{ref.node_name}_{ref.output_index}"
 
 
-def _hlo_name(label: str) -> str:
-    """An HLO-friendly instruction name for a feed ('x:0' -> 'x_0')."""
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", label) or "arg"
+def _unique_names():
+    """A function giving each feed or variable label an HLO-friendly parameter name
+    ('x:0' -> 'x_0'), distinct from those given before ('a/b' and 'a_b' -> 'a_b',
+    'a_b_1') and from the 'opcode.N' names of other instructions."""
+    used: set[str] = set()
+
+    def hlo_name(label: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", label) or "arg"
+        base = re.sub(r"\.(\d+)$", r"_\1", base)  # 'opcode.N' is how HLO names the rest
+        name, k = base, 0
+        while name in used:
+            k += 1
+            name = f"{base}_{k}"
+        used.add(name)
+        return name
+
+    return hlo_name
 
 
 def _fail(message: str):

@@ -19,11 +19,13 @@ Conventions the lowering relies on:
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
 
 import numpy as np
 
+from ..hlo.shape import MAX_BYTES
 from .errors import ConfigError, GraphError
 from .identifiers import is_c_identifier
 from .toposort import stable_topological_order
@@ -273,12 +275,22 @@ def _feed_info(feed, nodes: dict[str, NodeDef]) -> FeedInfo:
     what = _describe("feed", feed.name, tensor)
     node = _lookup(nodes, tensor.node_name, what)
     _check_output_index(node, tensor.output_index, what)
-    return FeedInfo(
+    info = FeedInfo(
         name=feed.name,
         tensor=tensor,
         dtype=_feed_dtype(feed, node, what),
         shape=_feed_shape(feed, node, tensor, what),
     )
+    _check_size(info.shape, info.dtype, what)
+    return info
+
+
+def _check_size(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
+    """A buffer's byte size must fit int64, the type of every size and offset."""
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if size > MAX_BYTES:
+        raise ConfigError(f"{what} has shape {_format_shape(shape)}: {size} bytes of "
+                          f"{np.dtype(dtype).name}, more than a buffer can hold ({MAX_BYTES})")
 
 
 def _feed_dtype(feed, node: NodeDef, what: str) -> np.dtype:
@@ -374,6 +386,7 @@ def _variable_info(var, nodes: dict[str, NodeDef]) -> VariableInfo:
             f"{what} has shape {_format_shape(shape)}, which is not fully defined; give it "
             "a fully defined shape in the Config, e.g. shape { dim { size: 1 } }"
         )
+    _check_size(shape, dtype, what)
     return VariableInfo(
         node_name=var.node_name,
         name=var.name or var.node_name,

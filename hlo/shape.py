@@ -6,11 +6,20 @@ Printed as in XLA: `f32[2,3]{1,0}` (layout shown for arrays of rank >= 1), `s32[
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
 
 from .dtypes import DType, dtype as _dtype
+
+
+#: The largest byte size of an array: sizes and offsets are int64 everywhere downstream.
+MAX_BYTES = (1 << 63) - 1
+
+
+class ShapeError(ValueError):
+    """Operands or attributes that no valid instruction could have, or an impossible
+    shape (a negative dimension, a size beyond int64)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,10 @@ class Shape:
         object.__setattr__(self, "element_type", _dtype(self.element_type))
         object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
         if any(d < 0 for d in self.dims):
-            raise ValueError(f"negative dimension in shape {self.dims}")
+            raise ShapeError(f"negative dimension in shape {list(self.dims)}")
+        if math.prod(self.dims) * self.element_type.byte_size > MAX_BYTES:
+            raise ShapeError(f"shape {self.element_type.name}{list(self.dims)} has more than "
+                             f"{MAX_BYTES} bytes")
         if self.layout is None:
             object.__setattr__(self, "layout", tuple(range(len(self.dims) - 1, -1, -1)))
         else:
@@ -62,7 +74,7 @@ class Shape:
 
     @property
     def num_elements(self) -> int:
-        return int(np.prod(self.dims, dtype=np.int64))
+        return math.prod(self.dims)
 
     @property
     def byte_size(self) -> int:

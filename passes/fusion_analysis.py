@@ -166,7 +166,9 @@ def is_epilogue_of(computation: Computation, hero: Instruction) -> bool:
 def find_hero(computation: Computation) -> Instruction | None:
     """The hero of a fused computation: its only hero-capable instruction, provided what
     follows it is an in-place epilogue (`is_epilogue_of`). None for a loop fusion."""
-    heroes = [i for i in computation.instructions if hero_role(i) is not None]
+    # The opcode test first: this runs after every merge, over every fused instruction.
+    heroes = [i for i in computation.instructions
+              if i.opcode in HEROES and hero_role(i) is not None]
     if len(heroes) != 1 or not is_epilogue_of(computation, heroes[0]):
         return None
     return heroes[0]

@@ -76,7 +76,8 @@ def merge_producer(fusion: Instruction, producer: Instruction, names: NameUnique
         new = [result]
 
     for inst in computation.instructions:
-        inst.replace_operand(target, result)
+        if target in inst.operands:  # cheap test: the fused body can be hundreds long
+            inst.replace_operand(target, result)
     if computation.root is target:
         computation.root = result
     _remove_parameter(fusion, computation, target)

@@ -44,22 +44,32 @@ _MISSING = object()
 def _find_metadata(path: Path) -> Path:
     """The `<name>.json` of the artifact at `path` (the .json itself or its directory)."""
     if path.is_file():
-        return path
+        if _is_metadata(path):
+            return path
+        # <name>.o, lib<name>.so, <name>.h: the metadata is <name>.json next to it.
+        sibling = path.with_name(path.name.split(".")[0].removeprefix("lib") + ".json")
+        if sibling.is_file() and _is_metadata(sibling):
+            return sibling
+        raise ValueError(f"{str(path)!r} is not an aotc artifact's metadata (<name>.json); "
+                         "pass the artifact's directory or its .json file")
     if not path.is_dir():
         raise FileNotFoundError(f"no aotc artifact at {str(path)!r}")
-    candidates = []
-    for json_path in sorted(path.glob("*.json")):
-        try:
-            Program.from_json(json_path.read_text())
-        except (ValueError, TypeError, KeyError, AttributeError):
-            continue  # some other JSON file
-        candidates.append(json_path)
+    candidates = [p for p in sorted(path.glob("*.json")) if _is_metadata(p)]
     if not candidates:
         raise FileNotFoundError(f"no aotc metadata (<name>.json) in {str(path)!r}")
     if len(candidates) > 1:
         listed = ", ".join(c.name for c in candidates)
         raise ValueError(f"several artifacts in {str(path)!r} ({listed}); pass the .json path")
     return candidates[0]
+
+
+def _is_metadata(path: Path) -> bool:
+    """Whether `path` holds an aotc Program as JSON (not some other file)."""
+    try:
+        Program.from_json(path.read_bytes().decode("utf-8"))
+    except (ValueError, TypeError, KeyError, AttributeError):  # UnicodeDecodeError too
+        return False
+    return True
 
 
 def _cache_dirs(artifact_dir: Path) -> list[Path]:
@@ -148,6 +158,8 @@ def _as_input(value, spec: TensorSpec, label: str) -> np.ndarray:
     want = _describe(spec.dtype, spec.shape)
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
+        if arr.dtype != expected and arr.dtype.newbyteorder("=") == expected:
+            arr = arr.astype(expected)  # the same type in the other byte order: convert
         if spec.dtype == "bfloat16" and arr.dtype.name == "bfloat16":
             arr = arr.view(np.uint16)
         if arr.dtype != expected:

@@ -86,7 +86,7 @@ def test_text_parse_error_names_the_line(tmp_path):
     _fails(tmp_path, MATMUL_GRAPH, config, expect=["c.pbtxt", "1:"])
 
 
-@pytest.mark.parametrize("cpp_class", ["foo::", "1abc", "foo::bar baz", "a::class", "x;y", "::A"])
+@pytest.mark.parametrize("cpp_class", ["foo::", "1abc", "foo::bar baz", "a::class", "x;y", "A::::B", "::", "std", "NULL", "errno", "AotcRunOptions"])
 def test_bad_cpp_class(tmp_path, cpp_class):
     _fails(tmp_path, MATMUL_GRAPH, MATMUL_CONFIG, "--cpp_class", cpp_class,
            expect=["--cpp_class"])

@@ -591,6 +591,7 @@ def _library_graph(functions: dict, top_ops=()) -> bytes:
         previous = f"top{k}"
     call = graph.node.add(name="call", op="PartitionedCall", input=[previous])
     call.attr["f"].func.name = "f0"
+    call.attr["Tout"].list.type.append(aotc_types_pb2.DT_FLOAT)
     for name, chain in functions.items():
         fn = graph.library.function.add()
         fn.signature.name = name
@@ -602,6 +603,7 @@ def _library_graph(functions: dict, top_ops=()) -> bytes:
             if op in functions or op.startswith("missing"):
                 node.op = "PartitionedCall"
                 node.attr["f"].func.name = op
+                node.attr["Tout"].list.type.append(aotc_types_pb2.DT_FLOAT)
             else:
                 node.op = op
             previous = f"n{k}:output:0"

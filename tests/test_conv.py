@@ -582,16 +582,18 @@ USER_ERRORS = [
      _set_list([2, 1, 1, 1]), r"node 'Conv2D' \(Conv2D\): strides \[2, 1, 1, 1\] must be 1 in "
                               r"the batch and feature dimensions"),
     ("data-format", lambda x: _conv2d(x, (3, 3, 2, 2)), (1, 5, 5, 2), "Conv2D", "data_format",
-     _set_string("NCHW_VECT_C"), r"\(Conv2D\): data_format 'NCHW_VECT_C' is not supported"),
+     _set_string("NCHW_VECT_C"), r"attr 'data_format' of node 'Conv2D' \(Conv2D\) must be one of 'NHWC', "
+     r"'NCHW', got 'NCHW_VECT_C'"),
     ("avgpool-explicit", _avg_pool((2, 2), (1, 1), "VALID"), (1, 4, 4, 1), "AvgPool", "padding",
-     _set_string("EXPLICIT"), r"\(AvgPool\): padding 'EXPLICIT' is not supported \(use SAME "
-                              r"or VALID\)"),
+     _set_string("EXPLICIT"), r"attr 'padding' of node 'AvgPool' \(AvgPool\) must be one of "
+                              r"'SAME', 'VALID', got 'EXPLICIT'"),
     ("explicit-on-batch", lambda x: _conv2d(x, (2, 2, 2, 2), 1, "EXPLICIT",
                                             explicit_paddings=[0] * 8),
      (1, 4, 4, 2), "Conv2D", "explicit_paddings", _set_list([1, 0, 0, 0, 0, 0, 0, 0]),
      r"explicit_paddings \[1, 0, 0, 0, 0, 0, 0, 0\] may only pad dimensions \[1, 2\]"),
     ("ksize-length", _pool("MaxPool", (2, 2), (1, 1), "VALID"), (1, 4, 4, 1), "MaxPool", "ksize",
-     _set_list([1, 2, 2]), r"\(MaxPool\): ksize must have 4 entries, got \[1, 2, 2\]"),
+     _set_list([1, 2, 2]), r"attr 'ksize' of node 'MaxPool' \(MaxPool\) must have at least 4 "
+     r"elements, got 3"),
 ]
 
 

@@ -8,7 +8,7 @@ import llvmlite.ir as ir
 from ..base import Backend, BackendOptionError, BackendResult
 from ..registry import register_backend
 from .compiler import compile_module
-from .target import create_target_machine, resolve_target
+from .target import TargetError, create_target_machine, resolve_target
 
 __all__ = ["CpuBackend"]
 
@@ -26,9 +26,8 @@ class CpuBackend(Backend):
             self.target = resolve_target(options.target_triple or None,
                                          options.target_cpu or None,
                                          options.target_features or None)
-        except RuntimeError as e:  # LLVM knows no such target
-            raise BackendOptionError(
-                f"--target_triple {options.target_triple!r}: {e}") from None
+        except TargetError as e:  # a triple, CPU or feature LLVM does not know
+            raise BackendOptionError(str(e)) from None
 
     def compile(self, module, assignment) -> BackendResult:
         code = compile_module(module, assignment, entry_symbol=self.options.entry_point,

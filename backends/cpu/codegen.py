@@ -33,6 +33,10 @@ class CodeGen:
 
     # -- values --------------------------------------------------------------------------
 
+    def has(self, key) -> bool:
+        """Whether `cached` already holds a value for `key` in a visible scope."""
+        return any(key in scope for scope in self._scopes)
+
     def cached(self, key, make: Callable[[], object]):
         for scope in reversed(self._scopes):
             if key in scope:

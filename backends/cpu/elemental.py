@@ -58,9 +58,34 @@ class ElementalEmitter:
         source = self.sources(inst)
         if source is not None:
             return source(index)
-        key = (self._id, id(inst), tuple(id(v) for v in index))
+        key = self._key(inst, index)
         self._keep_alive.append(index)
+        if _same_index(inst) and not self.cg.has(key):
+            self._generate_operands_first(inst, index)
         return self.cg.cached(key, lambda: self.generate(inst, index))
+
+    def _key(self, inst: Instruction, index: Index):
+        return (self._id, id(inst), tuple(id(v) for v in index))
+
+    def _generate_operands_first(self, inst: Instruction, index: Index) -> None:
+        """Generate the same-index elementwise operands of `inst` (transitively) deepest
+        first, with an explicit stack, so that generating `inst` finds them cached: a
+        fused chain of thousands of elementwise ops needs no deep Python recursion."""
+        order, seen = [], {id(inst)}
+        stack = [(inst, False)]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for op in reversed(node.operands):  # first operand generated first, as before
+                if (id(op) not in seen and _same_index(op) and self.sources(op) is None
+                        and not self.cg.has(self._key(op, index))):
+                    seen.add(id(op))
+                    stack.append((op, False))
+        for node in order[:-1]:  # the last is `inst`, which the caller generates
+            self.cg.cached(self._key(node, index), lambda n=node: self.generate(n, index))
 
     def generate(self, inst: Instruction, index: Index):
         """Emit the computation of `inst`'s element at `index` from its operands."""
@@ -80,6 +105,17 @@ class ElementalEmitter:
                                  lambda inst: (lambda index, v=params[inst]: v) if inst in params else None)
         result = child.value(computation.root, [])
         return result if isinstance(result, list) else [result]
+
+
+#: Opcodes whose element at an index is computed from their operands' elements at the
+#: same index (no index arithmetic): the links of long elementwise chains.
+_SAME_INDEX_OPCODES = frozenset({"compare", "convert", "select", "clamp"})
+_SAME_INDEX_CATEGORIES = frozenset({"unary", "binary", "predicate"})
+
+
+def _same_index(inst: Instruction) -> bool:
+    return (inst.opcode in _SAME_INDEX_OPCODES
+            or inst.info.category in _SAME_INDEX_CATEGORIES) and not inst.shape.is_tuple
 
 
 def _const(value: int) -> ir.Constant:

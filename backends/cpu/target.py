@@ -6,10 +6,19 @@ architecture's Linux distributions build everything with (`ARCH_DEFAULTS`): with
 riscv64 object would be soft-float, which an lp64d toolchain refuses to link. Never ask LLVM
 for cpu="native": llvmlite aborts the process on it; the host CPU is spelled out by name
 instead.
+
+User-given triples, CPUs and features are validated before any code is generated: LLVM
+aborts the process on a malformed feature string and prints "LLVM ERROR" for some unknown
+CPUs. The lists of CPUs and features a target knows are what LLVM prints for
+cpu="help"; they are read once per architecture in a subprocess (the printing goes to the
+process's stderr) and cached.
 """
 
 from __future__ import annotations
 
+import difflib
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
@@ -69,6 +78,81 @@ ARCH_DEFAULTS: dict[str, ArchDefaults] = {
 }
 
 
+class TargetError(ValueError):
+    """A triple, CPU or feature LLVM does not know; the message names the flag."""
+
+
+#: Triples to suggest when LLVM knows none like the one given.
+KNOWN_TRIPLES = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu",
+                 "armv7-unknown-linux-gnueabihf", "riscv64-unknown-linux-gnu",
+                 "powerpc64le-unknown-linux-gnu", "s390x-unknown-linux-gnu",
+                 "x86_64-apple-darwin", "arm64-apple-macosx", "x86_64-pc-windows-msvc",
+                 "i686-unknown-linux-gnu", "wasm32-unknown-unknown")
+
+_HELP_SCRIPT = """
+import sys
+import llvmlite.binding as llvm
+llvm.initialize_all_targets()
+llvm.initialize_all_asmprinters()
+machine = llvm.Target.from_triple(sys.argv[1]).create_target_machine(cpu="help", reloc="pic")
+module = llvm.parse_assembly("")
+module.triple = sys.argv[1]
+machine.emit_object(module)
+"""
+
+
+@lru_cache(maxsize=None)
+def target_catalog(triple: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(CPU names, feature names) LLVM knows for `triple`'s architecture."""
+    proc = subprocess.run([sys.executable, "-c", _HELP_SCRIPT, triple], capture_output=True,
+                          text=True, timeout=120)
+    cpus: set[str] = set()
+    features: set[str] = set()
+    section = None
+    for line in proc.stderr.splitlines():
+        if line.startswith("Available CPUs"):
+            section = cpus
+        elif line.startswith("Available features"):
+            section = features
+        elif section is not None and line.startswith("  ") and " - " in line:
+            section.add(line.split(" - ", 1)[0].strip())
+    return frozenset(cpus), frozenset(features)
+
+
+def _hint(word: str, known) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=4, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def validate_target(triple: str | None, cpu: str | None, features: str | None) -> None:
+    """Raise TargetError unless LLVM knows the (user-given) triple, CPU and features."""
+    _initialize()
+    if triple is not None:
+        try:
+            llvm.Target.from_triple(triple)
+        except RuntimeError:
+            hint = _hint(triple, KNOWN_TRIPLES) or f" (the host's is {llvm.get_process_triple()!r})"
+            raise TargetError(f"--target_triple {triple!r}: LLVM has no target for this "
+                              f"triple{hint}") from None
+    if cpu in (None, "native") and not features:
+        return
+    cpus, known = target_catalog(triple or llvm.get_process_triple())
+    arch = (triple or llvm.get_process_triple()).split("-")[0]
+    if cpu not in (None, "native", "generic") and cpu not in cpus:
+        raise TargetError(f"--target_cpu {cpu!r}: not a CPU LLVM knows for {arch}"
+                          f"{_hint(cpu, cpus)}")
+    for item in (features or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item[0] not in "+-":
+            raise TargetError(f"--target_features {features!r}: {item!r} must start with "
+                              f"'+' (enable) or '-' (disable), e.g. '+{item}'")
+        if item[1:] not in known:
+            raise TargetError(f"--target_features {features!r}: {item[1:]!r} is not a "
+                              f"feature LLVM knows for {arch}{_hint(item[1:], known)}")
+
+
 @dataclass(frozen=True)
 class TargetInfo:
     """Where the code will run; what the emitter may assume about the instruction set."""
@@ -93,8 +177,9 @@ class TargetInfo:
 
 
 def resolve_target(triple: str | None, cpu: str | None, features: str | None) -> TargetInfo:
-    """Fill in the host's triple, CPU and features wherever the caller gave none."""
-    _initialize()
+    """Fill in the host's triple, CPU and features wherever the caller gave none; raise
+    TargetError for any that LLVM does not know."""
+    validate_target(triple, cpu, features)
     host = llvm.get_process_triple()
     triple = triple or host
     is_host = llvm.Target.from_triple(triple).name == llvm.Target.from_triple(host).name and (

@@ -20,6 +20,10 @@ from .indexing import gather_v2
 @lowering("Const")
 def _const(ctx, node, inputs):
     value = ctx.attr(node, "value")
+    declared = ctx.attr(node, "dtype")
+    if np.dtype(declared) != value.dtype:  # TF's Const kernel rejects this too
+        ctx.error(node, f"attr 'dtype' is {np.dtype(declared).name} but its value tensor is "
+                        f"{value.dtype.name}")
     t = to_hlo_dtype(value.dtype, lambda msg: ctx.error(node, msg))
     return ctx.b.constant(value, t)
 
@@ -53,6 +57,8 @@ def _rank(ctx, node, inputs):
 def _fill(ctx, node, inputs):
     dims_input, value = inputs
     dims = ctx.static_ints(node, dims_input, "dims")
+    if any(d < 0 for d in dims):
+        ctx.error(node, f"dims {dims} must not be negative")
     if value.shape.rank != 0:
         ctx.error(node, f"value must be a scalar, got shape {list(value.shape.dims)}")
     return ctx.b.broadcast(value, dims, ())
@@ -70,9 +76,15 @@ def _ones_like(ctx, node, inputs):
 
 @lowering("Range")
 def _range(ctx, node, inputs):
-    start, limit, delta = (ctx.static_value(x) for x in inputs)
-    if start is None or limit is None or delta is None:
-        ctx.error(node, "start, limit and delta must be constants")
+    start, limit, delta = (ctx.static_scalar(node, x, what)
+                           for x, what in zip(inputs, ("start", "limit", "delta")))
+    if delta == 0:
+        ctx.error(node, "delta must not be 0")
+    if (limit - start) * delta < 0:  # as TensorFlow's kernel says it
+        ctx.error(node, f"requires start {'<=' if delta > 0 else '>='} limit when delta is "
+                        f"{delta}, got start {start} and limit {limit}")
+    count = int(np.ceil(abs((limit - start) / delta)))
+    ctx.check_folded_size(node, count)
     t = ctx.dtype(node, "Tidx", np.int32)
     return ctx.b.constant(np.arange(start, limit, delta).astype(t.np_dtype), t)
 
@@ -213,7 +225,7 @@ def _unpack(ctx, node, inputs):
 @lowering("Split")
 def _split(ctx, node, inputs):
     axis_input, x = inputs
-    (axis,) = ctx.static_ints(node, axis_input, "split_dim")
+    axis = ctx.static_int(node, axis_input, "split_dim")
     axis = normalize_axis(ctx, node, axis, x.shape.rank, "split_dim")
     num = ctx.attr(node, "num_split")
     if x.shape.dims[axis] % num:
@@ -225,7 +237,7 @@ def _split(ctx, node, inputs):
 @lowering("SplitV")
 def _split_v(ctx, node, inputs):
     x, sizes_input, axis_input = inputs
-    (axis,) = ctx.static_ints(node, axis_input, "split_dim")
+    axis = ctx.static_int(node, axis_input, "split_dim")
     axis = normalize_axis(ctx, node, axis, x.shape.rank, "split_dim")
     sizes = ctx.static_ints(node, sizes_input, "size_splits")
     total = x.shape.dims[axis]
@@ -265,6 +277,9 @@ def _strided_slice(ctx, node, inputs):
     begin = ctx.static_ints(node, begin_in, "begin")
     end = ctx.static_ints(node, end_in, "end")
     strides = ctx.static_ints(node, strides_in, "strides")
+    if not len(begin) == len(end) == len(strides):
+        ctx.error(node, f"begin, end and strides must have the same length, got {begin}, "
+                        f"{end} and {strides}")
     masks = {m: ctx.attr(node, m, 0) for m in
              ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
     bit = lambda m, i: (masks[m] >> i) & 1  # noqa: E731
@@ -433,7 +448,9 @@ def _select(ctx, node, inputs):
 @lowering("OneHot")
 def _one_hot(ctx, node, inputs):
     indices, depth_input, on_value, off_value = inputs
-    (depth,) = ctx.static_ints(node, depth_input, "depth")
+    depth = ctx.static_int(node, depth_input, "depth")
+    if depth < 0:
+        ctx.error(node, f"depth must be non-negative, got {depth}")
     rank = indices.shape.rank
     axis = ctx.attr(node, "axis", -1)
     axis = rank if axis == -1 else normalize_axis(ctx, node, axis, rank + 1)
@@ -453,5 +470,5 @@ def _gather(ctx, node, inputs):
         (params, indices), axis = inputs, 0
     else:
         params, indices, axis_input = inputs
-        (axis,) = ctx.static_ints(node, axis_input, "axis")
+        axis = ctx.static_int(node, axis_input, "axis")
     return gather_v2(ctx, node, params, indices, axis)

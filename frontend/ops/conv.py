@@ -92,18 +92,24 @@ def window_padding(ctx, node, sizes, windows, strides, explicit_dims=None, rank=
     """
     padding = ctx.attr(node, "padding")
     if padding == "VALID":
-        return [(0, 0)] * len(sizes)
-    if padding == "SAME":
+        pads = [(0, 0)] * len(sizes)
+    elif padding == "SAME":
         pads = []
         for size, window, stride in zip(sizes, windows, strides):
             out = -(-size // stride)
             need = max((out - 1) * stride + window - size, 0)
             pads.append((need // 2, need - need // 2))
-        return pads
-    if padding == "EXPLICIT" and explicit_dims is not None:
-        return _explicit_padding(ctx, node, rank, explicit_dims)
-    allowed = "SAME, VALID or EXPLICIT" if explicit_dims is not None else "SAME or VALID"
-    ctx.error(node, f"padding {padding!r} is not supported (use {allowed})")
+    elif padding == "EXPLICIT" and explicit_dims is not None:
+        pads = _explicit_padding(ctx, node, rank, explicit_dims)
+    else:
+        allowed = "SAME, VALID or EXPLICIT" if explicit_dims is not None else "SAME or VALID"
+        ctx.error(node, f"padding {padding!r} is not supported (use {allowed})")
+    for k, (size, window, (low, high)) in enumerate(zip(sizes, windows, pads)):
+        if window > size + low + high:  # TF: "Computed output size would be negative"
+            padded = f" padded to {size + low + high}" if low or high else ""
+            ctx.error(node, f"window size {window} is larger than the input's size {size}"
+                            f"{padded} in window dimension {k} ({padding} padding)")
+    return pads
 
 
 def _check_ranks(ctx, node, rank: int, **tensors) -> None:

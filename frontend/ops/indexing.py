@@ -240,7 +240,7 @@ def _unsorted_segment(ctx, node, inputs):
     # a scatter of data into the reduction's identity, one segment id per index "vector"
     # (an implicit trailing dimension). Negative ids are dropped, as in TF.
     data, ids, num_input = inputs
-    (num_segments,) = ctx.static_ints(node, num_input, "num_segments")
+    num_segments = ctx.static_int(node, num_input, "num_segments")
     rank = ids.shape.rank
     if data.shape.dims[:rank] != ids.shape.dims or not ids.shape.element_type.is_integer:
         ctx.error(node, f"segment_ids {ids.shape.short()} must be integers shaped like a "
@@ -271,7 +271,7 @@ def _top_k(ctx, node, inputs):
         (x,), k = inputs, ctx.attr(node, "k")
     else:
         x, k_input = inputs
-        (k,) = ctx.static_ints(node, k_input, "k")
+        k = ctx.static_int(node, k_input, "k")
     if x.shape.rank == 0:
         ctx.error(node, "input must have rank >= 1")
     n = x.shape.dims[-1]

@@ -180,8 +180,8 @@ def _matrix_diag_v1(ctx, node, inputs):
 def _matrix_diag_v2(ctx, node, inputs):
     diagonal, k, rows, cols, padding = inputs
     k_lo, k_hi = _diag_range(ctx, node, k)
-    (rows,) = ctx.static_ints(node, rows, "num_rows")
-    (cols,) = ctx.static_ints(node, cols, "num_cols")
+    rows = ctx.static_int(node, rows, "num_rows")
+    cols = ctx.static_int(node, cols, "num_cols")
     return _matrix_diag(ctx, node, diagonal, k_lo, k_hi, rows, cols, padding,
                         _align(ctx, node))
 

@@ -99,10 +99,7 @@ def _random_uniform_int(ctx, node, inputs):
     # 2^-32 * range, as in TensorFlow's own kernel.
     shape_input, minval, maxval = inputs
     dims = _output_dims(ctx, node, shape_input)
-    low, high = ctx.static_value(minval), ctx.static_value(maxval)
-    if low is None or high is None:
-        ctx.error(node, "minval and maxval must be constants")
-    low, high = int(low), int(high)
+    low, high = ctx.static_int(node, minval, "minval"), ctx.static_int(node, maxval, "maxval")
     if high <= low:
         ctx.error(node, f"needs minval < maxval, got {low} and {high}")
     t = ctx.dtype(node, "Tout")

@@ -26,6 +26,7 @@ from ...hlo import Builder, Computation, Instruction, scalar_computation
 from ...hlo import dtypes as hlo_dtypes
 from ...hlo.ir import post_order
 from ...hlo.registry import Registry
+from ...hlo.shape_rules.inference import ShapeError
 from ..errors import FrontendError
 from ..graph import attr_value
 
@@ -36,6 +37,10 @@ Rule = Callable[["LoweringContext", object, list], "list[Instruction] | Instruct
 LOWERINGS: Registry[Rule] = Registry("lowering rule")
 
 _MISSING = object()
+
+#: The most elements of a tensor computed while lowering (Range, say): 2^28, 1 GiB of
+#: int32, far beyond any real graph's but short of exhausting the compiler's memory.
+MAX_FOLDED_ELEMENTS = 1 << 28
 
 
 def lowering(*op_types: str):
@@ -129,6 +134,31 @@ class LoweringContext:
             self.error(node, f"{what} input must be a scalar or vector, got shape {value.shape}")
         return [int(v) for v in np.ravel(value)]
 
+    def static_int(self, node, inst: Instruction, what: str) -> int:
+        """A constant integer scalar input (a one-element vector too) as an int."""
+        values = self.static_ints(node, inst, what)
+        if len(values) != 1:
+            self.error(node, f"{what} input must be a scalar, got {len(values)} values")
+        return values[0]
+
+    def static_scalar(self, node, inst: Instruction, what: str):
+        """A constant scalar input (a one-element tensor too) as a Python number."""
+        value = self.static_value(inst)
+        if value is None:
+            self.error(node, f"{what} input must be a constant (it depends on a graph input)")
+        if value.size != 1:
+            self.error(node, f"{what} input must be a scalar, got shape {list(value.shape)}")
+        number = value.reshape(()).item()
+        if isinstance(number, float) and not np.isfinite(number):
+            self.error(node, f"{what} input must be finite, got {number}")
+        return number
+
+    def check_folded_size(self, node, count: int) -> None:
+        """Reject a tensor computed at compile time with more than MAX_FOLDED_ELEMENTS."""
+        if count > MAX_FOLDED_ELEMENTS:
+            self.error(node, f"its output would have {count} elements; aotc computes it at "
+                             f"compile time and allows at most {MAX_FOLDED_ELEMENTS}")
+
     # -- building helpers --------------------------------------------------------------
 
     def full(self, value, element_type, dims: Sequence[int]) -> Instruction:
@@ -195,3 +225,17 @@ def single(inputs: Sequence[Instruction]) -> Instruction:
     """The only input of a one-input op."""
     (x,) = inputs
     return x
+
+
+def run_rule(ctx: LoweringContext, node, inputs: list):
+    """Lower `node` with its rule; the outputs as a list.
+
+    The node already matches its op's signature (frontend/validate.py). A shape the HLO
+    builder rejects (a MatMul of [2,4] by [3,2] once the Config fixes unknown dims, say)
+    is the user's graph at fault, so it becomes a FrontendError naming the node.
+    """
+    try:
+        outputs = LOWERINGS[node.op](ctx, node, inputs)
+    except ShapeError as e:
+        ctx.error(node, f"{e}")
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

@@ -85,7 +85,7 @@ def _in_top_k(ctx, node, inputs):
 def _bincount(ctx, node, values, size_input, weights, out_type, binary):
     """Counts (or summed weights) of each value in [0, size) of the last dim of `values`
     (rank 1 or 2, one row of bins per row); values outside are dropped."""
-    (size,) = ctx.static_ints(node, size_input, "size")
+    size = ctx.static_int(node, size_input, "size")
     if size < 0:
         ctx.error(node, f"size must be non-negative, got {size}")
     b = ctx.b

@@ -33,7 +33,7 @@ def _broadcast_args(ctx, node, inputs):
 @lowering("ConcatOffset")
 def _concat_offset(ctx, node, inputs):
     # The offset of each input of a concatenation along concat_dim.
-    axis = int(_static(ctx, node, inputs[0], "concat_dim"))
+    axis = ctx.static_int(node, inputs[0], "concat_dim")
     shapes = [_static(ctx, node, x, "shape") for x in inputs[1:]]
     rank = len(shapes[0])
     if not -rank <= axis < rank:
@@ -91,7 +91,7 @@ def _data_format_vec_permute(ctx, node, inputs):
 def _lin_space(ctx, node, inputs):
     # TF's kernel: start + i * (stop - start) / (num - 1), and exactly stop at the end.
     start, stop, num_input = inputs
-    (num,) = ctx.static_ints(node, num_input, "num")
+    num = ctx.static_int(node, num_input, "num")
     if num < 1:
         ctx.error(node, f"num must be positive, got {num}")
     b = ctx.b

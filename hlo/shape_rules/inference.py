@@ -14,11 +14,7 @@ from typing import Callable
 
 from ..opcodes import info
 from ..registry import Registry
-from ..shape import Shape
-
-
-class ShapeError(ValueError):
-    """Operands or attributes that no valid instruction could have."""
+from ..shape import Shape, ShapeError  # noqa: F401 (re-exported: rules raise it from here)
 
 
 Rule = Callable[[str, list[Shape], dict, list], Shape]
