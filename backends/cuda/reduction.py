@@ -30,7 +30,7 @@ from aotc.passes.fusion_analysis import fused_computation
 
 from .fusion import group_kernel, hero_kernel
 from .hooks import WARP_SIZE, guarded
-from .row_fusion import row_group_reduces
+from .row_fusion import row_geometry
 from .kernel_emitter import HeroContext, KernelEmitter, ceil_div, delinearize, kernel_rule, \
     parallel_elementwise
 
@@ -264,40 +264,43 @@ class _SharedValue:
         return self.b.load(self.slot, typ=self.ty)
 
 
+def _logical(shape: Shape) -> Shape:
+    """`shape` with the row-major layout: delinearize gives logical linear positions."""
+    return Shape.array(shape.element_type, shape.dims)
+
+
 @group_kernel("kInput")
 def row_group_kernel(em: KernelEmitter, fusion: Instruction) -> bool:
     """A row group (row_fusion.py) as one kernel: one block per row, each reduce of the
     fused computation in order as a block reduction into a shared slot, then the root per
-    element of the row. False where the fusion is not a row group over row-major rows."""
+    element of the row. False where the fusion is not a row group."""
     computation = fused_computation(fusion)
-    reduces = row_group_reduces(computation)
-    shape = fusion.shape
-    if reduces is None or shape.is_tuple or shape.layout[0] != shape.rank - 1:
+    geometry = row_geometry(computation)
+    if geometry is None or fusion.shape.is_tuple:
         return False
-    count = shape.dims[-1]
-    if count == 0 or shape.num_elements == 0:
-        return False
-    rows = Shape.array(shape.element_type, shape.dims[:-1])
+    reduces, rows, count = geometry
     block = _row_block(count)
-    with em.kernel(fusion, rows.num_elements, block) as hooks:
+    with em.kernel(fusion, rows, block) as hooks:
         views = {inst: em.view(inst) for inst in [fusion, *fusion.operands]
                  if not inst.shape.is_tuple}
         scope = FusionScope(em, fusion, em.cg, views)
         ctx = HeroContext(em, reduces[0], fusion)  # reads through the scope, no epilogue
         ctx.elemental, ctx.out = scope.elemental, views[fusion]
         cg, b = em.cg, em.cg.builder
-        row = delinearize(b, hooks.block_index(), rows)
+        row = hooks.block_index()
         for inst in reduces:
             ty = register_type(inst.shape.element_type)
             slot = hooks.shared(ty, 1)
-            block_reduce(em, ctx, inst, row, block, lambda total, slot=slot: b.store(total, slot))
+            block_reduce(em, ctx, inst, delinearize(b, row, _logical(inst.shape)), block,
+                         lambda total, slot=slot: b.store(total, slot))
             scope.place(inst, _SharedValue(b, slot, ty))
 
         def write(tid):
             def step(j):
                 position = b.add(b.mul(j, int_const(block)), tid)
                 with guarded(cg, b.icmp_unsigned("<", position, int_const(count))):
-                    index = [*row, position]
+                    linear = b.add(b.mul(row, int_const(count)), position)
+                    index = delinearize(b, linear, _logical(fusion.shape))
                     ctx.out.store(index, ctx.value(computation.root, index))
 
             with cg.for_range(ceil_div(count, block), name="w") as j:
