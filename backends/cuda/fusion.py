@@ -1,7 +1,8 @@
 """Fusions as kernels: a loop fusion is one thread per output element (the elemental
 generator computes every fused producer per element); a fusion around a hero (a reduce
 or a dot) is that hero's kernel, reading fused producers per element and applying the
-epilogue where it stores each output element (kernel_emitter.HeroContext)."""
+epilogue where it stores each output element (kernel_emitter.HeroContext); a fusion of
+several heroes (a row group of row_fusion.py) has a kernel by kind (`GROUP_KERNELS`)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ element. Each thread folds the elements at reduced positions tid, tid + B, tid +
 value; a warp shuffle tree reduces each warp's partials into its lane 0, lane 0 writes
 them to shared memory, and the first warp reduces those the same way. Thread 0 then
 combines the block's value with the init value, stores the output element and applies
-a fused epilogue to it (a softmax or layer-norm row's reductions are one kernel each).
+a fused epilogue to it. A row group (row_fusion.py: a softmax or layer-norm row) runs
+these phases for each of its reduces in one block, keeping each value in shared memory,
+then writes the row's outputs (`row_group_kernel`).
 
 Partial values start from a thread's first element rather than from the init value (the
 init value is only assumed to be *an* operand of the reducer, not its identity), so
