@@ -363,3 +363,27 @@ ENTRY main {{
 """
     from aotc.hlo.parser import parse_module
     return parse_module(text)
+
+
+VECTOR = """HloModule vector
+ENTRY main {
+  a = f32[6,36]{1,0} parameter(0)
+  b = f32[6,36]{1,0} parameter(1)
+  t = f32[36,6]{1,0} parameter(2)
+  r = f32[36]{0} parameter(3)
+  h = f16[2,8]{1,0} parameter(4)
+  i = s8[4,4]{1,0} parameter(5)
+  d = f64[3,4]{1,0} parameter(6)
+  odd = f32[3,70]{1,0} parameter(7)
+  c = f32[6,36]{1,0} add(a, b)
+  tt = f32[6,36]{1,0} transpose(t), dimensions={1,0}
+  rb = f32[6,36]{1,0} broadcast(r), dimensions={1}
+  e = f32[6,36]{1,0} multiply(c, tt)
+  out = f32[6,36]{1,0} subtract(e, rb)
+  h2 = f16[2,8]{1,0} multiply(h, h)
+  i2 = s8[4,4]{1,0} add(i, i)
+  d2 = f64[3,4]{1,0} exponential(d)
+  odd2 = f32[3,70]{1,0} negate(odd)
+  ROOT o = (f32[6,36]{1,0}, f16[2,8]{1,0}, s8[4,4]{1,0}, f64[3,4]{1,0}, f32[3,70]{1,0}) tuple(out, h2, i2, d2, odd2)
+}
+"""

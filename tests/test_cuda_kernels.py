@@ -19,6 +19,7 @@ from aotc.hlo.parser import parse_module
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import default_pipeline
 
+from aotc.backends.cuda.kernel_emitter import vector_width
 from aotc.backends.cuda.kernels import compile_kernels
 from aotc.backends.cuda.launch_plan import launches
 from aotc.backends.cuda.row_fusion import RowFusion, row_group_reduces
@@ -27,7 +28,7 @@ from aotc.passes.fusion_analysis import fused_computation
 
 from compiled import check_compiled
 from cuda_machine import ptxas
-from cuda_modules import (FUSED, elementwise_module, flat_results, grid_compiled,
+from cuda_modules import (FUSED, VECTOR, elementwise_module, flat_results, grid_compiled,
                           kernels_module, random_args, row_groups_module)
 from every_opcode import every_opcode_module
 from fusion_fixtures import random_module
@@ -122,5 +123,23 @@ def test_softmax_and_layer_norm_rows_are_one_kernel_each(tmp_path):
     _compare(grid_compiled(module)(*args), expected, rtol=2e-6, atol=2e-6)
     gpu = compile_kernels(module, assign_buffers(module))
     assert len(launches(gpu.plan)) == 9  # the 8 rows and m9
+    for arch in ("sm_75", "sm_90"):
+        ptxas(gpu.ptx, arch, tmp_path)
+
+
+def test_loop_kernels_use_vector_loads_with_scalar_fallback(tmp_path):
+    """Loop fusions whose minor dimension is a multiple of 4 run 4 elements per thread
+    (128-bit loads and stores for f32); others one element per thread."""
+    module = parse_module(VECTOR)
+    args = random_args(module)
+    expected = evaluate(module, *args)
+    default_pipeline().run(module)
+    layout_and_schedule_pipeline().run(module)
+    _compare(grid_compiled(module)(*args), expected, rtol=2e-6, atol=2e-6)
+    widths = {i.shape.dims: vector_width(i.shape) for i in module.entry.instructions
+              if i.opcode == "fusion" or i.is_elementwise}
+    assert widths[(6, 36)] == 4 and widths[(3, 70)] == 1
+    gpu = compile_kernels(module, assign_buffers(module))
+    assert "ld.global.nc.v4.b32" in gpu.ptx and "st.global.v4.b32" in gpu.ptx
     for arch in ("sm_75", "sm_90"):
         ptxas(gpu.ptx, arch, tmp_path)
