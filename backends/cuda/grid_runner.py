@@ -68,5 +68,5 @@ def compile_grid_module(module: Module, assignment, *, entry_symbol: str,
     tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
     builder = llvm.create_pass_builder(machine, tuning)
     builder.getModulePassManager().run(parsed, builder)
-    return CpuArtifact(object_code=machine.emit_object(parsed), llvm_ir=str(parsed),
+    return CpuArtifact(object_code=machine.emit_object(parsed), optimized=parsed,
                        triple=target.triple, constant_bytes=emitter.constants.total_bytes)
