@@ -289,3 +289,101 @@ ENTRY main {
   ROOT t = (f32[40,50]{1,0}, s32[40,50]{1,0}, f16[40,50]{1,0}, f32[3,6,50]{2,1,0}, f32[6,300]{1,0}, f32[6,300]{1,0}, f32[70]{0}, f32[2,5,5,8]{3,2,1,0}, f32[37,43]{1,0}) tuple(relu, dint, dhalf, dbatch, softmax, norm, rms, relu6, loop)
 }
 """
+
+
+def _softmax(n: int, rows: int = 3, log: bool = False) -> str:
+    """HLO lines of a (log-)softmax over rows of n elements: input p{n}, output out{n}."""
+    s = f"f32[{rows},{n}]{{1,0}}"
+    r = f"f32[{rows}]{{0}}"
+    tail = (f"  l{n} = {r} log(t{n})\n  lb{n} = {s} broadcast(l{n}), dimensions={{0}}\n"
+            f"  out{n} = {s} subtract(c{n}, lb{n})\n" if log else
+            f"  tb{n} = {s} broadcast(t{n}), dimensions={{0}}\n"
+            f"  out{n} = {s} divide(e{n}, tb{n})\n")
+    return (f"  m{n} = {r} reduce(p{n}, ninf), dimensions={{1}}, to_apply=max_f32\n"
+            f"  mb{n} = {s} broadcast(m{n}), dimensions={{0}}\n"
+            f"  c{n} = {s} subtract(p{n}, mb{n})\n"
+            f"  e{n} = {s} exponential(c{n})\n"
+            f"  t{n} = {r} reduce(e{n}, zero), dimensions={{1}}, to_apply=add_f32\n" + tail)
+
+
+def row_groups_module() -> Module:
+    """Softmax over rows of 1, 7, 32, 33 and 1000 elements, a log-softmax, a layer norm
+    (mean, variance, normalize, scale and shift) and a softmax whose max is also a result:
+    the rows CudaBackend's RowFusion makes one kernel each (or, for the last, keeps the
+    max's kernel)."""
+    sizes = (1, 7, 32, 33, 1000)
+    params = [f"  p{n} = f32[3,{n}]{{1,0}} parameter({k})" for k, n in enumerate(sizes)]
+    k = len(sizes)
+    params += [f"  p70 = f32[3,70]{{1,0}} parameter({k})",
+               f"  x = f32[5,40]{{1,0}} parameter({k + 1})",
+               f"  g = f32[40]{{0}} parameter({k + 2})",
+               f"  bt = f32[40]{{0}} parameter({k + 3})",
+               f"  p9 = f32[4,9]{{1,0}} parameter({k + 4})"]
+    body = "".join(_softmax(n) for n in sizes) + _softmax(70, log=True) + _softmax(9, rows=4)
+    ln = """  sx = f32[5]{0} reduce(x, zero), dimensions={1}, to_apply=add_f32
+  n40 = f32[] constant(40)
+  nb = f32[5]{0} broadcast(n40), dimensions={}
+  mean = f32[5]{0} divide(sx, nb)
+  meanb = f32[5,40]{1,0} broadcast(mean), dimensions={0}
+  xc = f32[5,40]{1,0} subtract(x, meanb)
+  sq = f32[5,40]{1,0} multiply(xc, xc)
+  ss = f32[5]{0} reduce(sq, zero), dimensions={1}, to_apply=add_f32
+  var = f32[5]{0} divide(ss, nb)
+  eps = f32[] constant(0.001)
+  epsb = f32[5]{0} broadcast(eps), dimensions={}
+  ve = f32[5]{0} add(var, epsb)
+  inv = f32[5]{0} rsqrt(ve)
+  invb = f32[5,40]{1,0} broadcast(inv), dimensions={0}
+  nrm = f32[5,40]{1,0} multiply(xc, invb)
+  gb = f32[5,40]{1,0} broadcast(g), dimensions={1}
+  btb = f32[5,40]{1,0} broadcast(bt), dimensions={1}
+  scaled = f32[5,40]{1,0} multiply(nrm, gb)
+  ln = f32[5,40]{1,0} add(scaled, btb)
+"""
+    outs = [f"out{n}" for n in (*sizes, 70, 9)] + ["ln", "m9"]
+    shapes = [f"f32[3,{n}]{{1,0}}" for n in (*sizes, 70)] + ["f32[4,9]{1,0}", "f32[5,40]{1,0}",
+                                                            "f32[4]{0}"]
+    text = f"""HloModule rows
+add_f32 {{
+  ra = f32[] parameter(0)
+  rb = f32[] parameter(1)
+  ROOT rs = f32[] add(ra, rb)
+}}
+max_f32 {{
+  ma = f32[] parameter(0)
+  mb = f32[] parameter(1)
+  ROOT mm = f32[] maximum(ma, mb)
+}}
+ENTRY main {{
+{chr(10).join(params)}
+  ninf = f32[] constant(-inf)
+  zero = f32[] constant(0)
+{body}{ln}  ROOT r = ({", ".join(shapes)}) tuple({", ".join(outs)})
+}}
+"""
+    from aotc.hlo.parser import parse_module
+    return parse_module(text)
+
+
+VECTOR = """HloModule vector
+ENTRY main {
+  a = f32[6,36]{1,0} parameter(0)
+  b = f32[6,36]{1,0} parameter(1)
+  t = f32[36,6]{1,0} parameter(2)
+  r = f32[36]{0} parameter(3)
+  h = f16[2,8]{1,0} parameter(4)
+  i = s8[4,4]{1,0} parameter(5)
+  d = f64[3,4]{1,0} parameter(6)
+  odd = f32[3,70]{1,0} parameter(7)
+  c = f32[6,36]{1,0} add(a, b)
+  tt = f32[6,36]{1,0} transpose(t), dimensions={1,0}
+  rb = f32[6,36]{1,0} broadcast(r), dimensions={1}
+  e = f32[6,36]{1,0} multiply(c, tt)
+  out = f32[6,36]{1,0} subtract(e, rb)
+  h2 = f16[2,8]{1,0} multiply(h, h)
+  i2 = s8[4,4]{1,0} add(i, i)
+  d2 = f64[3,4]{1,0} exponential(d)
+  odd2 = f32[3,70]{1,0} negate(odd)
+  ROOT o = (f32[6,36]{1,0}, f16[2,8]{1,0}, s8[4,4]{1,0}, f64[3,4]{1,0}, f32[3,70]{1,0}) tuple(out, h2, i2, d2, odd2)
+}
+"""

@@ -19,9 +19,17 @@ from aotc.hlo.parser import parse_module
 from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import default_pipeline
 
+from aotc.backends.cuda.kernel_emitter import vector_width
+from aotc.backends.cuda.kernels import compile_kernels
+from aotc.backends.cuda.launch_plan import launches
+from aotc.backends.cuda.row_fusion import RowFusion, row_group_reduces
+from aotc.passes.buffer_assignment import assign_buffers
+from aotc.passes.fusion_analysis import fused_computation
+
 from compiled import check_compiled
-from cuda_modules import (FUSED, elementwise_module, flat_results, grid_compiled,
-                          kernels_module, random_args)
+from cuda_machine import ptxas
+from cuda_modules import (FUSED, VECTOR, elementwise_module, flat_results, grid_compiled,
+                          kernels_module, random_args, row_groups_module)
 from every_opcode import every_opcode_module
 from fusion_fixtures import random_module
 
@@ -95,3 +103,43 @@ def test_random_fused_modules_match_the_evaluator():
         kinds |= {i.attrs["kind"] for i in module.entry.instructions if i.opcode == "fusion"}
         _compare(grid_compiled(module)(*args), expected, rtol=5e-5, atol=5e-5)
     assert kinds == {"kLoop", "kInput", "kOutput"}
+
+
+def test_softmax_and_layer_norm_rows_are_one_kernel_each(tmp_path):
+    module = row_groups_module()
+    args = random_args(module)
+    expected = evaluate(module, *args)
+    default_pipeline().run(module)
+    assert RowFusion().run(module)
+    layout_and_schedule_pipeline().run(module)
+    fusions = [i for i in module.entry.instructions if i.opcode == "fusion"]
+    groups = [f for f in fusions if row_group_reduces(fused_computation(f)) is not None]
+    # the softmax of each of the 5 row sizes, the log-softmax, the layer norm, and the
+    # softmax whose max is a result too (its sum and division: the max has its own kernel)
+    assert len(groups) == 8
+    reduces = [i for i in module.entry.instructions if i.opcode == "reduce"
+               or i.opcode == "fusion" and i not in groups]
+    assert len(reduces) == 1 and reduces[0].name == "m9"
+    _compare(grid_compiled(module)(*args), expected, rtol=2e-6, atol=2e-6)
+    gpu = compile_kernels(module, assign_buffers(module))
+    assert len(launches(gpu.plan)) == 9  # the 8 rows and m9
+    for arch in ("sm_75", "sm_90"):
+        ptxas(gpu.ptx, arch, tmp_path)
+
+
+def test_loop_kernels_use_vector_loads_with_scalar_fallback(tmp_path):
+    """Loop fusions whose minor dimension is a multiple of 4 run 4 elements per thread
+    (128-bit loads and stores for f32); others one element per thread."""
+    module = parse_module(VECTOR)
+    args = random_args(module)
+    expected = evaluate(module, *args)
+    default_pipeline().run(module)
+    layout_and_schedule_pipeline().run(module)
+    _compare(grid_compiled(module)(*args), expected, rtol=2e-6, atol=2e-6)
+    widths = {i.shape.dims: vector_width(i.shape) for i in module.entry.instructions
+              if i.opcode == "fusion" or i.is_elementwise}
+    assert widths[(6, 36)] == 4 and widths[(3, 70)] == 1
+    gpu = compile_kernels(module, assign_buffers(module))
+    assert "ld.global.nc.v4.b32" in gpu.ptx and "st.global.v4.b32" in gpu.ptx
+    for arch in ("sm_75", "sm_90"):
+        ptxas(gpu.ptx, arch, tmp_path)

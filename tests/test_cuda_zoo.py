@@ -11,6 +11,8 @@ import pytest
 import tensorflow as tf  # noqa: F401  (a test dependency: missing, the suite must fail, not skip)
 
 from aotc.backends.cuda.ptx import GPU_ARCHS
+from aotc.backends.cuda.row_fusion import row_group_reduces, row_reduce_of
+from aotc.passes.fusion_analysis import fused_computation
 from aotc.compiler import compile_graph
 from aotc.options import CompileOptions
 from cuda_modules import grid_compiled
@@ -52,3 +54,23 @@ def test_kernels_match_tensorflow_on_the_host_grid(compiled):
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, **TOLERANCE)
+
+
+#: Row groups (one kernel each) of the models with softmax or layer-norm rows: the MLP's
+#: softmax(dense), LeNet's, MobileNetV2's and the embedding model's softmax; the
+#: transformer's attention softmax and its two layer norms.
+ROW_GROUPS = {"mlp": 1, "lenet": 1, "mobilenet_v2": 1, "embedding": 1, "transformer": 3}
+
+
+def test_softmax_and_layer_norm_rows_are_one_kernel_each(compiled):
+    frozen, compilation = compiled
+    entry = compilation.module.entry
+    groups = [i for i in entry.instructions
+              if i.opcode == "fusion" and row_group_reduces(fused_computation(i)) is not None]
+    assert len(groups) == ROW_GROUPS.get(compilation.program.name, 0)
+    users = entry.users()
+    # no row reduction left whose users are all loops a group could have taken
+    assert not [i for i in entry.instructions if row_reduce_of(i) is not None
+                and all(u.opcode == "fusion" and u.attrs["kind"] == "kLoop" for u in users[i])]
+    if compilation.program.name == "mlp":  # two dense+relu, the last dot, the softmax row
+        assert compilation.output.info["kernels"] == "4"

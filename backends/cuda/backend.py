@@ -13,6 +13,7 @@ from ..registry import register_backend
 from .compiler import compile_cuda_module
 from .launch_plan import launches
 from .ptx import GPU_ARCHS, TRIPLE
+from .row_fusion import RowFusion
 
 __all__ = ["CudaBackend"]
 
@@ -38,6 +39,10 @@ class CudaBackend(Backend):
                                        options.target_features or None)
         except RuntimeError as e:
             raise BackendOptionError(f"--target_triple {options.target_triple!r}: {e}") from None
+
+    def hlo_passes(self) -> list:
+        """A softmax or layer-norm row becomes one fusion, so one kernel (row_fusion.py)."""
+        return [RowFusion()]
 
     def compile(self, module, assignment) -> BackendResult:
         entry = self.options.entry_point

@@ -13,7 +13,8 @@ How an instruction becomes kernels is a rule from a registry (`kernel_rule`):
 - the default: one thread per output element (`store_loop` maps the element of linear
   position `block * block_size + thread`, in memory order, so neighbouring threads touch
   neighbouring addresses); every opcode with an elemental generator and every loop
-  fusion takes this path;
+  fusion takes this path, with 4 neighbouring elements per thread where the minor
+  dimension allows (`vector_kernel`: 128-bit loads and stores);
 - reductions, dots, fusions around them, scatter and sort have kernels of their own
   (reduction.py, gemm.py, indexing.py);
 - while and conditional are host control flow around the kernels of the computations
@@ -45,6 +46,8 @@ from .launch_plan import BufferRef, Launch
 
 #: Threads per block of element-per-thread kernels.
 BLOCK_SIZE = 256
+#: Elements per thread of a loop kernel whose most minor dimension allows (vector_width).
+VECTOR_WIDTH = 4
 
 KernelRule = Callable[["KernelEmitter", Instruction], None]
 
@@ -191,13 +194,26 @@ class KernelEmitter(EntryEmitter):
         if not self._parallel:
             self.cg.loop_nest(list(shape.dims), iteration_order(shape), body)
             return
+        self.for_each_group(shape, 1, lambda indices: body(indices[0]))
+
+    def for_each_group(self, shape: Shape, width: int, body: Callable[[list], None]) -> None:
+        """body(indices) for every `width` consecutive elements of `shape` in memory order,
+        one group per thread; `width` divides the most minor dimension (vector_width), so
+        a group differs only in that dimension."""
         hooks, b = self.hooks, self.cg.builder
         count = shape.num_elements
+        minor = _minor_dim(shape)
 
         def per_thread(tid):
-            linear = b.add(b.mul(hooks.block_index(), int_const(hooks.block)), tid)
-            with guarded(self.cg, b.icmp_unsigned("<", linear, int_const(count))):
-                body(delinearize(b, linear, shape))
+            thread = b.add(b.mul(hooks.block_index(), int_const(hooks.block)), tid)
+            first = b.mul(thread, int_const(width)) if width > 1 else thread
+            with guarded(self.cg, b.icmp_unsigned("<", first, int_const(count))):
+                index = delinearize(b, first, shape)
+                indices = [index]
+                for k in range(1, width):
+                    indices.append([b.add(v, int_const(k)) if d == minor else v
+                                    for d, v in enumerate(index)])
+                body(indices)
 
         hooks.phase(per_thread)
 
@@ -211,6 +227,20 @@ class KernelEmitter(EntryEmitter):
             return
         with self.kernel(inst, ceil_div(count, BLOCK_SIZE), min(BLOCK_SIZE, _round_up(count, 32))):
             self.for_each_element(shape, body)
+
+    def vector_kernel(self, inst: Instruction, shape: Shape, body: Callable[[list], None]):
+        """A kernel of one thread per `vector_width(shape)` consecutive elements of
+        `shape` running body(their indices): each thread's loads and stores of a buffer
+        with `shape`'s layout are neighbours, 16-byte aligned for 4-byte elements, so
+        LLVM's load/store vectorizer makes them one 128-bit access (ld.global.v4)."""
+        count = shape.num_elements
+        if count == 0:
+            return
+        width = vector_width(shape)
+        threads = count // width
+        with self.kernel(inst, ceil_div(threads, BLOCK_SIZE),
+                         min(BLOCK_SIZE, _round_up(threads, 32))):
+            self.for_each_group(shape, width, body)
 
     def _copy_kernel(self, index: int, source: Instruction) -> None:
         """result[index] = source (a value buffer assignment could not place there; a
@@ -261,6 +291,22 @@ class HeroContext:
             self.out.store(index, self.elemental.value(self._root, index))
 
 
+def _minor_dim(shape: Shape) -> int | None:
+    """The most minor dimension of more than one element (None for a single element)."""
+    return next((d for d in shape.layout if shape.dims[d] != 1), None)
+
+
+def vector_width(shape: Shape) -> int:
+    """Elements per thread of a loop kernel over `shape`: VECTOR_WIDTH where the most
+    minor dimension is a multiple of it (so a thread's group stays within one minor
+    row and every group starts VECTOR_WIDTH-aligned, as the buffers are 64-byte
+    aligned), else 1 (scalar)."""
+    minor = _minor_dim(shape)
+    if minor is None or shape.dims[minor] % VECTOR_WIDTH:
+        return 1
+    return VECTOR_WIDTH
+
+
 def _round_up(value: int, multiple: int) -> int:
     return ceil_div(value, multiple) * multiple
 
@@ -281,8 +327,12 @@ def parallel_elementwise(em: KernelEmitter, inst: Instruction) -> None:
     """One thread per output element, computed by the elemental generator (all elements
     of a tuple-shaped result at once: they share their index)."""
     if not inst.shape.is_tuple:
-        em.elementwise_kernel(inst, inst.shape, lambda index: em.view(inst).store(
-            index, em.elemental.generate(inst, index)))
+        def group(indices):  # the loads of all elements first, then the stores
+            values = [em.elemental.generate(inst, index) for index in indices]
+            for index, value in zip(indices, values):
+                em.view(inst).store(index, value)
+
+        em.vector_kernel(inst, inst.shape, group)
         return
     shapes = inst.shape.tuple_shapes
     if any(s.dims != shapes[0].dims for s in shapes):
@@ -312,5 +362,5 @@ def call_kernel(em: KernelEmitter, inst: Instruction) -> None:
         em.elementwise_kernel(inst, shape, body)
 
 
-__all__ = ["BLOCK_SIZE", "KernelEmitter", "ceil_div", "delinearize", "kernel_rule",
+__all__ = ["BLOCK_SIZE", "VECTOR_WIDTH", "KernelEmitter", "vector_width", "ceil_div", "delinearize", "kernel_rule",
            "parallel_elementwise", "HeroContext"]

@@ -6,7 +6,9 @@ element. Each thread folds the elements at reduced positions tid, tid + B, tid +
 value; a warp shuffle tree reduces each warp's partials into its lane 0, lane 0 writes
 them to shared memory, and the first warp reduces those the same way. Thread 0 then
 combines the block's value with the init value, stores the output element and applies
-a fused epilogue to it (a softmax or layer-norm row's reductions are one kernel each).
+a fused epilogue to it. A row group (row_fusion.py: a softmax or layer-norm row) runs
+these phases for each of its reduces in one block, keeping each value in shared memory,
+then writes the row's outputs (`row_group_kernel`).
 
 Partial values start from a thread's first element rather than from the init value (the
 init value is only assumed to be *an* operand of the reducer, not its identity), so
@@ -23,11 +25,14 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from aotc.backends.cpu.fusion_emitter import FusionScope
 from aotc.backends.cpu.llvm_types import I1, int_const, register_type
 from aotc.hlo import Instruction, Shape
+from aotc.passes.fusion_analysis import fused_computation
 
-from .fusion import hero_kernel
+from .fusion import group_kernel, hero_kernel
 from .hooks import WARP_SIZE, guarded
+from .row_fusion import row_geometry
 from .kernel_emitter import HeroContext, KernelEmitter, ceil_div, delinearize, kernel_rule, \
     parallel_elementwise
 
@@ -169,69 +174,139 @@ def column_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroC
     return True
 
 
+def _row_block(count: int) -> int:
+    """Threads per block for rows of `count` elements: whole warps, at most ROW_BLOCK."""
+    return min(ROW_BLOCK, max(WARP_SIZE, ceil_div(count, WARP_SIZE) * WARP_SIZE))
+
+
 def row_reduction_kernel(em: KernelEmitter, inst: Instruction, context: HeroContext) -> bool:
     """The block-per-row kernel of a row reduction."""
+    block = _row_block(_reduced_count(inst))
+    with em.kernel(inst, inst.shape.num_elements, block) as hooks:
+        ctx = context.open()
+        row = delinearize(em.cg.builder, hooks.block_index(), inst.shape)
+        block_reduce(em, ctx, inst, row, block, lambda total: ctx.store(row, total))
+    return True
+
+
+def block_reduce(em: KernelEmitter, ctx, inst: Instruction, row: list, block: int,
+                 store) -> None:
+    """The phases reducing row `row` of `inst` (a row reduce) across the block: partials
+    per thread, warp trees, the warps' results through shared memory, a last warp tree;
+    then thread 0 calls store(the reduced value). `ctx.value` reads the operand."""
+    hooks = em.hooks
     operand, init = inst.operands
     reduced = _reduced_shape(inst)
     count = reduced.num_elements
-    block = min(ROW_BLOCK, max(WARP_SIZE, ceil_div(count, WARP_SIZE) * WARP_SIZE))
     warps = block // WARP_SIZE
     ty = register_type(inst.shape.element_type)
     reducer = inst.to_apply()
+    cg, b = em.cg, em.cg.builder
+    valid, value = hooks.local(I1), hooks.local(ty)
+    combine = _combiner(ctx, b, reducer)
 
-    with em.kernel(inst, inst.shape.num_elements, block) as hooks:
-        ctx = context.open()
+    def fold(tid):
+        valid.store(tid, cg.bool_const(False))  # nothing folded yet
+        value.store(tid, ir.Constant(ty, ir.Undefined))
+
+        def step(j):
+            position = b.add(b.mul(j, int_const(block)), tid)
+            with guarded(cg, b.icmp_unsigned("<", position, int_const(count))):
+                full = _input_index(inst, row, delinearize(b, position, reduced))
+                x = ctx.value(operand, full)
+                _, merged = combine([valid.load(tid), value.load(tid)], [cg.bool_const(True), x])
+                valid.store(tid, cg.bool_const(True))
+                value.store(tid, merged)
+
+        with cg.for_range(ceil_div(count, block), name="r") as j:
+            step(j)
+
+    hooks.phase(fold)
+    hooks.warp_reduce([valid, value], combine)
+    if warps > 1:
+        shared_valid = hooks.shared(ir.IntType(8), warps)
+        shared_value = hooks.shared(ty, warps)
+
+        def publish(tid):
+            lane_zero = b.icmp_unsigned("==", b.urem(tid, int_const(WARP_SIZE)), int_const(0))
+            with guarded(cg, lane_zero):
+                warp = b.udiv(tid, int_const(WARP_SIZE))
+                b.store(b.zext(valid.load(tid), ir.IntType(8)),
+                        b.gep(shared_valid, [warp], source_etype=ir.IntType(8)))
+                b.store(value.load(tid), b.gep(shared_value, [warp], source_etype=ty))
+
+        def gather(tid):
+            mine = b.icmp_unsigned("<", tid, int_const(warps))
+            slot = b.select(mine, tid, int_const(0))
+            flag = b.load(b.gep(shared_valid, [slot], source_etype=ir.IntType(8)), typ=ir.IntType(8))
+            valid.store(tid, b.and_(mine, b.trunc(flag, I1)))
+            value.store(tid, b.load(b.gep(shared_value, [slot], source_etype=ty), typ=ty))
+
+        hooks.phase(publish)
+        hooks.phase(gather)
+        hooks.warp_reduce([valid, value], combine)
+
+    def finish(tid):
+        with guarded(cg, b.icmp_unsigned("==", tid, int_const(0))):
+            start = ctx.value(init, [])
+            (total,) = ctx.elemental.apply(reducer, [start, value.load(tid)])
+            store(b.select(valid.load(tid), total, start))
+
+    hooks.phase(finish)
+
+
+class _SharedValue:
+    """A reduce's value for the block's row, kept in one shared-memory slot: read at any
+    index of the row (row_fusion.row_group_reduces guarantees only those are asked)."""
+
+    def __init__(self, b: ir.IRBuilder, slot: ir.Value, ty: ir.Type):
+        self.b, self.slot, self.ty = b, slot, ty
+
+    def load(self, index: list) -> ir.Value:
+        return self.b.load(self.slot, typ=self.ty)
+
+
+def _logical(shape: Shape) -> Shape:
+    """`shape` with the row-major layout: delinearize gives logical linear positions."""
+    return Shape.array(shape.element_type, shape.dims)
+
+
+@group_kernel("kInput")
+def row_group_kernel(em: KernelEmitter, fusion: Instruction) -> bool:
+    """A row group (row_fusion.py) as one kernel: one block per row, each reduce of the
+    fused computation in order as a block reduction into a shared slot, then the root per
+    element of the row. False where the fusion is not a row group."""
+    computation = fused_computation(fusion)
+    geometry = row_geometry(computation)
+    if geometry is None or fusion.shape.is_tuple:
+        return False
+    reduces, rows, count = geometry
+    block = _row_block(count)
+    with em.kernel(fusion, rows, block) as hooks:
+        views = {inst: em.view(inst) for inst in [fusion, *fusion.operands]
+                 if not inst.shape.is_tuple}
+        scope = FusionScope(em, fusion, em.cg, views)
+        ctx = HeroContext(em, reduces[0], fusion)  # reads through the scope, no epilogue
+        ctx.elemental, ctx.out = scope.elemental, views[fusion]
         cg, b = em.cg, em.cg.builder
-        row = delinearize(b, hooks.block_index(), inst.shape)
-        valid, value = hooks.local(I1), hooks.local(ty)
-        combine = _combiner(ctx, b, reducer)
+        row = hooks.block_index()
+        for inst in reduces:
+            ty = register_type(inst.shape.element_type)
+            slot = hooks.shared(ty, 1)
+            block_reduce(em, ctx, inst, delinearize(b, row, _logical(inst.shape)), block,
+                         lambda total, slot=slot: b.store(total, slot))
+            scope.place(inst, _SharedValue(b, slot, ty))
 
-        def fold(tid):
-            valid.store(tid, cg.bool_const(False))  # nothing folded yet
-            value.store(tid, ir.Constant(ty, ir.Undefined))
-
+        def write(tid):
             def step(j):
                 position = b.add(b.mul(j, int_const(block)), tid)
                 with guarded(cg, b.icmp_unsigned("<", position, int_const(count))):
-                    full = _input_index(inst, row, delinearize(b, position, reduced))
-                    x = ctx.value(operand, full)
-                    _, merged = combine([valid.load(tid), value.load(tid)], [cg.bool_const(True), x])
-                    valid.store(tid, cg.bool_const(True))
-                    value.store(tid, merged)
+                    linear = b.add(b.mul(row, int_const(count)), position)
+                    index = delinearize(b, linear, _logical(fusion.shape))
+                    ctx.out.store(index, ctx.value(computation.root, index))
 
-            with cg.for_range(ceil_div(count, block), name="r") as j:
+            with cg.for_range(ceil_div(count, block), name="w") as j:
                 step(j)
 
-        hooks.phase(fold)
-        hooks.warp_reduce([valid, value], combine)
-        if warps > 1:
-            shared_valid = hooks.shared(ir.IntType(8), warps)
-            shared_value = hooks.shared(ty, warps)
-
-            def publish(tid):
-                lane_zero = b.icmp_unsigned("==", b.urem(tid, int_const(WARP_SIZE)), int_const(0))
-                with guarded(cg, lane_zero):
-                    warp = b.udiv(tid, int_const(WARP_SIZE))
-                    b.store(b.zext(valid.load(tid), ir.IntType(8)),
-                            b.gep(shared_valid, [warp], source_etype=ir.IntType(8)))
-                    b.store(value.load(tid), b.gep(shared_value, [warp], source_etype=ty))
-
-            def gather(tid):
-                mine = b.icmp_unsigned("<", tid, int_const(warps))
-                slot = b.select(mine, tid, int_const(0))
-                flag = b.load(b.gep(shared_valid, [slot], source_etype=ir.IntType(8)), typ=ir.IntType(8))
-                valid.store(tid, b.and_(mine, b.trunc(flag, I1)))
-                value.store(tid, b.load(b.gep(shared_value, [slot], source_etype=ty), typ=ty))
-
-            hooks.phase(publish)
-            hooks.phase(gather)
-            hooks.warp_reduce([valid, value], combine)
-
-        def finish(tid):
-            with guarded(cg, b.icmp_unsigned("==", tid, int_const(0))):
-                start = ctx.value(init, [])
-                (total,) = ctx.elemental.apply(reducer, [start, value.load(tid)])
-                ctx.store(row, b.select(valid.load(tid), total, start))
-
-        hooks.phase(finish)
+        hooks.phase(write)
     return True
