@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
-import llvmlite.ir as ir
-
 from ..base import Backend, BackendOptionError, BackendResult
 from ..registry import register_backend
 from .compiler import compile_module
-from .target import TargetError, create_target_machine, resolve_target
+from .target import TargetError, emit_data_object, resolve_target
 
 __all__ = ["CpuBackend"]
 
@@ -40,13 +37,4 @@ class CpuBackend(Backend):
                              stages=stages)
 
     def data_object(self, symbol: str, data: bytes) -> bytes:
-        machine = create_target_machine(self.target)
-        module = ir.Module(name="aotc_data")
-        module.triple = self.target.triple
-        if symbol:
-            array = ir.ArrayType(ir.IntType(8), len(data))
-            var = ir.GlobalVariable(module, array, symbol)
-            var.global_constant = True
-            var.initializer = ir.Constant(array, bytearray(data))
-            var.align = 1
-        return machine.emit_object(llvm.parse_assembly(str(module)))
+        return emit_data_object(self.target, symbol, data)

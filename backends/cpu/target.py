@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Callable
 
 import llvmlite.binding as llvm
+import llvmlite.ir as ir
 
 
 @lru_cache(maxsize=None)
@@ -203,3 +204,17 @@ def create_target_machine(target: TargetInfo, opt_level: int = 3):
     return llvm.Target.from_triple(target.triple).create_target_machine(
         cpu=target.cpu, features=target.features, opt=opt_level, reloc="pic",
         codemodel="default", abiname=target.abi)
+
+
+def emit_data_object(target: TargetInfo, symbol: str, data: bytes) -> bytes:
+    """A relocatable object for `target` that defines `symbol` as a const byte array holding
+    `data`, or no symbol at all when `symbol` is "" (tfcompile's helper objects)."""
+    module = ir.Module(name="aotc_data")
+    module.triple = target.triple
+    if symbol:
+        array = ir.ArrayType(ir.IntType(8), len(data))
+        var = ir.GlobalVariable(module, array, symbol)
+        var.global_constant = True
+        var.initializer = ir.Constant(array, bytearray(data))
+        var.align = 1
+    return create_target_machine(target).emit_object(llvm.parse_assembly(str(module)))

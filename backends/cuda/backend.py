@@ -3,10 +3,7 @@ a host object that drives them through the CUDA driver API, loaded at run time."
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
-import llvmlite.ir as ir
-
-from aotc.backends.cpu.target import create_target_machine, resolve_target
+from aotc.backends.cpu.target import emit_data_object, resolve_target
 
 from ..base import Backend, BackendFlag, BackendOptionError, BackendResult
 from ..registry import register_backend
@@ -65,13 +62,4 @@ class CudaBackend(Backend):
                              scratch_bytes=code.session_bytes, info=info, stages=code.stages)
 
     def data_object(self, symbol: str, data: bytes) -> bytes:
-        machine = create_target_machine(self.host)
-        module = ir.Module(name="aotc_data")
-        module.triple = self.host.triple
-        if symbol:
-            array = ir.ArrayType(ir.IntType(8), len(data))
-            var = ir.GlobalVariable(module, array, symbol)
-            var.global_constant = True
-            var.initializer = ir.Constant(array, bytearray(data))
-            var.align = 1
-        return machine.emit_object(llvm.parse_assembly(str(module)))
+        return emit_data_object(self.host, symbol, data)
