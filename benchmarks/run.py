@@ -76,6 +76,12 @@ class Row:
     wrong: list[str] = field(default_factory=list)  # runners whose output did not match
     notes: list[str] = field(default_factory=list)
 
+    def note(self, who: str, error: Exception, work: Path) -> None:
+        """Record why `who` could not run, on one line, with paths relative to the model's
+        scratch directory (the table is committed; this machine's paths mean nothing)."""
+        text = f"{type(error).__name__}: {error}".splitlines()[0]
+        self.notes.append(f"{who}: {text.replace(str(work) + '/', '')}")
+
 
 def median_seconds(fn, runs: int, warmup: int = 3) -> float:
     for _ in range(warmup):
@@ -246,7 +252,7 @@ def bench_model(name: str, batch: int, args) -> Row:
             check(row, runner, _numpy(fn(*tensors)), expected)
             row.seconds[runner] = median_seconds(lambda fn=fn: _numpy(fn(*tensors)), args.runs)
         except Exception as error:  # noqa: BLE001 - report and go on
-            row.notes.append(f"{TITLES[runner]}: {type(error).__name__}: {error}".splitlines()[0])
+            row.note(TITLES[runner], error, work)
 
     # onnxruntime, TFLite.
     for runner, make in (("onnxruntime", onnxruntime_runner), ("tflite", tflite_runner)):
@@ -256,7 +262,7 @@ def bench_model(name: str, batch: int, args) -> Row:
             check(row, runner, fn(*inputs), expected)
             row.seconds[runner] = median_seconds(lambda fn=fn: fn(*inputs), args.runs)
         except Exception as error:  # noqa: BLE001
-            row.notes.append(f"{TITLES[runner]}: {type(error).__name__}: {error}".splitlines()[0])
+            row.note(TITLES[runner], error, work)
             if args.verbose:
                 traceback.print_exc()
 
@@ -271,7 +277,7 @@ def bench_model(name: str, batch: int, args) -> Row:
         row.seconds["aotc_cpp"] = run_program(exe, args.runs, input_files, out)
         check(row, "aotc_cpp", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001
-        row.notes.append(f"aotc: {type(error).__name__}: {error}".splitlines()[0])
+        row.note("aotc", error, work)
         if args.verbose:
             traceback.print_exc()
 
@@ -285,7 +291,7 @@ def bench_model(name: str, batch: int, args) -> Row:
             row.seconds["tfcompile"] = run_program(exe, args.runs, input_files, out)
             check(row, "tfcompile", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001
-        row.notes.append(f"tfcompile: {type(error).__name__}: {error}".splitlines()[0])
+        row.note("tfcompile", error, work)
         if args.verbose:
             traceback.print_exc()
     return row
