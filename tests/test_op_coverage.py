@@ -144,3 +144,10 @@ def test_every_tf2xla_op_has_three_cases_and_a_rule():
     counts = Counter(k.op for k in TF2XLA_CASES)
     assert {op: counts[op] for op in TF2XLA_OPS if counts[op] < 3} == {}
     assert set(TF2XLA_OPS) <= set(supported_ops())
+
+
+def test_bitcast_to_a_wider_type_needs_the_width_ratio_as_last_dimension():
+    graph = _unknown_shape_graph(lambda x: tf.bitcast(x, tf.float64, name="wide"), ["x"])
+    with pytest.raises(FrontendError, match=r"node 'wide' \(Bitcast\): cannot bitcast "
+                                            r"f32\[3\] to f64: the last dimension must be 2"):
+        _lower_with_feeds(graph, {"x": (3,)}, "wide")

@@ -73,6 +73,25 @@ BITWISE = [
       R(2, 3, dtype=i16, low=-32768, high=32767), tol=EXACT),
 ]
 
+BITS = [
+    c("Bitcast", "f32-to-i32", lambda x: tf.bitcast(x, tf.int32),
+      V([[1.0, -0.0, INF], [NAN, 1e-45, -3.25]]), tol=EXACT),
+    c("Bitcast", "f32-to-u8-adds-dim", lambda x: tf.bitcast(x, tf.uint8), R(2, 4), tol=EXACT),
+    c("Bitcast", "u8-to-f32-drops-dim", lambda x: tf.bitcast(x, tf.float32),
+      R(3, 4, dtype=u8, low=0, high=255), tol=EXACT),
+    c("Bitcast", "f64-to-i16", lambda x: tf.bitcast(x, tf.int16), R(3, dtype=f64), tol=EXACT),
+    c("Bitcast", "i16-to-f16-scalar", lambda x: tf.bitcast(x, tf.float16), V(15360, i16),
+      tol=EXACT),
+    c("NextAfter", "specials", lambda x, y: tf.math.nextafter(x, y),
+      V([0.0, -0.0, 0.0, 1.0, 1.0, -1.0, NAN, 2.0, INF, -INF, 3.4028235e38, 1.1754944e-38, -1.1754944e-38, 5.0]),
+      V([-0.0, 0.0, -1.0, 2.0, 0.0, -2.0, 1.0, NAN, 0.0, INF, INF, 0.0, 0.0, 5.0]), tol=EXACT),
+    c("NextAfter", "f32-bcast", lambda x, y: tf.math.nextafter(x, y), R(3, 4), R(4), tol=EXACT),
+    # TensorFlow's CPU kernels read subnormal inputs as zero (flush-to-zero); aotc keeps
+    # them, so subnormals appear here only as results.
+    c("NextAfter", "f64", lambda x, y: tf.math.nextafter(x, y),
+      V([0.0, 1.0, -2.5, 1e-300, 1e308], f64), V([1.0, -1.0, -2.5, 0.0, INF], f64), tol=EXACT),
+]
+
 ZERO_SAFE = [
     c("MulNoNan", "f32-bcast", lambda x, y: tf.math.multiply_no_nan(x, y),
       V([[NAN, INF, 2.0]]), V([[0.0], [3.0]]), tol=EXACT),
@@ -862,12 +881,12 @@ LISTS = [
         tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
 ]
 
-ALL_CASES = (LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+ALL_CASES = (BITS + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
-    "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
+    "tf2xla-elementwise": TRIG + BITWISE + BITS + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
