@@ -808,6 +808,71 @@ LINALG = [
       V([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [0.0, 3.0, 1.0]]), R(3, 1), tol=1e-5),
 ]
 
+# -- detection ----------------------------------------------------------------------------------
+
+
+def _boxes(n, seed, dtype=f32):
+    """n boxes in three overlapping clusters, about half with their corners swapped."""
+    def draw():
+        rng = np.random.default_rng(seed)
+        centers = rng.uniform(0, 4, (3, 2))[rng.integers(0, 3, n)] + rng.normal(0, 0.3, (n, 2))
+        half = rng.uniform(0.3, 1.0, (n, 2))
+        low, high = centers - half, centers + half
+        boxes = np.concatenate([low, high], 1)
+        flip = rng.random(n) < 0.5
+        boxes[flip] = boxes[flip][:, [2, 3, 0, 1]]
+        return boxes.astype(dtype)
+    return draw
+
+
+def _scores(n, seed, ties=False, dtype=f32):
+    def draw():
+        rng = np.random.default_rng(seed)
+        values = rng.integers(0, 4, n) / 4 if ties else rng.uniform(0, 1, n)
+        return values.astype(dtype)
+    return draw
+
+
+def _padded(selected, size):
+    """TensorFlow's selection padded with zeros to `size` entries, as aotc returns it."""
+    return tf.pad(selected, [[0, size - tf.size(selected)]])
+
+
+def _nms_v3(size, iou, score=-INF, **kw):
+    return lambda b, s: _padded(raw.NonMaxSuppressionV3(
+        boxes=b, scores=s, max_output_size=size, iou_threshold=iou, score_threshold=score, **kw),
+        size)
+
+
+DETECTION = [
+    c("NonMaxSuppressionV3", "flipped-corners", _nms_v3(12, 0.5), _boxes(20, 1), _scores(20, 2),
+      tol=EXACT),
+    c("NonMaxSuppressionV3", "score-ties", _nms_v3(8, 0.3), _boxes(16, 3),
+      _scores(16, 4, ties=True), tol=EXACT),
+    c("NonMaxSuppressionV3", "runtime-thresholds-few", lambda b, s, i, t: _padded(
+        raw.NonMaxSuppressionV3(boxes=b, scores=s, max_output_size=3, iou_threshold=i,
+                                score_threshold=t), 3),
+      _boxes(10, 5), _scores(10, 6), V(0.7), V(0.25), tol=EXACT),
+    c("NonMaxSuppressionV3", "identical-boxes-zero-area", _nms_v3(6, 0.5),
+      V([[0, 0, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1], [2, 2, 2, 3], [2, 2, 2, 3], [0, 0, 1, 2]]),
+      V([0.5, 0.5, 0.9, 0.9, 0.9, 0.5]), tol=EXACT),
+    c("NonMaxSuppressionV4", "padded", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=25, iou_threshold=0.4, score_threshold=0.2,
+        pad_to_max_output_size=True)), _boxes(20, 7), _scores(20, 8), tol=EXACT),
+    c("NonMaxSuppressionV4", "unpadded-ties", lambda b, s: (lambda r: [_padded(r[0], 10), r[1]])(
+        raw.NonMaxSuppressionV4(boxes=b, scores=s, max_output_size=10, iou_threshold=0.6,
+                                score_threshold=0.0)),
+      _boxes(30, 9), _scores(30, 10, ties=True), tol=EXACT),
+    c("NonMaxSuppressionV4", "f16-zero-size", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=0, iou_threshold=0.5, score_threshold=0.0,
+        pad_to_max_output_size=True)), _boxes(5, 11, f16), _scores(5, 12, dtype=f16),
+      tol=EXACT),
+    c("NonMaxSuppressionV4", "f16", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=6, iou_threshold=0.5, score_threshold=0.1,
+        pad_to_max_output_size=True)), _boxes(12, 13, f16), _scores(12, 14, dtype=f16),
+      tol=EXACT),
+]
+
 # -- TensorLists outside loops ------------------------------------------------------------------
 
 
@@ -881,7 +946,7 @@ LISTS = [
         tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
 ]
 
-ALL_CASES = (BITS + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+ALL_CASES = (BITS + DETECTION + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -890,7 +955,7 @@ TF2XLA_GROUPS = {
     "tf2xla-random": STATELESS,
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
-    "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
+    "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla] + DETECTION,
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 
