@@ -566,6 +566,108 @@ SEGMENTS_V2 = [
     ]
 ]
 
+# -- random sampling: exact where TensorFlow's CPU stream is reproducible, else statistics --
+# Statistics of thousands of samples, computed in the graph by both; STATISTICAL is at
+# least four standard errors of the difference of two such estimates (frequencies and
+# roundings of 4000 samples, moments of 12000 samples of deviation <= 1.5), before the
+# relative part of the tolerance.
+
+STATISTICAL = 0.06
+LOGITS = V(np.log([[0.1, 0.2, 0.3, 0.4], [0.5, 0.25, 0.125, 0.125],
+                   [0.5, 0.0, 0.5, 0.0]]).astype(f32))
+
+
+def _frequencies(samples, classes):
+    """Per row, the fraction of samples of each class."""
+    return tf.reduce_mean(tf.one_hot(samples, classes), axis=1)
+
+
+def _moments(x, low, high):
+    """Per row: mean, standard deviation, and 1.0 when every sample is within bounds."""
+    x = tf.cast(x, tf.float32)
+    inside = tf.reduce_all((x >= low) & (x <= high))
+    return [tf.reduce_mean(x, axis=-1), tf.math.reduce_std(x, axis=-1),
+            tf.cast(inside, tf.float32)]
+
+
+def _stochastic_cast(x, out=tf.int32, key=5):
+    """StochasticCastToInt (no Python wrapper in TensorFlow) with a Philox key."""
+    from tensorflow.core.framework.attr_value_pb2 import AttrValue
+
+    op = tf.compat.v1.get_default_graph().create_op(
+        "StochasticCastToInt", [x, const([key], tf.uint64), const([0, 0], tf.uint64), const(1)],
+        [out], attrs={"Tin": AttrValue(type=x.dtype.as_datatype_enum),
+                      "Tout": AttrValue(type=out.as_datatype_enum)})
+    return op.outputs[0]
+
+
+def _rounding_means(out, n=4000):
+    """The mean over n stochastic roundings of each input element."""
+    return lambda x: tf.reduce_mean(tf.cast(_stochastic_cast(
+        tf.tile(x[None], [n] + [1] * x.shape.rank), out), tf.float32), axis=0)
+
+
+SAMPLING = [
+    c("StatelessMultinomial", "f32-nonfinite", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=5, seed=s), V([[-1.0, 0.5, -INF, 2.0], [NAN, 1.0, 1.0, INF],
+                                              [-INF, -INF, -INF, -INF]]), SEED, tol=EXACT),
+    c("StatelessMultinomial", "f64-i64-seed-i32", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=9, seed=s, output_dtype=tf.int32), R(2, 7, dtype=f64),
+      V([2**40, 5], i64), tol=EXACT),
+    c("StatelessMultinomial", "f16", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=4, seed=s), R(3, 3, dtype=f16), SEED, tol=EXACT),
+    c("StatelessMultinomial", "one-row-many", lambda s: raw.StatelessMultinomial(
+        logits=const([[0.0, 1.0, 2.0, -1.0, 0.5]]), num_samples=3000, seed=s), SEED, tol=EXACT),
+    c("Multinomial", "frequencies", lambda l: _frequencies(raw.Multinomial(
+        logits=l, num_samples=4000, seed=3, seed2=4), 4), LOGITS, tol=STATISTICAL),
+    c("Multinomial", "f64-i32", lambda l: _frequencies(raw.Multinomial(
+        logits=tf.cast(l, tf.float64), num_samples=4000, seed=1, output_dtype=tf.int32), 4),
+      LOGITS, tol=STATISTICAL),
+    c("Multinomial", "seed2-impossible-class", lambda l: _frequencies(raw.Multinomial(
+        logits=l, num_samples=4000, seed2=7), 3), V([[0.0, -INF, 1.0], [2.0, 2.0, -INF]]),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f32-per-batch", lambda m, d, lo, hi: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[3, 12000], means=m, stdevs=d, minvals=lo,
+                                         maxvals=hi, seed=1, seed2=2), lo[:, None], hi[:, None]),
+      V([0.0, 1.0, -2.0]), V([1.0, 0.5, 1.5]), V([-1.0, 0.5, -3.0]), V([1.0, 3.0, 5.0]),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f64-upper-tail", lambda: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[2, 12000], means=const(0.0, tf.float64),
+                                         stdevs=const(1.0, tf.float64),
+                                         minvals=const(2.5, tf.float64),
+                                         maxvals=const(4.0, tf.float64), seed=5), 2.5, 4.0),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f16-half-normal", lambda: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[1, 12000], means=const([0.0], tf.float16),
+                                         stdevs=const([1.5], tf.float16),
+                                         minvals=const([0.0], tf.float16),
+                                         maxvals=const([INF], tf.float16), seed=9), 0.0, INF),
+      tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f32-bcast", lambda s, lo, hi: _moments(
+        tf.transpose(raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000, 2], seed=s, means=const([0.0, 3.0]), stddevs=const(1.0), minvals=lo,
+            maxvals=hi)), lo[:, None], hi[:, None]), SEED, V([-0.5, 1.0]), V([2.0, 3.5]),
+      tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f64-lower-tail", lambda s: _moments(
+        raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000], seed=s, means=const(1.0, tf.float64), stddevs=const(0.5, tf.float64),
+            minvals=const(-1.0, tf.float64), maxvals=const(0.0, tf.float64)), -1.0, 0.0),
+      V([1, 2], i64), tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f16-wide", lambda s: _moments(
+        raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000], seed=s, means=const(0.5, tf.float16), stddevs=const(2.0, tf.float16),
+            minvals=const(-1.0, tf.float16), maxvals=const(1.5, tf.float16)), -1.0, 1.5),
+      SEED, tol=STATISTICAL),
+    c("StochasticCastToInt", "exact-cases-i8", lambda x: _stochastic_cast(x, tf.int8),
+      V([NAN, 3.0, -2.0, 300.0, -1e10, 0.0, -0.0, 127.0, INF, -INF]), tol=EXACT),
+    c("StochasticCastToInt", "means-f32", _rounding_means(tf.int32),
+      V([0.3, -0.7, 2.5, -3.25, 1e-3, 7.9]), tol=STATISTICAL),
+    c("StochasticCastToInt", "means-f64-i16", _rounding_means(tf.int16),
+      V([[0.5, -0.5], [100.125, -1000.75]], f64), tol=STATISTICAL),
+    c("StochasticCastToInt", "means-f16-i8", _rounding_means(tf.int8),
+      V([0.25, -0.375, 5.5, -126.5], f16), tol=STATISTICAL),
+]
+
 # -- special functions: TF's kernels (Eigen, Cephes) are accurate to a few ulps ----------------
 
 #: f32 special functions: TF's f32 kernels are accurate to a few ulps; aotc's (computed in
@@ -946,13 +1048,17 @@ LISTS = [
         tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
 ]
 
-ALL_CASES = (BITS + DETECTION + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+ALL_CASES = (BITS + DETECTION + SAMPLING + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
     "tf2xla-elementwise": TRIG + BITWISE + BITS + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
+    # One case of each truncated normal (their f64 erfc and quantile code takes LLVM a
+    # few seconds per case); the evaluator runs all three.
+    "tf2xla-sampling": [k for k in SAMPLING if "TruncatedNormal" not in k.op
+                        or k.id.endswith("per-batch") or k.id.endswith("bcast")],
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
     "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla] + DETECTION,
