@@ -975,6 +975,46 @@ DETECTION = [
       tol=EXACT),
 ]
 
+def _symmetric(*shape, dtype=f32):
+    def draw():
+        a = np.random.default_rng(sum(shape) + 2).uniform(-1, 1, shape)
+        return (a + np.swapaxes(a, -1, -2)).astype(dtype)
+    return draw
+
+
+def _eig_checks(a, **kw):
+    """Eigenvalues (ascending, unique), V diag(e) V^T (= a) and V^T V (= I): the same for
+    any choice of eigenvector signs."""
+    e, v = tf.linalg.eigh(a, **kw) if kw else tf.linalg.eigh(a)
+    return [e, tf.matmul(v * e[..., None, :], v, adjoint_b=True), tf.matmul(v, v, adjoint_a=True)]
+
+
+def _svd_checks(full):
+    """Singular values (descending), U diag(s) V^T (= a), U^T U and V^T V (= I)."""
+    def build(a):
+        s, u, v = tf.linalg.svd(a, full_matrices=full)
+        k = s.shape[-1]
+        core = tf.matmul(u[..., :k] * s[..., None, :], v[..., :k], adjoint_b=True)
+        return [s, core, tf.matmul(u, u, adjoint_a=True), tf.matmul(v, v, adjoint_a=True)]
+    return build
+
+
+EIGEN = [
+    c("SelfAdjointEigV2", "f32", _eig_checks, _symmetric(4, 4), tol=1e-5),
+    c("SelfAdjointEigV2", "batch-f64", _eig_checks, _symmetric(2, 3, 5, 5, dtype=f64),
+      tol=1e-12),
+    c("SelfAdjointEigV2", "values-only-diagonal", lambda a: tf.linalg.eigvalsh(a),
+      V([[3.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 2.0]]), tol=1e-6),
+    c("SelfAdjointEigV2", "values-only-f64", lambda a: tf.linalg.eigvalsh(a),
+      _symmetric(6, 6, dtype=f64), tol=1e-12),
+    c("Svd", "square-f32", _svd_checks(False), R(4, 4), tol=1e-5),
+    c("Svd", "tall-batch-f64", _svd_checks(False), R(2, 5, 3, dtype=f64), tol=1e-12),
+    c("Svd", "wide-full", _svd_checks(True), R(3, 5), tol=1e-5),
+    c("Svd", "tall-full-f64", _svd_checks(True), R(6, 4, dtype=f64), tol=1e-12),
+    c("Svd", "values-only", lambda a: tf.linalg.svd(a, compute_uv=False), R(2, 4, 3),
+      tol=1e-5),
+]
+
 # -- TensorLists outside loops ------------------------------------------------------------------
 
 
@@ -1048,7 +1088,7 @@ LISTS = [
         tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
 ]
 
-ALL_CASES = (BITS + DETECTION + SAMPLING + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+ALL_CASES = (BITS + DETECTION + SAMPLING + EIGEN + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -1061,6 +1101,8 @@ TF2XLA_GROUPS = {
                         or k.id.endswith("per-batch") or k.id.endswith("bcast")],
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
+    # Two cases (their rotation loops' dots take LLVM seconds each); the evaluator runs all.
+    "tf2xla-eigen": [k for k in EIGEN if k.id in ("SelfAdjointEigV2-f32", "Svd-wide-full")],
     "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla] + DETECTION,
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
