@@ -125,7 +125,9 @@ def _dynamic_stitch(ctx, node, inputs):
     size = max(writer) + 1 if writer else 0
     t = data[0].shape.element_type
     table.append(ctx.full(0, t, (1,) + rest))
-    picks = [writer.get(r, at) for r in range(size)]
+    ctx.check_folded_size(node, size)  # the pick table below has one entry per row
+    picks = np.full(size, at, np.int64)
+    picks[list(writer)] = list(writer.values())
     merged = ctx.b.concatenate(table, 0)
     return gather_along_axis(ctx, node, merged, ctx.b.constant(np.asarray(picks, np.int64)),
                              0, 0)
