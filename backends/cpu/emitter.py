@@ -32,7 +32,7 @@ from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
 from .target import TargetInfo
-from .tasks import run_tasks
+from .tasks import run_tasks, task_slots
 
 Materializer = Callable[["EntryEmitter", Instruction], None]
 
@@ -176,6 +176,17 @@ class EntryEmitter:
         memcpy = self.cg.intrinsic("llvm.memcpy.p0.p0", ir.VoidType(), [PTR, PTR, I64, ir.IntType(1)],
                                    overloads=[I64])
         b.call(memcpy, [destination, source, int_const(size), ir.Constant(ir.IntType(1), 0)])
+
+    def scratch_pointer(self, inst: Instruction, slot_bytes: int, tasks: int) -> ir.Value:
+        """The scratch buffer assignment reserved for `inst` (backends/cpu/scratch.py), which
+        must hold a `slot_bytes` slot per task that runs at once."""
+        piece = self.assignment.scratch_of(inst)
+        needed = task_slots(tasks, self.threads) * slot_bytes
+        if piece is None or piece.size < needed:
+            raise ValueError(f"{inst.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self.cg.builder.gep(self.temps_arg, [int_const(piece.offset)], inbounds=True,
+                                   source_etype=I8)
 
     def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
         """Call kernel(pointers..., t) for every task t, on the caller's pool if any."""

@@ -46,7 +46,8 @@ from .elemental import ElementalEmitter
 from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .gemm import prepare_gemm
-from .tasks import task_kernel
+from .llvm_types import I8, int_const
+from .tasks import task_kernel, task_slots
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
 ForEach = Callable[[Callable[[list], None]], None]
@@ -73,10 +74,14 @@ class FusionScope:
     in_entry = False
 
     def __init__(self, em: EntryEmitter, fusion: Instruction, cg: CodeGen,
-                 views: dict[Instruction, BufferView], task: ir.Value | None = None):
+                 views: dict[Instruction, BufferView], task: ir.Value | None = None,
+                 slot: ir.Value | None = None, scratch: ir.Value | None = None):
         self._em = em
+        self._fusion = fusion
         self.cg = cg
         self.task = task  # the kernel's task index (None: the kernel is one task)
+        self.slot = slot  # the task's slot (backends/cpu/tasks.py)
+        self._scratch = scratch  # the fusion's scratch (a kernel argument), if reserved
         self._views = views  # the fusion and its operands -> their buffers in the kernel
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
@@ -84,6 +89,16 @@ class FusionScope:
 
     def __getattr__(self, name):
         return getattr(self._em, name)
+
+    def scratch_in_kernel(self, slot_bytes: int, tasks: int) -> ir.Value:
+        """The fusion's scratch as the kernel sees it; it holds a `slot_bytes` slot per task
+        that runs at once."""
+        piece = self._em.assignment.scratch_of(self._fusion)
+        needed = task_slots(tasks, self._em.threads) * slot_bytes
+        if self._scratch is None or piece.size < needed:
+            raise ValueError(f"{self._fusion.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self._scratch
 
     def place(self, inst: Instruction, view: BufferView) -> None:
         """Materialize fused `inst` in `view` (the hero, in the fusion's output buffer)."""
@@ -141,16 +156,22 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScop
         key = _buffer_key(em, inst)
         if key is not None:
             buffers.setdefault(key, inst)
-    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(buffers), em.target,
+    pointers = [em.pointer_of(inst) for inst in buffers.values()]
+    scratch = em.assignment.scratch_of(fusion)
+    if scratch is not None:  # the hero's scratch (a fed GEMM's packing slots): last
+        pointers.append(em.cg.builder.gep(em.temps_arg, [int_const(scratch.offset)],
+                                          inbounds=True, source_etype=I8))
+    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(pointers), em.target,
                          BUFFER_ALIGNMENT)
-    em.run_tasks(fn, [em.pointer_of(inst) for inst in buffers.values()], tasks)
+    em.run_tasks(fn, pointers, tasks)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
+                       slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:

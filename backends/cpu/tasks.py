@@ -1,16 +1,19 @@
 """Running a kernel's tasks on the caller's thread pool (AotcRunOptions::parallel_for).
 
-A kernel that splits its work is an internal function `kernel(buffers..., i64 task)`;
-each task writes its own part of the output, and every output element is computed by
-one task in one fixed order, so results do not depend on how tasks are spread over
-threads. The entry function runs `tasks` of them:
+A kernel that splits its work is an internal function
+`kernel(buffers..., i64 slot, i64 task)`; each task writes its own part of the output,
+and every output element is computed by one task in one fixed order, so results do not
+depend on how tasks are spread over threads. The entry function runs `tasks` of them:
 
 - with no pool (options or options->parallel_for NULL), or when compiled with
   --threads 1, in a plain loop on the calling thread;
 - otherwise through parallel_for(pool, slots, worker, ctx) with slots = min(--threads,
   tasks): worker s runs tasks s, s + slots, s + 2 * slots, ... So --threads is the most
-  tasks that run at once, whatever the pool's size, and the slot index s names the
-  scratch a task may use.
+  tasks that run at once, whatever the pool's size.
+
+The kernel gets the slot its task runs in (0 inline): slot s names the scratch a task may
+use (a GEMM's packing buffer), at `s * bytes per slot` in the scratch memory buffer
+assignment reserved for the instruction (`task_slots` of them; backends/cpu/scratch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,19 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from .codegen import CodeGen
-from .llvm_types import I64, PTR, int_const
+from .llvm_types import I8, I64, PTR, int_const
+
+def task_slots(tasks: int, threads: int) -> int:
+    """How many tasks of a kernel split into `tasks` run at once with --threads `threads`:
+    the scratch slots it needs."""
+    return max(1, min(threads, tasks))
+
+
+def scratch_slot(b: ir.IRBuilder, scratch: ir.Value, slot: ir.Value, slot_bytes: int) -> ir.Value:
+    """The scratch of task slot `slot`: `slot * slot_bytes` bytes into `scratch`."""
+    return b.gep(scratch, [b.mul(slot, int_const(slot_bytes), flags=("nuw", "nsw"))],
+                 inbounds=True, source_etype=I8)
+
 
 #: AotcRunOptions: {void* pool; void (*parallel_for)(void*, int64_t, void (*)(void*, int64_t), void*)}.
 RUN_OPTIONS = ir.LiteralStructType([PTR, PTR])
@@ -27,9 +42,9 @@ PARALLEL_FOR = ir.FunctionType(ir.VoidType(), [PTR, I64, PTR, PTR])
 
 
 def task_kernel(module: ir.Module, name: str, buffers: int, target, align: int):
-    """Declare `kernel(buffers..., i64 task)` (internal, never inlined, buffers noalias)
-    and return it with a CodeGen positioned in its body."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * buffers + [I64]),
+    """Declare `kernel(buffers..., i64 slot, i64 task)` (internal, never inlined, buffers
+    noalias) and return it with a CodeGen positioned in its body."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * buffers + [I64, I64]),
                      name=module.get_unique_name(name))
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
@@ -43,16 +58,15 @@ def task_kernel(module: ir.Module, name: str, buffers: int, target, align: int):
 
 def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: list,
               tasks: int, threads: int) -> None:
-    """Emit, into `cg` (the entry function), the calls of kernel(pointers..., t) for every
-    t in [0, tasks): see the module docstring."""
+    """Emit, into `cg` (the entry function), the calls of kernel(pointers..., slot, t) for
+    every t in [0, tasks): see the module docstring."""
     b = cg.builder
-    slots = min(threads, tasks)
+    slots = task_slots(tasks, threads)
     if slots <= 1:
         if tasks == 1:
-            b.call(kernel, [*pointers, int_const(0)])
+            b.call(kernel, [*pointers, int_const(0), int_const(0)])
         else:
-            with cg.for_range(tasks, name="task") as t:
-                b.call(kernel, [*pointers, t])
+            _inline(cg, kernel, pointers, tasks)
         return
     worker = _worker(cg.module, kernel, len(pointers), tasks, slots)
     context = cg.alloca(ir.ArrayType(PTR, max(1, len(pointers))), name="task.ctx")
@@ -93,11 +107,11 @@ class _IndirectCallee:
 
 def _inline(cg: CodeGen, kernel: ir.Function, pointers: list, tasks: int) -> None:
     with cg.for_range(tasks, name="task") as t:
-        cg.builder.call(kernel, [*pointers, t])
+        cg.builder.call(kernel, [*pointers, int_const(0), t])
 
 
 def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, slots: int):
-    """worker(ctx, s): kernel(ctx[0], ..., t) for t = s, s + slots, ... < tasks."""
+    """worker(ctx, s): kernel(ctx[0], ..., s, t) for t = s, s + slots, ... < tasks."""
     fn = ir.Function(module, TASK_FN, name=module.get_unique_name(f"{kernel.name}.worker"))
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
@@ -118,7 +132,7 @@ def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, sl
     b.cbranch(b.icmp_unsigned("<", i, count), body, done)
     b.position_at_end(body)
     task = b.add(slot, b.mul(i, int_const(slots)))
-    b.call(kernel, [*pointers, task])
+    b.call(kernel, [*pointers, slot, task])
     i.add_incoming(b.add(i, int_const(1)), body)
     b.branch(header)
     b.position_at_end(done)
