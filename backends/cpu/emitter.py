@@ -31,6 +31,7 @@ from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
+from .split import emit_split_elementwise, row_reduce_tasks
 from .target import TargetInfo
 from .tasks import run_tasks, task_slots
 
@@ -347,7 +348,12 @@ def _materialize_reduce(em: EntryEmitter, inst: Instruction) -> None:
     """Single-output reduce: accumulate in the output buffer while walking the input in
     memory order, so row and column reductions both stream contiguous memory. Reductions
     of contiguous rows with a plain reducer take the elemental rule instead: several
-    register accumulators per row (backends/cpu/reduction.py)."""
+    register accumulators per row (backends/cpu/reduction.py), big ones split into tasks
+    by rows (backends/cpu/split.py)."""
+    tasks = row_reduce_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple or accumulator_lanes(em.cg.target, inst) > 1:
         materialize_elementwise(em, inst)
         return

@@ -47,7 +47,8 @@ from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .gemm import prepare_gemm
 from .llvm_types import I8, int_const
-from .tasks import task_kernel, task_slots
+from .reduction import accumulator_lanes
+from .tasks import split_count, split_loop_nest, task_kernel, task_slots
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
 ForEach = Callable[[Callable[[list], None]], None]
@@ -82,6 +83,8 @@ class FusionScope:
         self.task = task  # the kernel's task index (None: the kernel is one task)
         self.slot = slot  # the task's slot (backends/cpu/tasks.py)
         self._scratch = scratch  # the fusion's scratch (a kernel argument), if reserved
+        # Tasks the fusion's output loops are split into (`_loop_tasks`), or None.
+        self.split: int | None = None
         self._views = views  # the fusion and its operands -> their buffers in the kernel
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
@@ -123,10 +126,19 @@ class FusionScope:
         return self._em.constant_operand(self._bound.get(inst, inst))
 
     def store_loop(self, view: BufferView, element: Callable[[list], ir.Value]) -> None:
-        """view[index] = element(index) for every index, in memory order."""
+        """view[index] = element(index) for every index (this task's rows of them when the
+        output loops are split), in memory order."""
         shape = view.shape
-        self.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                          lambda index: view.store(index, element(index)))
+        self.output_loop(shape, lambda index: view.store(index, element(index)))
+
+    def output_loop(self, shape, body: Callable[[list], None], name: str = "d") -> None:
+        """body(index) over every index of `shape` (the fusion's output, or the hero's, of
+        the same array shape) in memory order; only this task's rows when split."""
+        if self.split is None:
+            self.cg.loop_nest(list(shape.dims), iteration_order(shape), body, name=name)
+        else:
+            split_loop_nest(self.cg, list(shape.dims), iteration_order(shape), body,
+                            self.task, self.split, name=name)
 
     def _source(self, inst: Instruction):
         if inst in self._placed or inst in self._bound or inst in self._views:
@@ -192,13 +204,36 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     return gemm.tasks
 
 
+def _loop_tasks(em: EntryEmitter, fusion: Instruction) -> int:
+    """Tasks that split the output loops of a big loop fusion (each element computed on
+    its own) or of a row reduction (a fusion whose hero is a reduce of contiguous rows,
+    each output element one row folded in registers, backends/cpu/reduction.py): rows of
+    the output per task, so every element is computed by one task in the same order
+    whatever the split. 1 for everything else (a full reduction to one element included)."""
+    shape = fusion.shape
+    order = iteration_order(shape)
+    if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
+        return split_count(shape.dims, order, shape.num_elements, em.threads)
+    hero = find_hero(fused_computation(fusion))
+    if (hero is None or hero.opcode != "reduce" or hero.shape.is_tuple
+            or not hero.shape.same_array(shape) or accumulator_lanes(em.target, hero) <= 1):
+        return 1
+    return split_count(shape.dims, order, hero.operands[0].shape.num_elements, em.threads)
+
+
 @materializer("fusion")
 def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
     if fusion.shape.is_tuple:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
         materialize_call(em, fusion)
         return
-    scope = _kernel(em, fusion, _tasks(em, fusion))
+    tasks, split = _tasks(em, fusion), None
+    if tasks == 1 and em.threads > 1:
+        split = _loop_tasks(em, fusion)
+        tasks = split
+    scope = _kernel(em, fusion, tasks)
+    if tasks > 1 and split is not None:
+        scope.split = split
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
 
@@ -225,6 +260,4 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
         return
     materialize(scope, hero)
     if epilogue is not None:
-        shape = fusion.shape
-        epilogue(lambda body: scope.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                                                 body, name="e"))
+        epilogue(lambda body: scope.output_loop(fusion.shape, body, name="e"))

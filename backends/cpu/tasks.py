@@ -18,7 +18,10 @@ assignment reserved for the instruction (`task_slots` of them; backends/cpu/scra
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import llvmlite.ir as ir
+import numpy as np
 
 from .codegen import CodeGen
 from .llvm_types import I8, I64, PTR, int_const
@@ -33,6 +36,48 @@ def scratch_slot(b: ir.IRBuilder, scratch: ir.Value, slot: ir.Value, slot_bytes:
     """The scratch of task slot `slot`: `slot * slot_bytes` bytes into `scratch`."""
     return b.gep(scratch, [b.mul(slot, int_const(slot_bytes), flags=("nuw", "nsw"))],
                  inbounds=True, source_etype=I8)
+
+
+#: Elements (of output, or of input for a reduction) below which a loop kernel stays one
+#: task: a pool hand-off costs a few microseconds, which this much work amortizes.
+MIN_TASK_ELEMENTS = 1 << 15
+
+
+def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads: int,
+                outer: int | None = None) -> int:
+    """Tasks for a loop nest over `extents` (`order[0]` outermost) doing `work` element
+    steps: one per MIN_TASK_ELEMENTS of work, at most `threads`, at most the rows of its
+    first `outer` loops (all by default); 1 (no split) for --threads 1."""
+    rows = int(np.prod([extents[d] for d in order[:outer]], dtype=np.int64))
+    return max(1, min(threads, rows, work // MIN_TASK_ELEMENTS))
+
+
+def split_loop_nest(cg: CodeGen, extents: Sequence[int], order: Sequence[int],
+                    body: Callable[[list], None], task: ir.Value, tasks: int,
+                    name: str = "d") -> None:
+    """`cg.loop_nest(extents, order, body)`, only the part of task `task` of `tasks`: the
+    outermost loops (the fewest that have at least `tasks` rows) are flattened into rows,
+    and task t runs rows [t * rows / tasks, (t + 1) * rows / tasks), each in full. Every
+    index is visited by one task, with the same code as the whole nest."""
+    b = cg.builder
+    depth, rows = 0, 1
+    while depth < len(order) and rows < tasks:
+        rows *= extents[order[depth]]
+        depth += 1
+    outer, inner = list(order[:depth]), list(order[depth:])
+    low = b.udiv(b.mul(task, int_const(rows)), int_const(tasks))
+    high = b.udiv(b.mul(b.add(task, int_const(1)), int_const(rows)), int_const(tasks))
+    with cg.for_range(b.sub(high, low), name=f"{name}.row") as r:
+        remaining = b.add(low, r)
+        index: list = [None] * len(extents)
+        for position, d in enumerate(reversed(outer)):
+            last = position == len(outer) - 1
+            index[d] = remaining if last else b.urem(remaining, int_const(extents[d]))
+            if not last:
+                remaining = b.udiv(remaining, int_const(extents[d]))
+        cg.loop_nest(list(extents), inner, lambda rest: body(
+            [index[d] if index[d] is not None else rest[d] for d in range(len(extents))]),
+            name=name)
 
 
 #: AotcRunOptions: {void* pool; void (*parallel_for)(void*, int64_t, void (*)(void*, int64_t), void*)}.
