@@ -13,7 +13,6 @@ compiled once with --threads 4 and run inline (no pool), on 2 and 3 threads thro
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -151,7 +150,6 @@ def test_any_thread_count_gives_the_same_bytes(compiled):
             np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_cpp_thread_pool_gives_the_same_bytes(compiled):
     work, _, inputs, _ = compiled
     inline = aotc.load(work / "out")(*inputs)
