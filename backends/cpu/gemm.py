@@ -45,7 +45,7 @@ from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
 from .llvm_types import F32, F64, I1, I32, I64, int_const, register_type
-from .tasks import scratch_slot, task_kernel
+from .tasks import balanced_block, scratch_slot, task_kernel
 
 #: Bytes of the buffer holding one packed KC x NC block of a fed B at most (one per
 #: concurrently running task, in the temp arena's scratch; MLAS packs 64 KiB panels).
@@ -300,15 +300,14 @@ class GemmEmitter:
             self.split_rows()
 
     def split_rows(self) -> None:
-        """Smaller MC blocks where the cache blocking leaves fewer tasks than `threads`
-        (for work worth splitting): tasks are what the pool can run in parallel."""
-        plan, rows = self.plan, self.tile.rows
-        batch, n_blocks, m_blocks = self.blocks
-        if self.threads <= 1 or batch * n_blocks * m_blocks >= self.threads \
-                or plan.m * plan.n * plan.k < MIN_SPLIT_MACS:
-            return
-        wanted = -(-self.threads // (batch * n_blocks))
-        self.mc = max(rows, -(-(-(-plan.m // wanted)) // rows) * rows)
+        """Smaller MC blocks where the cache blocking leaves too few tasks to share evenly
+        among `threads` (for work worth splitting): tasks are what the pool can run in
+        parallel (tasks.balanced_block)."""
+        plan = self.plan
+        batch, n_blocks, _ = self.blocks
+        if plan.m * plan.n * plan.k >= MIN_SPLIT_MACS:
+            self.mc = balanced_block(plan.m, self.tile.rows, self.mc, batch * n_blocks,
+                                     self.threads)
 
     # -- structure --
 

@@ -52,6 +52,33 @@ def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads
     return max(1, min(threads, rows, work // MIN_TASK_ELEMENTS))
 
 
+#: Tasks per thread from which static round-robin shares are taken as they come (the
+#: busiest worker then has at most about 1/this more than the others).
+BALANCED_TASKS_PER_THREAD = 8
+
+
+def balanced_block(m: int, step: int, largest: int, groups: int, threads: int) -> int:
+    """The height of the blocks that split m rows into tasks for `threads` threads: a
+    multiple of `step` up to `largest`. Tasks are `groups` x blocks (row blocks fastest)
+    and worker s runs tasks s, s + slots, ... (`run_tasks`), so a few tasks can leave one
+    worker with much more than the other (64 rows in blocks of 48: 48 against 16). With
+    fewer than BALANCED_TASKS_PER_THREAD tasks per thread, the height whose busiest
+    worker has the fewest rows, the tallest of equals (fewer tasks); else `largest`."""
+    if threads <= 1 or groups * -(-m // largest) >= BALANCED_TASKS_PER_THREAD * threads:
+        return largest
+    best, best_load = largest, None
+    for height in range(largest, 0, -step):
+        blocks = -(-m // height)
+        tasks = groups * blocks
+        slots = task_slots(tasks, threads)
+        loads = [0] * slots
+        for t in range(tasks):
+            loads[t % slots] += min(height, m - (t % blocks) * height)
+        if best_load is None or max(loads) < best_load:
+            best, best_load = height, max(loads)
+    return best
+
+
 def split_loop_nest(cg: CodeGen, extents: Sequence[int], order: Sequence[int],
                     body: Callable[[list], None], task: ir.Value, tasks: int,
                     name: str = "d") -> None:
