@@ -8,8 +8,10 @@ depend on how tasks are spread over threads. The entry function runs `tasks` of 
 - with no pool (options or options->parallel_for NULL), or when compiled with
   --threads 1, in a plain loop on the calling thread;
 - otherwise through parallel_for(pool, slots, worker, ctx) with slots = min(--threads,
-  tasks): worker s runs tasks s, s + slots, s + 2 * slots, ... So --threads is the most
-  tasks that run at once, whatever the pool's size.
+  tasks): worker s takes the next task from a counter shared by the workers of the call
+  until none is left. So --threads is the most tasks that run at once, whatever the
+  pool's size, and a worker that starts late or is preempted (a busy machine) leaves
+  its share to the others instead of holding them up.
 
 The kernel gets the slot its task runs in (0 inline): slot s names the scratch a task may
 use (a GEMM's packing buffer), at `s * bytes per slot` in the scratch memory buffer
@@ -52,15 +54,15 @@ def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads
     return max(1, min(threads, rows, work // MIN_TASK_ELEMENTS))
 
 
-#: Tasks per thread from which static round-robin shares are taken as they come (the
-#: busiest worker then has at most about 1/this more than the others).
+#: Tasks per thread from which the blocks are taken as they come (the busiest worker
+#: then has at most about 1/this more to do than the others).
 BALANCED_TASKS_PER_THREAD = 8
 
 
 def balanced_block(m: int, step: int, largest: int, groups: int, threads: int) -> int:
     """The height of the blocks that split m rows into tasks for `threads` threads: a
-    multiple of `step` up to `largest`. Tasks are `groups` x blocks (row blocks fastest)
-    and worker s runs tasks s, s + slots, ... (`run_tasks`), so a few tasks can leave one
+    multiple of `step` up to `largest`. Tasks are `groups` x blocks (row blocks fastest),
+    which workers of equal speed take in turn (`run_tasks`), so a few tasks can leave one
     worker with much more than the other (64 rows in blocks of 48: 48 against 16). With
     fewer than BALANCED_TASKS_PER_THREAD tasks per thread, the height whose busiest
     worker has the fewest rows, the tallest of equals (fewer tasks); else `largest`."""
@@ -140,10 +142,13 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
         else:
             _inline(cg, kernel, pointers, tasks)
         return
-    worker = _worker(cg.module, kernel, len(pointers), tasks, slots)
-    context = cg.alloca(ir.ArrayType(PTR, max(1, len(pointers))), name="task.ctx")
+    worker = _worker(cg.module, kernel, len(pointers), tasks)
+    # ctx: the buffer pointers, then a pointer to the counter of tasks handed out.
+    context = cg.alloca(ir.ArrayType(PTR, len(pointers) + 1), name="task.ctx")
     context.type = PTR  # an opaque pointer (IR text says `ptr` either way)
-    for i, pointer in enumerate(pointers):
+    counter = cg.alloca(I64, name="task.next")
+    counter.align = 8
+    for i, pointer in enumerate([*pointers, counter]):
         b.store(pointer, b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR))
     has_options = b.icmp_unsigned("!=", options, ir.Constant(PTR, None))
     with b.if_else(has_options) as (pooled, inline):
@@ -157,6 +162,7 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
             has_pool = b.icmp_unsigned("!=", parallel_for, ir.Constant(PTR, None))
             with b.if_else(has_pool) as (on_pool, alone):
                 with on_pool:
+                    b.store(int_const(0), counter, align=8)
                     b.call(_IndirectCallee(parallel_for), [pool, int_const(slots), worker, context])
                 with alone:
                     _inline(cg, kernel, pointers, tasks)
@@ -182,30 +188,27 @@ def _inline(cg: CodeGen, kernel: ir.Function, pointers: list, tasks: int) -> Non
         cg.builder.call(kernel, [*pointers, int_const(0), t])
 
 
-def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, slots: int):
-    """worker(ctx, s): kernel(ctx[0], ..., s, t) for t = s, s + slots, ... < tasks."""
+def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int):
+    """worker(ctx, s): kernel(ctx[0], ..., s, t) for each t it takes from the counter
+    *ctx[buffers] (an atomic fetch-and-add) while t < tasks."""
     fn = ir.Function(module, TASK_FN, name=module.get_unique_name(f"{kernel.name}.worker"))
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     context, slot = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     pointers = [b.load(b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR), typ=PTR)
-                for i in range(buffers)]
-    # Tasks of this slot: ceil((tasks - s) / slots).
-    count = b.udiv(b.add(b.sub(int_const(tasks), slot), int_const(slots - 1)), int_const(slots))
-    header = fn.append_basic_block("header")
+                for i in range(buffers + 1)]
+    counter = pointers.pop()
+    header = fn.append_basic_block("take")
     body = fn.append_basic_block("body")
     done = fn.append_basic_block("done")
-    entry = b.block
     b.branch(header)
     b.position_at_end(header)
-    i = b.phi(I64)
-    i.add_incoming(int_const(0), entry)
-    b.cbranch(b.icmp_unsigned("<", i, count), body, done)
+    # Monotonic is enough: parallel_for orders the tasks' memory with the caller's.
+    task = b.atomic_rmw("add", counter, int_const(1), "monotonic")
+    b.cbranch(b.icmp_unsigned("<", task, int_const(tasks)), body, done)
     b.position_at_end(body)
-    task = b.add(slot, b.mul(i, int_const(slots)))
     b.call(kernel, [*pointers, slot, task])
-    i.add_incoming(b.add(i, int_const(1)), body)
     b.branch(header)
     b.position_at_end(done)
     b.ret_void()
