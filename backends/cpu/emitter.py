@@ -31,7 +31,7 @@ from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
-from .split import emit_split_elementwise, row_reduce_tasks
+from .split import elementwise_tasks, emit_split_elementwise, row_reduce_tasks
 from .target import TargetInfo
 from .tasks import run_tasks, task_slots
 
@@ -212,7 +212,12 @@ def _nothing(em: EntryEmitter, inst: Instruction) -> None:
 
 
 def materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
-    """The default: a loop nest over the output generating each element."""
+    """The default: a loop nest over the output generating each element (big ones in the
+    entry function split into tasks by rows, backends/cpu/split.py)."""
+    tasks = elementwise_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple:
         views = em.element_views(inst)
         shapes = inst.shape.tuple_shapes
