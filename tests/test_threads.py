@@ -4,7 +4,7 @@ thread count, and their scratch lives in the temp arena (backends/cpu/scratch.py
 One HLO module holds a GEMM with a fed weight (packing into its tasks' scratch slots),
 the same with a fused bias + ReLU epilogue, a big loop fusion, row reductions (alone and
 with a fused producer), a full reduction (never split), a softmax and scans along the
-minor and a major dimension; row counts are primes, so tasks get uneven shares. It is
+minor and a major dimension and a 2x2 max-pool; row counts are primes, so tasks get uneven shares. It is
 compiled once with --threads 4 and run inline (no pool), on 2 and 3 threads through
 `aotc.load(path, threads=N)`, and from C++ on `aotc::ThreadPool pool(4)` given with
 `set_thread_pool`: every result must be the same bytes, and match the evaluator.
@@ -56,6 +56,7 @@ ENTRY main {{
   v = f32[{ROWS},{WIDTH}]{{1,0}} parameter(4)
   z = f32[257,8,32]{{2,1,0}} parameter(5)
   x2 = f32[163,96]{{1,0}} parameter(6)
+  image = f32[2,128,96,8]{{3,2,1,0}} parameter(7)
   zero = f32[] constant(0)
   gemm = f32[163,300]{{1,0}} dot(x, w), lhs_contracting_dims={{1}}, rhs_contracting_dims={{0}}
   dense = f32[163,300]{{1,0}} dot(x2, w), lhs_contracting_dims={{1}}, rhs_contracting_dims={{0}}
@@ -81,7 +82,8 @@ ENTRY main {{
   cumsum = f32[{ROWS},{WIDTH}]{{1,0}} reduce-window(u, zero), window={{size=1x{WIDTH} pad=0_0x{WIDTH - 1}_0}}, to_apply=add
   reverse = f32[{ROWS},{WIDTH}]{{1,0}} reduce-window(v, zero), window={{size=1x{WIDTH} pad=0_0x0_{WIDTH - 1}}}, to_apply=add
   major = f32[257,8,32]{{2,1,0}} reduce-window(z, zero), window={{size=1x8x1 pad=0_0x7_0x0_0}}, to_apply=add
-  ROOT out = (f32[163,300]{{1,0}}, f32[163,300]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS}]{{0}}, f32[{ROWS}]{{0}}, f32[], f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[257,8,32]{{2,1,0}}) tuple(gemm, relu, loop, rows, norms, full, softmax, cumsum, reverse, major)
+  pool = f32[2,64,48,8]{{3,2,1,0}} reduce-window(image, ninf), window={{size=1x2x2x1 stride=1x2x2x1}}, to_apply=max
+  ROOT out = (f32[163,300]{{1,0}}, f32[163,300]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS}]{{0}}, f32[{ROWS}]{{0}}, f32[], f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[{ROWS},{WIDTH}]{{1,0}}, f32[257,8,32]{{2,1,0}}, f32[2,64,48,8]{{3,2,1,0}}) tuple(gemm, relu, loop, rows, norms, full, softmax, cumsum, reverse, major, pool)
 }}
 """
 
@@ -171,14 +173,14 @@ def test_kernels_are_split(compiled):
     of one task has no worker), the full reduction does not."""
     _, compilation, _, _ = compiled
     assert MIN_TASK_ELEMENTS * 4 <= ROWS * WIDTH < MIN_TASK_ELEMENTS * 5
-    workers = re.findall(r'^define internal void @"?([\w.]+)\.worker"?\(',
+    workers = re.findall(r'^define internal void @"?([\w.-]+)\.worker"?\(',
                          compilation.output.stages["llvm-ir"], re.M)
     kinds = {}
     for name in workers:
         kinds[name.split(".")[0]] = kinds.get(name.split(".")[0], 0) + 1
     # gemm; fusions: the fused GEMM, the loop, the fused norms, softmax's two loops;
-    # reduce: rows, mx, sum (unfused); scan: the three.
-    assert kinds == {"gemm": 1, "fusion": 5, "reduce": 3, "scan": 3}, workers
+    # reduce: rows, mx, sum (unfused); scan: the three; reduce-window: the max-pool.
+    assert kinds == {"gemm": 1, "fusion": 5, "reduce": 3, "scan": 3, "reduce-window": 1}, workers
     fusions = {i.attrs["kind"] for i in compilation.module.entry.instructions
                if i.opcode == "fusion"}
     assert fusions == {"kLoop", "kInput", "kOutput"}
