@@ -160,7 +160,8 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
 
 
 def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScope:
-    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`, run its
+    """Declare the fusion's kernel function `kernel(buffers..., i64 slot, i64 task)` (the
+    fusion's scratch, when buffer assignment reserved some, is the last buffer), run its
     `tasks` tasks from the entry (backends/cpu/tasks.py), and return the scope its body is
     emitted through (the caller returns from the function)."""
     buffers: dict = {}  # key -> the first instruction seen with that buffer
