@@ -141,3 +141,235 @@ def test_complex_shape_errors(build, message):
     f = b.parameter(Shape.array("f32", [2, 3]), "f")
     with pytest.raises(ShapeError, match=message):
         build(b, z, f)
+
+
+# -- the complex expansion pass ----------------------------------------------------------------
+
+from aotc.passes.complex_expansion import ComplexExpansion, ComplexExpansionError  # noqa: E402
+from aotc.passes.pipeline import default_pipeline  # noqa: E402
+from aotc.hlo.verifier import verify  # noqa: E402
+
+
+def to_pairs(value):
+    """What an expanded module takes for a complex argument: its (re, im) pairs."""
+    if np.asarray(value).dtype.kind != "c":
+        return value
+    return np.stack([value.real, value.imag], axis=-1)
+
+
+def from_pairs(value, shape):
+    """An expanded module's result as the complex array the original module returns."""
+    if not shape.element_type.is_complex:
+        return value
+    return np.ascontiguousarray(value).view(shape.element_type.np_dtype)[..., 0]
+
+
+def expanded_results(module, *args, pipeline=False):
+    """`module` evaluated before and after expansion (on a copy), the latter converted back."""
+    copy = parse_module(print_module(module))
+    (default_pipeline() if pipeline else ComplexExpansion()).run(copy)
+    verify(copy)
+    assert not any(i.shape.element_type is not None and i.shape.element_type.is_complex
+                   for c in copy.computations for i in c.instructions if not i.shape.is_tuple)
+    want = evaluate(module, *args)
+    got = evaluate(copy, *[to_pairs(a) for a in args])
+    root = module.entry.root.shape
+    if root.is_tuple:
+        return [from_pairs(g, s) for g, s in zip(got, root.tuple_shapes)], list(want)
+    return [from_pairs(got, root)], [want]
+
+
+def close(got, want, rtol, atol=None):
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol if atol is None else atol)
+
+
+ELEMENTWISE = """HloModule elementwise
+ENTRY e {
+  x = c64[3,4] parameter(0)
+  y = c64[3,4] parameter(1)
+  add = c64[3,4] add(x, y)
+  sub = c64[3,4] subtract(x, y)
+  mul = c64[3,4] multiply(x, y)
+  div = c64[3,4] divide(x, y)
+  neg = c64[3,4] negate(x)
+  abs = f32[3,4] abs(x)
+  exp = c64[3,4] exponential(x)
+  log = c64[3,4] log(x)
+  sqrt = c64[3,4] sqrt(x)
+  rsqrt = c64[3,4] rsqrt(y)
+  eq = pred[3,4] compare(x, y), direction=EQ
+  ne = pred[3,4] compare(x, x), direction=NE
+  sel = c64[3,4] select(eq, x, y)
+  re = f32[3,4] real(mul)
+  im = f32[3,4] imag(div)
+  back = c64[3,4] complex(im, re)
+  tos = s32[3,4] convert(x)
+  fromf = c64[3,4] convert(re)
+  wide = c128[3,4] convert(x)
+  ROOT t = (c64[3,4], c64[3,4], c64[3,4], c64[3,4], c64[3,4], f32[3,4], c64[3,4], c64[3,4],
+            c64[3,4], c64[3,4], pred[3,4], pred[3,4], c64[3,4], c64[3,4], s32[3,4], c64[3,4],
+            c128[3,4]) tuple(add, sub, mul, div, neg, abs, exp, log, sqrt, rsqrt, eq, ne, sel,
+            back, tos, fromf, wide)
+}
+"""
+
+
+def test_expanded_elementwise_ops_match_the_evaluator():
+    x, y = crand(3, 4) * 4, crand(3, 4)
+    x[0, :] = [0, -4, 3j, -2.5 - 0j]  # sqrt and log on the axes, sqrt(0) = 0
+    y[1, :2] = x[1, :2]  # some equal
+    y[2, 0] = 1e-3 + 3e3j  # Smith's algorithm: |d| >> |c|
+    got, want = expanded_results(parse_module(ELEMENTWISE), x, y)
+    # f32 formulas: a few ulps of the result's magnitude (Smith, hypot, atan2, sqrt).
+    close(got, want, rtol=3e-6, atol=3e-6)
+
+
+def test_expanded_abs_is_safe_from_overflow_and_underflow():
+    b = Builder("abs")
+    z = b.parameter(Shape.array("c64", [6]), "z")
+    b.unary("abs", z)
+    values = np.array([3e38 + 3e38j, 1e-30 + 1e-30j, 0, complex(np.inf, 1), -4e-45 + 0j,
+                       complex(-3, np.inf)], np.complex64)
+    got, want = expanded_results(b.module(), values)
+    np.testing.assert_allclose(got[0], want[0], rtol=2e-7)
+
+
+STRUCTURE = """HloModule structure
+sum {
+  a = c64[] parameter(0)
+  b = c64[] parameter(1)
+  ROOT s = c64[] add(a, b)
+}
+body {
+  p = (s32[], c64[2,3]) parameter(0)
+  i = s32[] get-tuple-element(p), index=0
+  one = s32[] constant(1)
+  v = c64[2,3] get-tuple-element(p), index=1
+  twice = c64[2,3] multiply(v, v)
+  next = s32[] add(i, one)
+  ROOT n = (s32[], c64[2,3]) tuple(next, twice)
+}
+cond {
+  q = (s32[], c64[2,3]) parameter(0)
+  k = s32[] get-tuple-element(q), index=0
+  two = s32[] constant(2)
+  ROOT lt = pred[] compare(k, two), direction=LT
+}
+ENTRY e {
+  x = c64[2,3] parameter(0)
+  w = c64[3,4] parameter(1)
+  ix = s32[2] parameter(2)
+  c = c64[3] constant({(1, -1), (0, 2), (-3, 0.5)})
+  bc = c64[2,3] broadcast(c), dimensions={1}
+  r = c64[3,2] reshape(x)
+  t = c64[3,2] transpose(x), dimensions={1,0}
+  sl = c64[1,2] slice(x), slice={[1:2], [0:3:2]}
+  cat = c64[4,3] concatenate(x, bc), dimensions={0}
+  seven = c64[] constant((7, -7))
+  pad = c64[3,5] pad(x, seven), padding=0_1x1_1
+  rev = c64[2,3] reverse(x), dimensions={1}
+  d = c64[2,4] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  zero = c64[] constant((0, 0))
+  red = c64[3] reduce(x, zero), dimensions={0}, to_apply=sum
+  z = s32[] constant(1)
+  ds = c64[1,2] dynamic-slice(x, z, z), dynamic_slice_sizes={1,2}
+  dus = c64[2,3] dynamic-update-slice(x, ds, z, z)
+  g = c64[2,3] gather(x, ix), offset_dims={1}, collapsed_slice_dims={0}, start_index_map={0}, index_vector_dim=1, slice_sizes={1,3}
+  start = s32[] constant(0)
+  init = (s32[], c64[2,3]) tuple(start, x)
+  loop = (s32[], c64[2,3]) while(init), condition=cond, body=body
+  lv = c64[2,3] get-tuple-element(loop), index=1
+  ROOT out = (c64[3,2], c64[3,2], c64[1,2], c64[4,3], c64[3,5], c64[2,3], c64[2,4], c64[3],
+              c64[2,3], c64[2,3], c64[2,3]) tuple(r, t, sl, cat, pad, rev, d, red, dus, g, lv)
+}
+"""
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["pass", "default-pipeline"])
+def test_expanded_data_movement_dot_reduce_and_loops_match_the_evaluator(pipeline):
+    x, w = crand(2, 3), crand(3, 4)
+    got, want = expanded_results(parse_module(STRUCTURE), x, w, np.array([1, 0], np.int32),
+                                 pipeline=pipeline)
+    close(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind, dtype, dims, lengths", FFT_CASES, ids=str)
+def test_expanded_fft_matches_the_evaluator(kind, dtype, dims, lengths):
+    module = fft_module(Shape.array(dtype, dims), kind, lengths)
+    x = fft_input(kind, np.float32 if dtype == "f32" else np.float64 if dtype == "f64" else dtype,
+                  dims)
+    got, want = expanded_results(module, x)
+    # DFT by matrix products: each output sums n = prod(lengths) terms of the input's
+    # magnitude, rounded in the component type (2^-24 for f32, 2^-53 for f64) per term.
+    eps = 2.0 ** -24 if np.dtype(want[0].dtype) in (np.float32, np.complex64) else 2.0 ** -53
+    n = int(np.prod(lengths))
+    close(got, want, rtol=4 * n * eps, atol=4 * n * eps * np.abs(x).max())
+
+
+def test_fft_longer_than_the_limit_is_an_error():
+    module = fft_module(Shape.array("c64", [4097]), "FFT", [4097])
+    module.entry.root.metadata["op_name"] = "spectrum"
+    with pytest.raises(ComplexExpansionError, match=r"node 'spectrum'.*exceeds 4096"):
+        ComplexExpansion().run(module)
+
+
+def test_product_of_complex_values_is_an_error():
+    text = """HloModule prod
+mul {
+  a = c64[] parameter(0)
+  b = c64[] parameter(1)
+  ROOT m = c64[] multiply(a, b)
+}
+ENTRY e {
+  x = c64[4] parameter(0)
+  one = c64[] constant((1, 0))
+  ROOT r = c64[] reduce(x, one), dimensions={0}, to_apply=mul
+}
+"""
+    with pytest.raises(ComplexExpansionError, match=r"r \(reduce\): only sums reduce complex"):
+        ComplexExpansion().run(parse_module(text))
+
+
+def test_module_without_complex_values_is_unchanged():
+    module = parse_module("HloModule m\nENTRY e {\n  x = f32[2] parameter(0)\n"
+                          "  ROOT y = f32[2] negate(x)\n}\n")
+    before = print_module(module)
+    assert ComplexExpansion().run(module) is False
+    assert print_module(module) == before
+
+
+# -- the CPU backend on expanded modules ---------------------------------------------------------
+
+
+def _fft_battery():
+    """Several transforms in one module (one compile)."""
+    b = Builder("ffts")
+    z = b.parameter(Shape.array("c64", [2, 6, 8]), "z")
+    r = b.parameter(Shape.array("f32", [2, 6, 8]), "r")
+    outs = [b.add("fft", [z], {"fft_type": "FFT", "fft_length": (8,)}),
+            b.add("fft", [z], {"fft_type": "IFFT", "fft_length": (6, 8)}),
+            b.add("fft", [r], {"fft_type": "RFFT", "fft_length": (6, 8)})]
+    half = b.slice(z, [0, 0, 0], [2, 6, 5])
+    outs.append(b.add("fft", [half], {"fft_type": "IRFFT", "fft_length": (6, 8)}))
+    return b.module(b.tuple(outs)), [crand(2, 6, 8), RNG.uniform(-2, 2, (2, 6, 8)).astype(np.float32)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (parse_module(ELEMENTWISE), [crand(3, 4) * 4, crand(3, 4)]),
+    _fft_battery,
+], ids=["elementwise", "fft"])
+def test_cpu_backend_runs_expanded_modules(make):
+    from compiled import Compiled
+
+    module, args = make()
+    want = evaluate(module, *args)
+    optimized = parse_module(print_module(module))
+    default_pipeline().run(optimized)
+    got = Compiled(optimized)(*args)
+    for g, w, s in zip(got, want, module.entry.root.shape.tuple_shapes):
+        g = from_pairs(g, s)
+        assert g.dtype == w.dtype and g.shape == w.shape
+        # f32: elementwise formulas within a few ulps; DFTs of 48 terms of magnitude <= 3.
+        np.testing.assert_allclose(g, w, rtol=4e-6, atol=48 * 3 * 2 ** -24 * 4)
