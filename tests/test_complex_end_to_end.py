@@ -171,3 +171,19 @@ def test_complex_signature_from_c11(artifact, tmp_path):
     _write_inputs(artifact, tmp_path / "in.bin")
     run_program(exe, tmp_path / "in.bin", tmp_path / "out.bin")
     _check(*_outputs(tmp_path / "out.bin"), artifact["expected"])
+
+
+def test_complex_op_without_an_expansion_is_a_clean_cli_error(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.complex64, [3], name="z")
+        tf.reduce_prod(z, name="product")
+    (tmp_path / "graph.pb").write_bytes(graph.as_graph_def().SerializeToString())
+    (tmp_path / "config.pbtxt").write_text(
+        'feed { id { node_name: "z" } shape { dim { size: 3 } } }\n'
+        'fetch { id { node_name: "product" } }\n')
+    proc = run_aotc("compile", tmp_path / "graph.pb", tmp_path / "config.pbtxt",
+                    "--cpp_class", "P", "-o", tmp_path / "out")
+    assert proc.returncode == 1
+    assert "node 'product'" in proc.stderr and "only sums reduce complex values" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -864,15 +864,16 @@ LISTS = [
 
 c64, c128 = np.complex64, np.complex128
 
-#: FFTs: TensorFlow (pocketfft) and aotc (DFT matrix products) both round each of the n
-#: terms of an output bin in f32, so they agree to about n * 2^-24 of the input's
-#: magnitude summed over the transform; inputs are in [-1, 1], and FFT_TOL(n) allows
-#: four times that, relative and absolute. f64/c128 transforms: FFT_TOL64(n).
-def FFT_TOL(n):
+#: FFTs: TensorFlow (pocketfft) and aotc (DFT matrix products) each round the n terms of
+#: an output bin in f32, so each is within about n * 2^-24 of the exact value per unit of
+#: input magnitude; inputs have parts in [-1, 1] (magnitude <= 2^0.5), and fft_tol(n)
+#: allows 4 n 2^-24 twice over (both sides), relative and absolute; fft_tol64 the same
+#: in f64.
+def fft_tol(n):
     return 4 * n * 2.0 ** -24 * 2
 
 
-def FFT_TOL64(n):
+def fft_tol64(n):
     return 4 * n * 2.0 ** -53 * 2
 
 
@@ -925,7 +926,7 @@ def _fft_cases(op, fn, shapes, dtype, lengths=None):
     cases = []
     for k, shape in enumerate(shapes):
         n = int(np.prod(shape[-rank:] if lengths is None else lengths[k]))
-        tol = FFT_TOL64(n) if dtype in (c128, f64) else FFT_TOL(n)
+        tol = fft_tol64(n) if dtype in (c128, f64) else fft_tol(n)
         draw = C(*shape, dtype=dtype) if np.dtype(dtype).kind == "c" else \
             R(*shape, dtype=dtype, low=-1, high=1)
         name = "x".join(map(str, shape)) + "-" + np.dtype(dtype).name
@@ -976,6 +977,11 @@ ON_COMPLEX = [
     c("AddV2", "c64-bcast", lambda x, y: x + y, C(2, 3), C(3), tol=EXACT),
     c("Sub", "c128", lambda x, y: x - y, C(4, dtype=c128), C(4, dtype=c128), tol=EXACT),
     c("Mul", "c64", lambda x, y: x * y, C(2, 3), C(2, 3), tol=F32_ULPS),
+    # Complex Const tensors: tensor_content, and a splatted scomplex_val/dcomplex_val.
+    c("Mul", "c64-const", lambda x: x * const([1 + 2j, -3 + 0.5j], tf.complex64), C(3, 2),
+      tol=F32_ULPS),
+    c("AddV2", "c128-splat-const", lambda x: x + const(0.5 - 1j, tf.complex128, shape=[4]),
+      C(4, dtype=c128), tol=EXACT),
     c("RealDiv", "c64", lambda x, y: raw.RealDiv(x=x, y=y), C(2, 3), C(2, 3, low=0.5),
       tol=F32_ULPS),
     c("Div", "c128", lambda x, y: raw.Div(x=x, y=y), C(4, dtype=c128),
