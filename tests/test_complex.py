@@ -356,18 +356,26 @@ def _fft_battery():
     return b.module(b.tuple(outs)), [crand(2, 6, 8), RNG.uniform(-2, 2, (2, 6, 8)).astype(np.float32)]
 
 
-@pytest.mark.parametrize("make", [
-    lambda: (parse_module(ELEMENTWISE), [crand(3, 4) * 4, crand(3, 4)]),
-    _fft_battery,
-], ids=["elementwise", "fft"])
-def test_cpu_backend_runs_expanded_modules(make):
+def _compiled(backend, module):
     from compiled import Compiled
+    from cuda_modules import grid_compiled
 
+    return Compiled(module) if backend == "cpu" else grid_compiled(module)
+
+
+@pytest.mark.parametrize("backend, make", [
+    ("cpu", lambda: (parse_module(ELEMENTWISE), [crand(3, 4) * 4, crand(3, 4)])),
+    ("cpu", _fft_battery),
+    ("cuda-host-grid", _fft_battery),
+], ids=["cpu-elementwise", "cpu-fft", "cuda-host-grid-fft"])
+def test_backends_run_expanded_modules(backend, make):
+    """The backends see only the expanded module (the CUDA kernels run on the host grid
+    runner here: tests/test_cuda_kernels.py)."""
     module, args = make()
     want = evaluate(module, *args)
     optimized = parse_module(print_module(module))
     default_pipeline().run(optimized)
-    got = Compiled(optimized)(*args)
+    got = _compiled(backend, optimized)(*args)
     for g, w, s in zip(got, want, module.entry.root.shape.tuple_shapes):
         g = from_pairs(g, s)
         assert g.dtype == w.dtype and g.shape == w.shape
