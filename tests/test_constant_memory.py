@@ -284,7 +284,8 @@ def test_macho_object_is_well_formed(foreign, two_big_constants, triple):
         symbol = symbols[f"_big_entry.constant.{k}"]
         # Private extern: bound within the image, never exported.
         assert symbol.get("PrivateExtern") and symbol.get("Extern"), symbol
-        assert symbol["Type"] == "Section (0xE)" and symbol["Section"] == f"__aotc_const (0x{ordinal:X})"
+        assert symbol["Type"] == "Section (0xE)", symbol
+        assert symbol["Section"] == f"__aotc_const (0x{ordinal:X})", symbol
         value = int(symbol["Value"], 16)
         offset = int(section["Offset"]) + value - int(section["Address"], 16)
         assert _bytes_at(obj, offset, c.nbytes) == c.tobytes()
@@ -408,3 +409,54 @@ def test_windows_executable_runs_under_wine(windows_exe, two_big_constants, tmp_
     subprocess.run([WINE, str(windows_exe), str(tmp_path / "x.bin"), str(tmp_path / "y.bin"),
                     str(x.nbytes)], check=True, env=env, timeout=240, capture_output=True)
     np.testing.assert_array_equal(np.fromfile(tmp_path / "y.bin", np.float32), expected)
+
+
+def _object_calling_out(triple: str, writer) -> bytes:
+    """An object of `triple` whose function reads two big constants declared through
+    `writer` and calls an undefined function `ext` (so undefined symbols remain)."""
+    import llvmlite.binding as llvm
+    import llvmlite.ir as ir
+
+    from aotc.backends.cpu.target import create_target_machine, resolve_target
+
+    machine = create_target_machine(resolve_target(triple, None, None), 2)
+    module = ir.Module("calls_out")
+    module.triple, module.data_layout = triple, str(machine.target_data)
+    i8, i64 = ir.IntType(8), ir.IntType(64)
+    ext = ir.Function(module, ir.FunctionType(i8, [i8]), name="ext")
+    fn = ir.Function(module, ir.FunctionType(i8, [i64]), name="reads")
+    b = ir.IRBuilder(fn.append_basic_block())
+    total = ir.Constant(i8, 0)
+    for data in (b"\x01" * 70_000, b"\x02" * 90_000):
+        var = ir.GlobalVariable(module, ir.ArrayType(i8, len(data)), writer.add(memoryview(data)))
+        var.storage_class, var.global_constant, var.align = "hidden", True, 64
+        loaded = b.load(b.gep(var, [ir.Constant(i64, 0), fn.args[0]]))
+        total = b.add(total, b.call(ext, [loaded]))
+    writer.add(memoryview(b"unreferenced"))
+    b.ret(total)
+    return machine.emit_object(llvm.parse_assembly(str(module)))
+
+
+@needs_readobj
+@pytest.mark.parametrize("triple", MACHO + COFF)
+def test_relocations_keep_their_symbols(tmp_path, triple):
+    """Defining symbols renumbers Mach-O's table (LC_DYSYMTAB groups): each relocation
+    must still name the symbol it named, the undefined `ext` stays undefined."""
+    writer = for_target(triple, "t")
+    before, after = tmp_path / "before.o", tmp_path / "after.o"
+    before.write_bytes(_object_calling_out(triple, writer))
+    after.write_bytes(writer.attach(before.read_bytes()))
+    old, new = (readobj(path, "--relocations", "--symbols") for path in (before, after))
+    assert old["Relocation"] == new["Relocation"]
+    assert any("ext" in r["line"] for r in new["Relocation"])
+    symbols = {s["Name"].split()[0].lstrip("_"): s for s in new["Symbol"]}
+    ext = symbols["ext"]
+    assert ext.get("Type", "").startswith("Undef") or ext["Section"].startswith(
+        "IMAGE_SYM_UNDEFINED"), ext
+    assert "t.constant.2" not in symbols  # never declared: left out
+    for k in (0, 1):
+        section = symbols[f"t.constant.{k}"]["Section"]
+        assert section.startswith(("__aotc_const", ".rdata$aotc")), section
+    if triple in MACHO:
+        (groups,) = readobj(after, "--macho-dysymtab")["Dysymtab"]
+        assert int(groups["nundefsym"]) == 1 and int(groups["iundefsym"]) == len(new["Symbol"]) - 1

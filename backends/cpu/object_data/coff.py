@@ -67,8 +67,8 @@ class CoffData(ObjectData):
 
         symbols = bytearray(obj[symtab:strings_at])
         prefix = b"_" if machine == _MACHINE_I386 else b""
-        found = _undefined_externals(symbols, bytes(strings), {prefix + s.encode(): s
-                                                        for s, _ in self.blobs})
+        wanted = {prefix + symbol.encode(): symbol for symbol, _ in self.blobs}
+        found = _undefined_externals(symbols, bytes(strings), wanted)
         placement = self._place(found)
         if not placement.offsets:
             return obj
@@ -98,9 +98,10 @@ class CoffData(ObjectData):
                         raise ValueError("COFF section data outside the expected layout")
                     fields[f] += grow
             _SECTION.pack_into(section_table, k * _SECTION.size, *fields)
-        section_table += _SECTION.pack(_section_name(name_offset), 0, 0, placement.size, data_at, 0, 0, 0, 0,
-                                       _SCN_CNT_INITIALIZED_DATA | _SCN_MEM_READ
-                                       | self.align.bit_length() << 20)
+        alignment = self.align.bit_length() << 20  # IMAGE_SCN_ALIGN_<align>BYTES
+        section_table += _SECTION.pack(_section_name(name_offset), 0, 0, placement.size, data_at,
+                                       0, 0, 0, 0,
+                                       _SCN_CNT_INITIALIZED_DATA | _SCN_MEM_READ | alignment)
         return b"".join([_FILE_HEADER.pack(*header), section_table,
                          memoryview(obj)[table_end:symtab],
                          bytes(data_at - symtab - grow), *placement.chunks,
