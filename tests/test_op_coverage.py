@@ -164,3 +164,27 @@ def test_non_max_suppression_needs_a_constant_max_output_size():
     with pytest.raises(FrontendError, match=r"node 'nms' \(NonMaxSuppressionV3\): "
                                             r"max_output_size input must be a constant"):
         _lower_with_feeds(graph, {"boxes": (5, 4), "scores": (5,), "size": ()}, "nms")
+
+
+def test_rfft_input_shorter_than_fft_length_names_the_node():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, None, name="x")
+        raw.RFFT(input=x, fft_length=tf.constant([8]), name="spectrum")
+    with pytest.raises(FrontendError, match=r"node 'spectrum' \(RFFT\): input dimension 1 must "
+                                            r"have length of at least 8 for fft_length, got 5"):
+        _lower_with_feeds(graph, {"x": (2, 5)}, "spectrum")
+
+
+def test_complex_op_without_an_expansion_names_the_node():
+    """Prod of complex values lowers (a reduce by multiply) but has no expansion."""
+    from aotc.passes.complex_expansion import ComplexExpansionError
+    from aotc.passes.pipeline import default_pipeline
+
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.complex64, [3], name="z")
+        tf.reduce_prod(z, name="product")
+    module = _lower_with_feeds(graph, {"z": (3,)}, "product")
+    with pytest.raises(ComplexExpansionError, match=r"node 'product'.*only sums reduce complex"):
+        default_pipeline().run(module)
