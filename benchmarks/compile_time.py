@@ -40,17 +40,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _frozen_cnn(build_name: str, shape, batch: int):
-    import test_models_cnn as cnn
+    import models
 
-    return cnn._frozen(getattr(cnn, build_name), shape, batch, seed=0)
+    return models.frozen_cnn(getattr(models, build_name), shape, batch, seed=0)
 
 
 def _encoder(batch: int):
-    import test_models_transformer as transformer
-    from models import freeze_keras
+    import models
 
-    return freeze_keras(transformer.encoder_block(),
-                        [(batch, transformer.SEQUENCE, transformer.WIDTH)])
+    return models.freeze_keras(models.encoder_block(),
+                               [(batch, models.ENCODER_SEQUENCE, models.ENCODER_WIDTH)])
 
 
 def _efficientnet_b0(size: int = 64):
