@@ -31,6 +31,7 @@ from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
+from .shared_kernels import KernelCache
 from .target import TargetInfo
 from .tasks import run_tasks
 
@@ -69,6 +70,8 @@ class EntryEmitter:
         self.assignment = assignment
         self.target = target
         self.constants = ConstantPool(llvm_module, outside)  # outside: big constants' bytes
+        # Kernels identical but for their constants are emitted once (shared_kernels.py).
+        self.kernels = KernelCache(llvm_module, lambda value: self.constants.owns(value))
         self.num_args = len(module.entry.parameters)
         self.num_results = len(assignment.results)
 
@@ -178,8 +181,11 @@ class EntryEmitter:
         b.call(memcpy, [destination, source, int_const(size), ir.Constant(ir.IntType(1), 0)])
 
     def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
-        """Call kernel(pointers..., t) for every task t, on the caller's pool if any."""
-        run_tasks(self.cg, self.options, kernel, pointers, tasks, self.threads)
+        """Call kernel(pointers..., t) for every task t, on the caller's pool if any.
+        Call it once the kernel's body is complete: an identical earlier kernel (but for
+        its constants) is called instead, with this one's constants (shared_kernels.py)."""
+        kernel, constants = self.kernels.finish(kernel)
+        run_tasks(self.cg, self.options, kernel, [*pointers, *constants], tasks, self.threads)
 
     # -- loops -------------------------------------------------------------------------------
 

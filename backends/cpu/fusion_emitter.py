@@ -132,10 +132,11 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
     return (piece.kind, piece.index, piece.offset)
 
 
-def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScope:
-    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`, run its
-    `tasks` tasks from the entry (backends/cpu/tasks.py), and return the scope its body is
-    emitted through (the caller returns from the function)."""
+def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
+    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`; return the
+    scope its body is emitted through (the caller returns from the function) and a
+    function that runs its `tasks` tasks from the entry (backends/cpu/tasks.py), to call
+    once the body is complete."""
     buffers: dict = {}  # key -> the first instruction seen with that buffer
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
@@ -143,14 +144,15 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScop
             buffers.setdefault(key, inst)
     fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(buffers), em.target,
                          BUFFER_ALIGNMENT)
-    em.run_tasks(fn, [em.pointer_of(inst) for inst in buffers.values()], tasks)
+    pointers = [em.pointer_of(inst) for inst in buffers.values()]
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+    scope = FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+    return scope, lambda: em.run_tasks(fn, pointers, tasks)
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
@@ -177,9 +179,10 @@ def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
         materialize_call(em, fusion)
         return
-    scope = _kernel(em, fusion, _tasks(em, fusion))
+    scope, run = _kernel(em, fusion, _tasks(em, fusion))
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
+    run()  # after the body: an identical earlier kernel may be called instead
 
 
 def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
