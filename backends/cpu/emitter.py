@@ -72,6 +72,7 @@ class EntryEmitter:
         self.constants = ConstantPool(llvm_module, outside)  # outside: big constants' bytes
         # Kernels identical but for their constants are emitted once (shared_kernels.py).
         self.kernels = KernelCache(llvm_module, lambda value: self.constants.owns(value))
+        self._current: Instruction | None = None  # the instruction being emitted
         self.num_args = len(module.entry.parameters)
         self.num_results = len(assignment.results)
 
@@ -108,7 +109,9 @@ class EntryEmitter:
         self.options = fn.args[count]  # const AotcRunOptions*, may be NULL
         self.cg = CodeGen(self.llvm_module, fn, self.target)
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
+        self.kernels.expect(self.module.entry.instructions)
         for inst in self.module.entry.instructions:
+            self._current = inst  # whose kernels `run_tasks` runs
             materialize(self, inst)
             progress.current().emitted(inst.opcode)
         for index, source in self.assignment.result_copies:
@@ -184,7 +187,7 @@ class EntryEmitter:
         """Call kernel(pointers..., t) for every task t, on the caller's pool if any.
         Call it once the kernel's body is complete: an identical earlier kernel (but for
         its constants) is called instead, with this one's constants (shared_kernels.py)."""
-        kernel, constants = self.kernels.finish(kernel)
+        kernel, constants = self.kernels.finish(kernel, self._current)
         run_tasks(self.cg, self.options, kernel, [*pointers, *constants], tasks, self.threads)
 
     # -- loops -------------------------------------------------------------------------------

@@ -11,13 +11,18 @@ from the module and the caller calls the earlier one with its own constants. LLV
 optimizes and emits each distinct kernel once: on MobileNetV2 and EfficientNet-B0 about a
 third of the kernel code.
 
-A kernel read by its only caller with the same globals as before is optimized as before:
-the constant arguments are the same at its one call site, and interprocedural constant
-propagation (IPSCCP) puts the globals back. Identity is decided on the IR text, so a
-kernel is only ever shared with one that is exactly the same code.
+Only a kernel of an instruction whose signature (opcode, fusion kind, shapes and layouts
+of the result and the operands) repeats in the module can have a twin; the others keep
+reading their globals (as pointer arguments, LLVM spent ~4% more time on them, and the
+entry's pool and inline paths both call a kernel, so constant propagation does not put
+the globals back). Identity is decided on the IR text, so a kernel is only ever shared
+with one that is exactly the same code.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
 
 import llvmlite.ir as ir
 from llvmlite.ir.instructions import GEPInstr, PhiInstr
@@ -38,12 +43,21 @@ class KernelCache:
         self.module = module
         self.is_constant = is_constant
         self._kernels: dict[str, ir.Function] = {}
+        self._signatures: Counter = Counter()
         self.shared = 0  # kernels dropped for an identical earlier one
 
-    def finish(self, kernel: ir.Function) -> tuple[ir.Function, list[ir.Value]]:
-        """Call after `kernel`'s body is complete. Returns the function to call and the
-        pointers to pass after the buffers: `kernel` itself or an identical earlier
-        kernel, and the constant globals `kernel`'s body read."""
+    def expect(self, instructions: Iterable) -> None:
+        """Count the signatures of instructions about to be emitted (every computation
+        emitted into the module, before its kernels are finished)."""
+        self._signatures.update(map(_signature, instructions))
+
+    def finish(self, kernel: ir.Function, inst) -> tuple[ir.Function, list[ir.Value]]:
+        """Call after `kernel`'s body (emitted for instruction `inst`, or None) is
+        complete. Returns the function to call and the pointers to pass after the
+        buffers: `kernel` itself or an identical earlier kernel, and the constant globals
+        `kernel`'s body read when it may share."""
+        if inst is None or self._signatures[_signature(inst)] < 2:
+            return kernel, []  # no twin possible: it reads its globals directly
         constants = self._constants(kernel)
         if constants:
             _parameterize(kernel, constants)
@@ -70,6 +84,12 @@ class KernelCache:
                     if isinstance(value, ir.GlobalVariable) and self.is_constant(value):
                         found.setdefault(id(value), value)
         return list(found.values())
+
+
+def _signature(inst) -> tuple:
+    """What two instructions whose kernels are identical have in common."""
+    return (inst.opcode, inst.attrs.get("kind"), str(inst.shape),
+            tuple(str(operand.shape) for operand in inst.operands))
 
 
 def _operands(instr):
