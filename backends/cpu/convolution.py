@@ -225,7 +225,8 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
     features in place (module docstring); other types take the elemental loop.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
-    loops body(index) over that row (for an output fusion's epilogue, as with dots).
+    loops body(index) over that row (for an output fusion's epilogue, as with dots; the
+    implicit GEMM applies it per finished tile through after_row.apply instead).
     In the entry function the loops go into a kernel function of their own (LLVM's
     optimizer spends time superlinear in a function's size; one function per convolution
     keeps compile time linear) whose tasks run on the caller's pool.
