@@ -92,11 +92,14 @@ def vector_registers(target) -> tuple[int, int]:
     return 16, 16  # portable: 128-bit vectors, which LLVM legalizes on any target
 
 
-def choose_tile(target, element_bytes: int) -> Tile:
+def choose_tile(target, element_bytes: int, columns: int | None = None) -> Tile:
     """MR x NR: two vectors per row, as many rows as the registers hold beside the two B
-    vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8)."""
+    vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8). When
+    the product has at most one vector of `columns` (a convolution with few output
+    features), one vector per row and twice the rows (up to 12): a second vector would
+    only multiply padding, and more rows are more independent accumulators."""
     width, registers = vector_registers(target)
-    vectors = 2
+    vectors = 1 if columns is not None and columns <= width // element_bytes else 2
     rows = min(12, (registers - vectors - 1) // vectors)
     return Tile(width // element_bytes, vectors, rows, registers)
 
