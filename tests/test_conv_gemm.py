@@ -125,3 +125,12 @@ def test_kernel_is_stored_packed_only():
     assert compiled.artifact.constant_bytes == 9 * 5 * (-(-20 // nr) * nr) * 4 + 5 * 4
     xs = np.random.default_rng(2).standard_normal((1, 6, 6, 5)).astype(np.float32)
     _check(compiled(xs), module, [xs])
+
+
+def test_avx512_object_compiles():
+    """The narrow and unrolled cases with the AVX-512 tiles (12 x 16 one-vector, 12 x 32)
+    are emitted and assembled (this host may not run them)."""
+    module, _ = _module(CASES[11:])
+    compiled = Compiled(module, triple="x86_64-unknown-linux-gnu", cpu="skylake-avx512",
+                        features="+avx512f,+avx2,+fma,+avx")
+    assert compiled.artifact.object_code

@@ -107,3 +107,12 @@ def test_edges_on_aarch64_under_qemu(fused, tmp_path):
 
     module, args, expected = fused
     _check(run_under_qemu(module, args, tmp_path), expected)
+
+
+def test_avx512_object_compiles(fused):
+    """The AVX-512 blocks (16 lanes, 8 pixels) are emitted and assembled (this host may
+    not run them)."""
+    module, _, _ = fused
+    compiled = Compiled(module, triple="x86_64-unknown-linux-gnu", cpu="skylake-avx512",
+                        features="+avx512f,+avx2,+fma,+avx")
+    assert compiled.artifact.object_code
