@@ -48,6 +48,9 @@ class Compiled:
         params = self.module.entry.parameters
         arg_buffers = []
         for p, a in zip(params, args):
+            a = np.asarray(a)
+            if a.dtype.kind == "c":  # an expanded complex parameter: (re, im) pairs
+                a = np.stack([a.real, a.imag], axis=-1)
             a = np.asarray(a, dtype=p.shape.element_type.np_dtype).reshape(p.shape.dims)
             buffer = _aligned(a.nbytes)
             buffer[:a.nbytes] = np.frombuffer(np.ascontiguousarray(a).tobytes(), np.uint8)

@@ -24,7 +24,7 @@ from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
 
 from .buffers import BufferView, ConstantPool, iteration_order
-from .elf_data import ElfData
+from .object_data import ObjectData
 from .codegen import CodeGen
 from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
@@ -62,7 +62,7 @@ class EntryEmitter:
     task = None
 
     def __init__(self, llvm_module: ir.Module, module: Module, assignment, target: TargetInfo,
-                 outside: ElfData | None = None, threads: int = 1):
+                 outside: ObjectData | None = None, threads: int = 1):
         self.threads = threads
         self.llvm_module = llvm_module
         self.module = module
