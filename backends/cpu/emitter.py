@@ -297,7 +297,8 @@ def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     row and vectorizes.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
-    loops body(index) over that row (output fusion applies its epilogue there).
+    loops body(index) over that row (output fusion applies its epilogue there). The GEMM
+    instead applies it to each finished tile through after_row.apply (gemm.emit_gemm).
     """
     if emit_gemm(em, inst, after_row):  # packed panels and a register-blocked kernel
         return

@@ -24,9 +24,12 @@ materializer, unchanged, straight into the fusion's output buffer, through a
   fused producers as it goes (input fusion);
 - the hero itself lives in the fusion's buffer.
 
-The epilogue is then applied in place, element i of the root from element i of the hero:
-for a dot or a convolution, after each output row's accumulation (while the row is in
-cache); for other heroes, in a second loop nest over the output in the same kernel.
+The epilogue (`Epilogue`) computes element i of the root from element i of the hero: for
+a dot or a convolution on the packed GEMM, on each finished micro-tile while it is still
+in registers (the hero's element is a register value, never stored); for the direct
+loops of other dots and convolutions, in place after each output row's accumulation
+(while the row is in cache); for other heroes, in a second loop nest over the output in
+the same kernel.
 """
 
 from __future__ import annotations
@@ -146,6 +149,37 @@ class FusionScope:
         return None  # generated from its operands
 
 
+class Epilogue:
+    """The elementwise tail of a hero fusion: the root's element i from the hero's element
+    i (and the fusion's other operands), stored in the fusion's output `out`.
+
+    Two ways to run it: called as after_row(for_each), it recomputes the elements of a
+    finished part of the output, reading the hero from `out`; `apply(index, value)` takes
+    the hero's element as a register value instead (the GEMM's micro-tile, before it is
+    ever stored), so nothing is read back from `out`.
+    """
+
+    def __init__(self, scope: FusionScope, hero: Instruction, root: Instruction,
+                 out: BufferView):
+        self.scope, self.hero, self.root, self.out = scope, hero, root, out
+
+    def __call__(self, for_each: ForEach) -> None:
+        scope = self.scope
+        for_each(lambda index: self.out.store(index, scope.elemental.value(self.root, index)))
+
+    def apply(self, index: list, hero_value: ir.Value) -> None:
+        """out[index] = the root's element at `index`, the hero's being `hero_value`."""
+        scope = self.scope
+
+        def source(inst: Instruction):
+            if inst is self.hero:
+                return lambda _index: hero_value
+            return scope._source(inst)
+
+        elemental = ElementalEmitter(scope.cg, scope.constants, source)
+        self.out.store(index, elemental.value(self.root, index))
+
+
 def _buffer_key(em: EntryEmitter, inst: Instruction):
     """What identifies `inst`'s buffer (equal for values sharing one in place); None for
     constants, which the kernel reads from their globals."""
@@ -250,10 +284,7 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     out = scope.view(fusion)  # in the fusion's layout, which layout assignment may choose
     scope.place(hero, out)
     root = computation.root
-    epilogue = None
-    if root is not hero:
-        def epilogue(for_each: ForEach) -> None:
-            for_each(lambda index: out.store(index, scope.elemental.value(root, index)))
+    epilogue = None if root is hero else Epilogue(scope, hero, root, out)
 
     row_emitter = ROW_EMITTERS.get(hero.opcode)
     if row_emitter is not None:
