@@ -468,31 +468,49 @@ def _exponent(o: FloatOps, a):
     return o.b.sub(o.b.lshr(bits, ir.Constant(I64, 52)), ir.Constant(I64, 1023))
 
 
+#: fmod of f32 operands: bits of quotient taken per step (q < 2**29 and 24-bit y make
+#: q * y exact in f64), and the steps that cover the largest exponent gap (2**127 / 2**-149).
+_FMOD_STEP_BITS, _FMOD_F32_STEPS = 28, 10
+
+
+def _fmod_f32(o: FloatOps, ax, ay):
+    """|x| mod |y| for f32 magnitudes widened to f64, exactly and without a division per
+    step: step k subtracts round(r / s) * s with s = |y| * 2**g, g falling by 28 from the
+    exponent gap to 0. Each product q * s is exact (q < 2**29, s has 24 bits) and so is
+    each difference (the result is a multiple of s's ulp below 2 s); r / s is r times the
+    reciprocal of |y| scaled by 2**-g, one rounding off, so q may be one too big: a
+    negative r gets s back."""
+    b = o.b
+    zero, step = ir.Constant(I64, 0), ir.Constant(I64, _FMOD_STEP_BITS)
+    inverse = o.div(o.c(1.0), ay)
+    gap = b.sub(_exponent(o, ax), _exponent(o, ay))
+    r = ax
+    for _ in range(_FMOD_F32_STEPS):
+        gap = b.sub(gap, step)
+        gap = b.select(b.icmp_signed(">", gap, zero), gap, zero)
+        scaled = o.mul(ay, o.pow2(gap))
+        q = o.round_to_int(o.mul(r, o.mul(inverse, o.pow2(b.sub(zero, gap)))))
+        r = o.sub(r, o.mul(q, scaled))
+        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, scaled), r)
+    return r
+
+
 def fmod(cg: CodeGen, x, y, precision: Precision):
     """C's fmod (result has the sign of x).
 
-    For f32 operands (widened to f64) it is exact: each step subtracts a multiple q < 2^28
-    of y * 2^k, which f64 represents exactly, cutting the exponent gap by 27 bits; 11
-    steps cover the whole f32 range. For f64 operands one step is taken, exact while
-    |x / y| < 2^53 / ulp-ish (large quotients lose accuracy).
+    For f32 operands (widened to f64) it is exact (_fmod_f32). For f64 operands one step
+    is taken, exact while |x / y| < 2^53 / ulp-ish (large quotients lose accuracy).
     """
-    o, b = FloatOps(cg), cg.builder
+    o = FloatOps(cg)
     ax, ay = o.fabs(x), o.fabs(y)
-    steps = 11 if precision is Precision.F32 else 1
-    r = ax
-    for _ in range(steps):
-        gap = b.sub(b.sub(_exponent(o, o.sel(o.gt(r, ay), r, ay)), _exponent(o, ay)),
-                    ir.Constant(I64, 27))
-        if precision is Precision.F32:
-            scaled = o.mul(ay, o.pow2(b.select(b.icmp_signed(">", gap, ir.Constant(I64, 0)), gap,
-                                               ir.Constant(I64, 0))))
-        else:
-            scaled = ay
-        q = _floor(o, o.div(r, scaled))
-        r = o.sub(r, o.mul(q, scaled))
+    if precision is Precision.F32:
+        r = _fmod_f32(o, ax, ay)
+    else:
+        q = _floor(o, o.div(ax, ay))
+        r = o.sub(ax, o.mul(q, ay))
         # The division may round q one off either way.
-        r = o.sel(o.ge(r, scaled), o.sub(r, scaled), r)
-        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, scaled), r)
+        r = o.sel(o.ge(r, ay), o.sub(r, ay), r)
+        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, ay), r)
     result = o.copysign(r, x)
     result = o.sel(o.b.or_(o.isinf(x), o.eq(y, o.c(0.0))), o.c(math.nan), result)
     result = o.sel(o.b.and_(o.isinf(y), o.isfinite(x)), x, result)
