@@ -8,6 +8,8 @@ result (subnormal results in ulps of the smallest subnormal).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from aotc.backends.cpu.math_f32 import FUNCTIONS, ULP_BOUNDS
@@ -19,9 +21,14 @@ def _logistic(x):
         return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x)))
 
 
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
 #: opcode -> float64 reference
 REFERENCES = {"exponential": np.exp, "exponential-minus-one": np.expm1, "log": np.log,
-              "log-plus-one": np.log1p, "tanh": np.tanh, "logistic": _logistic}
+              "log-plus-one": np.log1p, "tanh": np.tanh, "logistic": _logistic,
+              "erf": _erf}
 OPCODES = list(FUNCTIONS)
 assert set(OPCODES) == set(REFERENCES) == set(ULP_BOUNDS)
 

@@ -1,7 +1,7 @@
 """Transcendental functions emitted inline as LLVM IR, so objects never call libm.
 
 Every function here takes and returns f64 values. f16 operands, and f32 operands of the
-functions math_f32.py does not have in f32 (erf, the trigonometry, power, ...), are widened
+functions math_f32.py does not have in f32 (the trigonometry, power, fmod, ...), are widened
 to f64, computed with shorter polynomials (`Precision.F32`, still ~1e-9 relative before the
 final rounding) and rounded once, which makes them within an ulp or so of correctly
 rounded; f64 gets full-length polynomials (a few ulp). The code is branch-free (selects, not
@@ -360,35 +360,49 @@ def _hermite(n: int, x: Fraction) -> Fraction:
 
 
 @lru_cache(maxsize=None)
-def _erf_table() -> list[list[float]]:
-    """Taylor coefficients of erf around the centre of each interval.
+def erf_taylor_table(intervals: int, degree: int) -> tuple[tuple[float, ...], ...]:
+    """Taylor coefficients of erf around the centre of each interval [j, j+1) * _ERF_STEP.
 
     d^k/dx^k erf(x) = 2/sqrt(pi) * (-1)^(k-1) * H_{k-1}(x) * exp(-x^2) for k >= 1.
     """
     table = []
-    for j in range(_ERF_INTERVALS):
+    for j in range(intervals):
         centre = Fraction(2 * j + 1, 8)
         weight = 2.0 / float(SQRT_PI) * math.exp(-float(centre * centre))
         row = [math.erf(float(centre))]
-        for k in range(1, _ERF_DEGREE + 1):
+        for k in range(1, degree + 1):
             derivative = (-1) ** (k - 1) * float(_hermite(k - 1, centre))
             row.append(weight * derivative / math.factorial(k))
-        table.append(row)
-    return table
+        table.append(tuple(row))
+    return tuple(table)
 
 
-def _erf_table_global(cg: CodeGen) -> ir.GlobalVariable:
-    name = "aotc.erf_taylor_table"
+def table_global(cg: CodeGen, name: str, ty: ir.Type, rows) -> ir.GlobalVariable:
+    """A private constant [rows][columns] array of `ty` in the module (made once per name)."""
     if name in cg.module.globals:
         return cg.module.globals[name]
-    row_type = ir.ArrayType(F64, _ERF_DEGREE + 1)
-    table_type = ir.ArrayType(row_type, _ERF_INTERVALS)
+    row_type = ir.ArrayType(ty, len(rows[0]))
+    table_type = ir.ArrayType(row_type, len(rows))
     table = ir.GlobalVariable(cg.module, table_type, name=name)
-    table.initializer = ir.Constant(table_type, [ir.Constant(row_type, row) for row in _erf_table()])
+    table.initializer = ir.Constant(table_type, [ir.Constant(row_type, list(row)) for row in rows])
     table.global_constant = True
     table.linkage = "private"
     table.align = 64
     return table
+
+
+def table_polynomial(o: FloatOps, table: ir.GlobalVariable, row, h):
+    """Horner's scheme in h with the coefficients of table[row] (row: an i64 index)."""
+    b = o.b
+    columns = table.value_type.element.count
+    zero = ir.Constant(ir.IntType(32), 0)
+    acc = None
+    for k in reversed(range(columns)):
+        slot = b.gep(table, [zero, row, ir.Constant(ir.IntType(32), k)], inbounds=True,
+                     source_etype=table.value_type)
+        coefficient = b.load(slot, typ=o.ty)
+        acc = coefficient if acc is None else o.add(o.mul(acc, h), coefficient)
+    return acc
 
 
 def erf(cg: CodeGen, x, precision: Precision):
@@ -405,17 +419,9 @@ def erf(cg: CodeGen, x, precision: Precision):
     scaled = o.sel(o.lt(scaled, o.c(_ERF_INTERVALS - 0.5)), scaled, o.c(_ERF_INTERVALS - 0.5))
     j = b.fptosi(scaled, I64)
     centre = o.mul(o.add(b.sitofp(j, F64), o.c(0.5)), o.c(_ERF_STEP))
-    h = o.sub(a, centre)
-    table = _erf_table_global(cg)
-    row_type = table.value_type.element
-    zero = ir.Constant(ir.IntType(32), 0)
-    acc = None
-    for k in reversed(range(_ERF_DEGREE + 1)):
-        slot = b.gep(table, [zero, j, ir.Constant(ir.IntType(32), k)], inbounds=True,
-                     source_etype=table.value_type)
-        coefficient = b.load(slot, typ=F64)
-        acc = coefficient if acc is None else o.add(o.mul(acc, h), coefficient)
-    del row_type
+    table = table_global(cg, "aotc.erf_taylor_table", F64,
+                         erf_taylor_table(_ERF_INTERVALS, _ERF_DEGREE))
+    acc = table_polynomial(o, table, j, o.sub(a, centre))
     result = o.sel(o.lt(a, o.c(_ERF_STEP)), near_zero, acc)
     result = o.sel(o.ge(a, o.c(6.0)), o.c(1.0), result)
     return o.copysign(result, x)  # NaN stays NaN
