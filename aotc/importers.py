@@ -3,10 +3,11 @@
     GraphDef + Config       prune, lower (frontend/prune.py, frontend/lower.py)
     SavedModel directory    a signature as GraphDef + Config (frontend/saved_model.py),
                             then as above, frozen variables lowered as their saved values
-    HLO text (*.hlo)        parsed (frontend/hlo_import.py): parameters in, root tuple out
+    HLO text                parsed (frontend/hlo_import.py): parameters in, root tuple out
 
 `import_model` picks the importer from the input: a directory is a SavedModel, a file
-named `*.hlo` is HLO text, anything else a GraphDef (which needs a Config). The SavedModel
+named `*.hlo` or starting with `HloModule ` is HLO text, anything else a GraphDef (which
+needs a Config). The SavedModel
 options (`--signature_def_key`, `--tag_set`, `--variables_to_feed`, `--checkpoint_path`)
 apply to SavedModels only, and giving one for another input is an error.
 """
@@ -32,6 +33,8 @@ SAVED_MODEL_OPTIONS = ("signature_def_key", "tag_set", "variables_to_feed", "che
                        "saved_model_cli_names")
 
 HLO_SUFFIX = ".hlo"
+HLO_HEADER = b"HloModule "
+HLO_SNIFF_BYTES = 4096
 
 
 @dataclass
@@ -78,7 +81,18 @@ def import_model(graph, config, options: CompileOptions) -> Imported:
 
 
 def _is_hlo(graph) -> bool:
-    return isinstance(graph, (str, os.PathLike)) and os.fspath(graph).endswith(HLO_SUFFIX)
+    """A path named `*.hlo`, or a file whose text starts with XLA's `HloModule` header
+    (JAX's and TF's dumps are often saved as .txt)."""
+    if not isinstance(graph, (str, os.PathLike)):
+        return False
+    if os.fspath(graph).endswith(HLO_SUFFIX):
+        return True
+    try:
+        with open(graph, "rb") as f:
+            head = f.read(HLO_SNIFF_BYTES)
+    except OSError:
+        return False  # the GraphDef reader reports the unreadable path
+    return head.lstrip().startswith(HLO_HEADER)
 
 
 def _from_subgraph(subgraph: Subgraph, module: Module, variables) -> Imported:

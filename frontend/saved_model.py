@@ -23,7 +23,9 @@ Where a variable's value is saved: TF2 SavedModels capture variables as trailing
 of the signature's StatefulPartitionedCall; the object graph's concrete function lists
 which object each captured input is (`bound_inputs`), and walking the object graph and the
 checkpoint's own object graph (`_CHECKPOINTABLE_OBJECT_GRAPH`) together by child name
-gives that object's checkpoint key. TF1 SavedModels save a variable under its node name.
+gives that object's checkpoint key. TF1 SavedModels say it in their saver's restore op
+(the key, and for a part of a partitioned variable its slice of the saved tensor); graphs
+without one are looked up by variable node name.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .graph import GraphDef, numpy_dtype, shape_from_proto
 from .prune import parse_input
 from .proto import aotc_saved_model_pb2, aotc_tf2xla_pb2, aotc_trackable_object_graph_pb2
 from .tensor_bundle import TensorBundle
+from .tensor_slices import parse_slice_spec
 
 __all__ = ["SavedModelError", "SavedModelGraph", "load_saved_model", "is_saved_model",
            "NAMINGS"]
@@ -363,16 +366,23 @@ class _Checkpoint:
         self.bundle = TensorBundle(self.prefix)
         self.meta_graph = meta_graph
         self._keys = self._object_keys() if _OBJECT_GRAPH_KEY in self.bundle else {}
+        self._restored = _restored_slices(meta_graph.graph_def)
 
     def value_of(self, node) -> np.ndarray:
-        key = self._keys.get(node.name)
-        if key is None:  # TF1: saved under the variable's name
+        key, region = self._keys.get(node.name), None
+        if key is None and node.name in self._restored:  # TF1: as the saver restores it
+            key, spec = self._restored[node.name]
+            try:
+                region = parse_slice_spec(spec)[1]
+            except ValueError as e:
+                raise SavedModelError(f"variable '{node.name}': the restore op's {e}") from None
+        if key is None:  # TF1 graphs without a saver: saved under the variable's name
             shared = node.attr["shared_name"].s.decode() if "shared_name" in node.attr else ""
             key = next((k for k in (node.name, shared) if k and k in self.bundle), None)
         if key is None:
             raise SavedModelError(f"variable '{node.name}' ({node.op}) has no saved value in "
                                   f"checkpoint '{self.prefix}'")
-        value = self.bundle.read(key)
+        value = self.bundle.read(key, region)
         dtype = numpy_dtype(node.attr["dtype"].type, f"variable '{node.name}'")
         shape = shape_from_proto(node.attr["shape"].shape) if "shape" in node.attr else None
         if not isinstance(value, np.ndarray) or value.dtype != dtype or (
@@ -403,6 +413,37 @@ class _Checkpoint:
                 if object_id in keys_by_object:
                     keys[parse_input(text)[0].node_name] = keys_by_object[object_id]
         return keys
+
+
+def _restored_slices(graph) -> dict[str, tuple[str, str]]:
+    """Variable node name -> (checkpoint key, shape-and-slice spec), as the TF1 saver's
+    RestoreV2 ops restore them: output k of a RestoreV2 (through Identity nodes) is
+    assigned to the variable, and entry k of its `tensor_names` and `shape_and_slices`
+    constants says what is read. This is how a part of a partitioned variable (`w/part_1`)
+    finds its slice of the saved tensor `w`."""
+    nodes = {n.name: n for n in graph.node}
+
+    def strings(text: str) -> list[str]:
+        const = nodes.get(parse_input(text)[0].node_name)
+        if const is None or const.op != "Const":
+            return []
+        return [v.decode("utf-8", "replace") for v in const.attr["value"].tensor.string_val]
+
+    restored = {}
+    for node in graph.node:
+        if node.op not in ("Assign", "AssignVariableOp") or len(node.input) < 2:
+            continue
+        source, _ = parse_input(node.input[1])
+        while source.node_name in nodes and nodes[source.node_name].op == "Identity":
+            source, _ = parse_input(nodes[source.node_name].input[0])
+        restore = nodes.get(source.node_name)
+        if restore is None or restore.op != "RestoreV2" or len(restore.input) < 3:
+            continue
+        names, specs = strings(restore.input[1]), strings(restore.input[2])
+        k = source.output_index
+        if k < len(names) and len(names) == len(specs):
+            restored[parse_input(node.input[0])[0].node_name] = (names[k], specs[k])
+    return restored
 
 
 def _match_objects(saved, checkpoint) -> dict[int, str]:

@@ -34,6 +34,7 @@ import numpy as np
 from .errors import FrontendError
 from .graph import numpy_dtype, shape_from_proto
 from .proto import aotc_tensor_bundle_pb2, aotc_types_pb2
+from .tensor_slices import Region, slice_key
 
 __all__ = ["BundleError", "TensorBundle", "crc32c", "read_table"]
 
@@ -210,13 +211,17 @@ class TensorBundle:
     def __init__(self, prefix: str | os.PathLike):
         self.prefix = os.fspath(prefix)
         self._entries: dict[str, aotc_tensor_bundle_pb2.BundleEntryProto] = {}
+        self._slices: dict[bytes, aotc_tensor_bundle_pb2.BundleEntryProto] = {}
         header = None
         for key, value in read_table(self.prefix + ".index"):
             if key == b"":
                 header = aotc_tensor_bundle_pb2.BundleHeaderProto.FromString(value)
                 continue
-            self._entries[key.decode("utf-8", "replace")] = (
-                aotc_tensor_bundle_pb2.BundleEntryProto.FromString(value))
+            entry = aotc_tensor_bundle_pb2.BundleEntryProto.FromString(value)
+            if key.startswith(b"\x00"):  # a slice of a partitioned tensor (tensor_slices.py)
+                self._slices[key] = entry
+            else:
+                self._entries[key.decode("utf-8", "replace")] = entry
         if header is None:
             raise BundleError(f"'{self.prefix}.index' has no bundle header")
         self.num_shards = header.num_shards
@@ -230,20 +235,58 @@ class TensorBundle:
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 
-    def read(self, key: str):
-        """The value saved under `key`: an ndarray, or bytes / a list of bytes for strings."""
+    def read(self, key: str, region: Region | None = None):
+        """The value saved under `key`: an ndarray, or bytes / a list of bytes for strings;
+        for an ndarray, only `region` of it when given (a part of a partitioned variable).
+        A tensor saved in slices is put together from the slices that cover what is read."""
         entry = self._entries.get(key)
         if entry is None:
             raise BundleError(f"checkpoint '{self.prefix}' has no tensor '{key}'")
         what = f"tensor '{key}' of checkpoint '{self.prefix}'"
+        shape = shape_from_proto(entry.shape) or ()
+        if region is not None and (len(region.starts) != len(shape) or any(
+                s + n > d for s, n, d in zip(region.starts, region.lengths, shape))):
+            raise BundleError(f"{what} has shape {list(shape)}, which the slice "
+                              f"{list(zip(region.starts, region.lengths))} does not fit")
         if entry.slices:
-            raise BundleError(f"{what} is saved in slices (a partitioned variable), which "
-                              "aotc does not read")
+            return self._assemble(key, entry, region or Region.whole(shape), what)
+        value = self._decode(entry, what)
+        if region is None:
+            return value
+        if not isinstance(value, np.ndarray):
+            raise BundleError(f"{what} is a string tensor; aotc reads no slices of those")
+        return value[region.within(Region.whole(shape))]
+
+    def _assemble(self, key: str, entry, region: Region, what: str) -> np.ndarray:
+        """`region` of a tensor saved in slices: each saved slice's overlap copied in."""
+        shape = shape_from_proto(entry.shape) or ()
+        out = np.zeros(region.lengths, numpy_dtype(entry.dtype, what))
+        covered = 0
+        for extents in entry.slices:
+            saved = Region.from_extents(extents.extent, shape)
+            overlap = saved.intersect(region)
+            if overlap is None:
+                continue
+            part = self._slices.get(slice_key(key, extents.extent))
+            if part is None:
+                raise BundleError(f"{what}: the data of its slice "
+                                  f"{list(zip(saved.starts, saved.lengths))} is missing")
+            value = self._decode(part, what, saved.lengths)
+            out[overlap.within(region)] = value[overlap.within(saved)]
+            covered += math.prod(overlap.lengths)
+        if covered != math.prod(region.lengths):
+            raise BundleError(f"{what}: its saved slices do not cover "
+                              f"{list(zip(region.starts, region.lengths))} exactly once")
+        return out
+
+    def _decode(self, entry, what: str, shape=None):
+        """The value of a data-holding entry (`shape` for a slice's, whose entry has none)."""
         shard = self._shard(entry.shard_id, what)
         data = shard[entry.offset:entry.offset + entry.size]
         if entry.offset < 0 or len(data) != entry.size:
             raise BundleError(f"{what}: the data shard is truncated")
-        shape = shape_from_proto(entry.shape) or ()
+        if shape is None:
+            shape = shape_from_proto(entry.shape) or ()
         if entry.dtype == aotc_types_pb2.DT_STRING:
             values, checksum = _strings(data, shape, what)
         else:

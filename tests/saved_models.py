@@ -23,8 +23,9 @@ class SavedModelCase:
 
 def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
     """Write the test SavedModels under `root`: a Keras MLP (tf.saved_model.save), a
-    Keras model with batch normalization (model.export), a tf.Module with two signatures and dict outputs (one assigns a variable), and a TF1
-    SavedModel with a reference and a resource variable."""
+    Keras model with batch normalization (model.export), a tf.Module with two signatures and
+    dict outputs (one assigns a variable), a TF1 SavedModel with a reference and a resource
+    variable, and a TF1 SavedModel with partitioned variables."""
     import tensorflow as tf
 
     rng = np.random.default_rng(7)
@@ -128,4 +129,35 @@ def make_saved_models(root: Path) -> dict[str, SavedModelCase]:
             case.inputs["serving_default"] = {"x": value}
             case.outputs["serving_default"] = {"y": session.run(y, {x: value})}
     cases["tf1"] = case
+
+    # Partitioned variables: each part restores its slice of one saved tensor (starts past
+    # 63 take the multi-byte form of the slice keys' signed numbers).
+    case = SavedModelCase(root / "tf1_partitioned")
+    graph = tf.Graph()
+    with graph.as_default():
+        ids = tf.compat.v1.placeholder(tf.int32, [5], name="ids")
+        x = tf.compat.v1.placeholder(tf.float32, [5, 3], name="x")
+        embedding = tf.compat.v1.get_variable(
+            "embedding", shape=(150, 3),
+            initializer=tf.compat.v1.random_normal_initializer(seed=1), partitioner=tf.compat.v1.fixed_size_partitioner(3), use_resource=False)
+        w = tf.compat.v1.get_variable(
+            "w", shape=(3, 4), initializer=tf.compat.v1.random_normal_initializer(seed=2),
+            partitioner=tf.compat.v1.fixed_size_partitioner(2, axis=1), use_resource=True)
+        # (embedding_lookup would partition the ids by value: a data-dependent shape.)
+        rows = tf.gather(tf.concat(list(embedding), 0), ids)
+        y = tf.matmul(rows * x, tf.concat(list(w), 1))
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(case.path))
+            signature = tf.compat.v1.saved_model.predict_signature_def(
+                {"ids": ids, "x": x}, {"y": y})
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save()
+            feeds = {"ids": rng.integers(0, 150, 5).astype(np.int32),
+                     "x": rng.standard_normal((5, 3)).astype(np.float32)}
+            case.inputs["serving_default"] = feeds
+            case.outputs["serving_default"] = {
+                "y": session.run(y, {ids: feeds["ids"], x: feeds["x"]})}
+    cases["tf1_partitioned"] = case
     return cases

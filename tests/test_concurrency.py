@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,7 +21,6 @@ from zoo import BUILDERS, run_harness
 THREADS, ITERATIONS = 8, 200
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_instances_in_threads(zoo, name, tmp_path):
     model = zoo[name]

@@ -221,6 +221,16 @@ def test_cli(tmp_path):
     np.testing.assert_allclose(aotc.load(tmp_path / "out")(*args), want, rtol=RTOL, atol=ATOL)
 
 
+def test_cli_reads_hlo_text_by_its_header(tmp_path):
+    # JAX's and TF's dumps are often saved as .txt: the `HloModule` header tells.
+    module = tmp_path / "softmax.txt"
+    module.write_text("\n" + (DATA / "jax_softmax.hlo").read_text())
+    proc = run_aotc("compile", module, "--cpp_class", "ns::Softmax", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    args, (want,) = reference("jax_softmax")
+    np.testing.assert_allclose(aotc.load(tmp_path / "out")(*args), want, rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--signature_def_key", "k"], "--signature_def_key applies to SavedModel directories only"),
     ([DATA / "jax_mlp.npz"], "is HLO text, which takes no Config"),

@@ -17,7 +17,6 @@ that each kind of access is caught by the same harness.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -29,7 +28,6 @@ from aotc.runtime.program import Program, TensorSpec
 from conftest import ROOT
 from zoo import BUILDERS, build_harness, harness_process, run_harness
 
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))

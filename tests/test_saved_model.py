@@ -21,6 +21,7 @@ from aotc.frontend.lower import lower
 from aotc.frontend.prune import prune
 from aotc.frontend.saved_model import load_saved_model
 from aotc.frontend.tensor_bundle import BundleError, TensorBundle, crc32c
+from aotc.frontend.tensor_slices import Region, parse_slice_spec
 from aotc.hlo.evaluation import evaluate
 from aotc.hlo.verifier import verify
 from conftest import ROOT, build_cpp, run_aotc, run_program
@@ -69,7 +70,8 @@ def test_crc32c_of_large_data_matches_small_steps(size):
     assert crc32c(data[size // 3:], crc32c(data[:size // 3])) == crc
 
 
-@pytest.mark.parametrize("name", ["keras", "keras_export", "keras_lstm", "module", "tf1"])
+@pytest.mark.parametrize("name", ["keras", "keras_export", "keras_lstm", "module", "tf1",
+                                  "tf1_partitioned"])
 def test_bundle_matches_tensorflow(saved, name):
     import tensorflow as tf
 
@@ -84,6 +86,31 @@ def test_bundle_matches_tensorflow(saved, name):
             assert value == reader.get_tensor(key)
         else:
             np.testing.assert_array_equal(value, reader.get_tensor(key))
+
+
+def test_bundle_reads_regions_across_saved_slices(saved):
+    # embedding [150, 3] is saved as rows 0-49, 50-99, 100-149; read 40-109 (three slices).
+    import tensorflow as tf
+
+    prefix = str(saved["tf1_partitioned"].path / "variables" / "variables")
+    want = tf.train.load_checkpoint(prefix).get_tensor("embedding")
+    bundle = TensorBundle(prefix)
+    np.testing.assert_array_equal(bundle.read("embedding", Region((40, 1), (70, 2))),
+                                  want[40:110, 1:3])
+    shape, region = parse_slice_spec("150 3 100,50:-")
+    assert shape == (150, 3) and region == Region((100, 0), (50, 3))
+    with pytest.raises(BundleError, match=r"does not fit"):
+        bundle.read("embedding", Region((140, 0), (20, 3)))
+
+
+def test_bundle_names_a_missing_slice(saved, tmp_path):
+    target = tmp_path / "variables"
+    shutil.copytree(saved["tf1_partitioned"].path / "variables", target)
+    bundle = TensorBundle(target / "variables")
+    bundle._slices.pop(max(bundle._slices))  # as if the index had lost one slice's entry
+    with pytest.raises(BundleError, match="the data of its slice .* is missing"):
+        for key in bundle.keys():
+            bundle.read(key)
 
 
 def _copy_bundle(saved, tmp_path):
@@ -175,7 +202,7 @@ def test_saved_model_cli_names(saved):
 @pytest.mark.parametrize("name, signature", [
     ("keras", "serving_default"), ("keras_export", "serving_default"), ("keras_lstm", "serving_default"),
     ("module", "affine"),
-    ("tf1", "serving_default")])
+    ("tf1", "serving_default"), ("tf1_partitioned", "serving_default")])
 def test_frozen_signature_matches_tensorflow(saved, name, signature):
     case = saved[name]
     imported = load_saved_model(case.path, signature)
@@ -269,7 +296,8 @@ def compiled(saved, tmp_path_factory):
               "keras_export": ("serving_default", "models::KerasExport"),
               "keras_lstm": ("serving_default", "models::KerasLstm"),
               "module": ("affine", "models::Affine"),
-              "tf1": ("serving_default", "models::Tf1")}
+              "tf1": ("serving_default", "models::Tf1"),
+              "tf1_partitioned": ("serving_default", "models::Tf1Partitioned")}
     return {name: aotc.compile(saved[name].path, out_dir=root / name, cpp_class=cls,
                                signature_def_key=signature)
             for name, (signature, cls) in builds.items()}
@@ -278,7 +306,7 @@ def compiled(saved, tmp_path_factory):
 @pytest.mark.parametrize("name, signature", [
     ("keras", "serving_default"), ("keras_export", "serving_default"), ("keras_lstm", "serving_default"),
     ("module", "affine"),
-    ("tf1", "serving_default")])
+    ("tf1", "serving_default"), ("tf1_partitioned", "serving_default")])
 def test_compiled_signature_matches_tensorflow(saved, compiled, name, signature):
     case, artifact = saved[name], compiled[name]
     program = artifact.program

@@ -148,33 +148,42 @@ def _materialize_dynamic_update_slice(em: EntryEmitter, inst: Instruction) -> No
     em.cg.loop_nest(list(update.shape.dims), iteration_order(update.shape), write, name="u")
 
 
+def scatter_target(cg, e: ElementalEmitter, inst: Instruction, u_index):
+    """The operand index that update element `u_index` of scatter `inst` lands on, and an
+    i1 that is false when its window does not fit in the operand (XLA then skips it).
+
+    Both backends' scatters share this index arithmetic; only the read-modify-write of
+    the output differs (a plain load/store on the CPU, an atomic on a GPU)."""
+    b = cg.builder
+    operand, indices, updates = inst.operands
+    attrs = inst.attrs
+    rank = operand.shape.rank
+    window = scatter_window_sizes(attrs, rank, updates.shape.dims)
+    batch_index = [u_index[d] for d in scatter_update_scatter_dims(attrs, updates.shape.rank)]
+    target = [int_const(0)] * rank
+    valid = cg.bool_const(True)
+    for k, d in enumerate(attrs["scatter_dims_to_operand_dims"]):
+        start = index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
+        # 0 <= start <= dim - window, as one unsigned compare (negatives wrap high).
+        fits = b.icmp_unsigned("<=", start, int_const(operand.shape.dims[d] - window[d]))
+        valid = b.and_(valid, fits)
+        target[d] = start
+    for d, u in zip(scatter_window_operand_dims(attrs, rank), attrs["update_window_dims"]):
+        target[d] = b.add(target[d], u_index[u])
+    return target, valid
+
+
 @materializer("scatter")
 def _materialize_scatter(em: EntryEmitter, inst: Instruction) -> None:
     b = em.cg.builder
     e = em.elemental
-    operand, indices, updates = inst.operands
-    attrs = inst.attrs
+    operand, _, updates = inst.operands
     _copy_operand(em, inst, operand)
     out = em.view(inst)
-    rank = operand.shape.rank
-    window = scatter_window_sizes(attrs, rank, updates.shape.dims)
-    scatter_dims = scatter_update_scatter_dims(attrs, updates.shape.rank)
-    window_dims = scatter_window_operand_dims(attrs, rank)
     combine = inst.to_apply()
 
     def update_one(u_index):
-        batch_index = [u_index[d] for d in scatter_dims]
-        starts = [int_const(0)] * rank
-        valid = em.cg.bool_const(True)
-        for k, d in enumerate(attrs["scatter_dims_to_operand_dims"]):
-            start = index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
-            # 0 <= start <= dim - window, as one unsigned compare (negatives wrap high).
-            fits = b.icmp_unsigned("<=", start, int_const(operand.shape.dims[d] - window[d]))
-            valid = b.and_(valid, fits)
-            starts[d] = start
-        target = list(starts)
-        for d, u in zip(window_dims, attrs["update_window_dims"]):
-            target[d] = b.add(starts[d], u_index[u])
+        target, valid = scatter_target(em.cg, e, inst, u_index)
         value = e.value(updates, u_index)
         # Everything above is computed unconditionally; only the read-modify-write of the
         # output (whose address is valid only for a valid window) is guarded.

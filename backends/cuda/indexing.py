@@ -14,12 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aotc.backends.cpu.emitter import materialize
-from aotc.backends.cpu.indexing import index_vector_element
-from aotc.backends.cpu.llvm_types import int_const
+from aotc.backends.cpu.indexing import scatter_target
 from aotc.backends.cpu.sort import SortEmitter
 from aotc.hlo import Instruction
-from aotc.hlo.indexing import (scatter_update_scatter_dims, scatter_window_operand_dims,
-                               scatter_window_sizes)
 
 from .kernel_emitter import KernelEmitter, kernel_rule
 
@@ -35,35 +32,19 @@ def _copy_kernel(em: KernelEmitter, inst: Instruction, target, operand: Instruct
 
 @kernel_rule("scatter")
 def scatter_kernel(em: KernelEmitter, inst: Instruction) -> None:
-    operand, indices, updates = inst.operands
+    operand, _, updates = inst.operands
     if inst.shape.element_type.bits not in (32, 64):
         serial_kernel_from_cpu(em, inst)
         return
     _copy_kernel(em, inst, lambda: em.view(inst), operand)
-    attrs = inst.attrs
-    rank = operand.shape.rank
-    window = scatter_window_sizes(attrs, rank, updates.shape.dims)
-    scatter_dims = scatter_update_scatter_dims(attrs, updates.shape.rank)
-    window_dims = scatter_window_operand_dims(attrs, rank)
     combine = inst.to_apply()
 
     def update_one(u_index):
-        b, e = em.cg.builder, em.elemental
-        out = em.view(inst)
-        batch_index = [u_index[d] for d in scatter_dims]
-        target = [int_const(0)] * rank
-        valid = em.cg.bool_const(True)
-        for k, d in enumerate(attrs["scatter_dims_to_operand_dims"]):
-            start = index_vector_element(e, indices, attrs["index_vector_dim"], batch_index, k)
-            # 0 <= start <= dim - window, as one unsigned compare (negatives wrap high).
-            fits = b.icmp_unsigned("<=", start, int_const(operand.shape.dims[d] - window[d]))
-            valid = b.and_(valid, fits)
-            target[d] = start
-        for d, u in zip(window_dims, attrs["update_window_dims"]):
-            target[d] = b.add(target[d], u_index[u])
+        e = em.elemental
+        target, valid = scatter_target(em.cg, e, inst, u_index)
         value = e.value(updates, u_index)
-        with b.if_then(valid):
-            em.hooks.atomic_combine(out.address(target), value,
+        with em.cg.builder.if_then(valid):
+            em.hooks.atomic_combine(em.view(inst).address(target), value,
                                     lambda old, new: e.apply(combine, [old, new])[0])
 
     em.elementwise_kernel(inst, updates.shape, update_one)
