@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small kernels side by side: aotc against tfcompile, onnxruntime and TFLite (part of `make bench`).
+"""Small kernels side by side: aotc against tfcompile, onnxruntime and TFLite (`make bench`).
 
 Each case is a tf.function over fixed-shape inputs (softmax, cumsum, layer norm, the
 small-tensor ops, a space/depth round trip, tfcompile's own tfadd graph). In one run, for
