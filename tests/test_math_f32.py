@@ -72,3 +72,30 @@ def test_remainder_is_exact():
         expected = np.fmod(x, y)
     same = (got.view(np.uint32) == expected.view(np.uint32)) | (np.isnan(got) & np.isnan(expected))
     assert same.all(), list(zip(x[~same][:5], y[~same][:5], got[~same][:5], expected[~same][:5]))
+
+
+def test_erfc_within_ulp_bound():
+    """Erfc of f32 operands, composed in f32 by the TensorFlow lowering
+    (frontend/ops/special_math.py: erfc_f32), on a million log-uniform inputs plus a
+    million uniform in [-12, 12] (both branches and the underflow), and the specials."""
+    import math
+
+    from aotc.frontend.ops.special_math import ERFC32_ULP_BOUND
+    from aotc.passes.pipeline import default_pipeline
+    from tf_graphs import lower_case, run_tf
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([log_uniform(N, rng), focused(N, rng, -12.0, 12.0)])
+    module = lower_case(run_tf(lambda p: tf.math.erfc(p), [x]))
+    default_pipeline().run(module)
+    (got,) = Compiled(module)(x)
+    errors = ulp_errors(got, x, "erfc", np.vectorize(math.erfc, otypes=[np.float64]))
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= ERFC32_ULP_BOUND, (
+        f"erfc({x[worst]!r}) = {got[worst]!r}: {errors[worst]:.2f} ulp")
+    specials = {0.0: 1.0, -0.0: 1.0, np.inf: 0.0, -np.inf: 2.0}
+    for value, expected in specials.items():
+        assert got[int(np.flatnonzero(x == value)[0])] == expected, value
+    assert np.isnan(got[int(np.flatnonzero(np.isnan(x))[0])])
