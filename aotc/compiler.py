@@ -81,13 +81,17 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
     # schedule that buffer assignment packs by. The pipeline verifies the imported module
     # before its first pass and the result after its last. One pipeline, so that --dump-hlo
     # numbers its files in one sequence; each stage times itself.
+    # The ABI is the imported module's signature: passes may change how values are held
+    # (complex values become (real, imaginary) pairs of floats, the same bytes).
+    result_types = [(p.shape.element_type, p.shape.dims) for p in module.entry.root.operands]
+    program_shape = _program_shape(module)
     stages = [default_pipeline().timed("optimize")]
     if backend.hlo_passes():
         stages.append(Pipeline(f"{backend.name}-passes", backend.hlo_passes()).timed("optimize"))
     stages.append(layout_and_schedule_pipeline().timed("layout+schedule"))
     Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
     with progress.stage("buffers"):
-        assignment = assign_buffers(module)
+        assignment = assign_buffers(module, scratch=backend.scratch_bytes)
     if options.dump_hlo:
         dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
 
@@ -99,8 +103,8 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
     args = [TensorSpec(name, node, _numpy_name(dtype), shape)
             for name, node, dtype, shape in imported.args]
     results = [
-        TensorSpec(name, node, _numpy_name(p.shape.element_type.np_dtype), p.shape.dims)
-        for (name, node), p in zip(imported.results, module.entry.root.operands)
+        TensorSpec(name, node, _numpy_name(element_type.np_dtype), dims)
+        for (name, node), (element_type, dims) in zip(imported.results, result_types)
     ]
     variables = _variable_specs(imported.variables, args, results)
     temp_bytes = assignment.temp_bytes
@@ -118,7 +122,7 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
         target=output.target,
         backend=backend.name,
         backend_info=dict(output.info),
-        program_shape=_program_shape(module),
+        program_shape=program_shape,
         gen_name_to_index=options.gen_name_to_index,
         gen_program_shape=options.gen_program_shape,
     )

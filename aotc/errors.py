@@ -6,6 +6,7 @@ at fault; the CLI prints the message and exits with status 1 for exactly these.
 
 from aotc.backends.base import BackendOptionError
 from aotc.frontend.errors import FrontendError
+from aotc.passes.complex_expansion import ComplexExpansionError
 
 from .options import OptionError
 
@@ -14,4 +15,5 @@ class ArtifactError(RuntimeError):
     """The artifact could not be written or linked (unwritable directory, no C compiler)."""
 
 
-USER_ERRORS = (FrontendError, OptionError, BackendOptionError, ArtifactError, OSError)
+USER_ERRORS = (FrontendError, OptionError, BackendOptionError, ArtifactError, OSError,
+               ComplexExpansionError)

@@ -201,6 +201,7 @@ def header_context(program: Program) -> dict:
         args=args,
         results=results,
         variables=variables,
+        uses_complex=any(s.dtype.startswith("complex") for s in (*program.args, *program.results)),
         feeds=feeds,
         fetches=fetches,
         # Name tables for Lookup*Index: feed names at their arg index, "" elsewhere.

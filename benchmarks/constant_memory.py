@@ -7,7 +7,7 @@ and prints the peak RSS (ru_maxrss of the child) and the time, next to a tiny-co
 compile of the same graph: the overhead above the tiny compile, divided by the constant's
 bytes, is the figure to keep small (the goal: at most 6).
 
-    python benchmarks/constant_memory.py [--mb 100] [--triples host,aarch64-unknown-linux-gnu]
+    python benchmarks/constant_memory.py [--mb 100] [--triples host,x86_64-pc-windows-msvc,...]
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ def measure(graph: Path, config: Path, out: Path, triple: str) -> tuple[float, i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=100)
-    parser.add_argument("--triples", default="host,aarch64-unknown-linux-gnu")
+    parser.add_argument("--triples", default="host,aarch64-unknown-linux-gnu,"
+                        "arm64-apple-macosx11.0,x86_64-pc-windows-msvc",
+                        help="comma-separated target triples ('host': the machine's own)")
     args = parser.parse_args()
     nbytes = int(args.mb * 1e6)
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,7 +21,7 @@ class DType:
 
     name: str
     bits: int
-    kind: str  # "pred", "sint", "uint" or "float"
+    kind: str  # "pred", "sint", "uint", "float" or "complex"
     numpy: type | None
 
     @property
@@ -29,12 +29,22 @@ class DType:
         return self.kind == "float"
 
     @property
+    def is_complex(self) -> bool:
+        """c64/c128: a (real, imaginary) pair of f32/f64, in that order in memory."""
+        return self.kind == "complex"
+
+    @property
+    def component(self) -> "DType":
+        """The real type of a complex type's parts (c64 -> f32); itself otherwise."""
+        return DTYPES[f"f{self.bits // 2}"] if self.is_complex else self
+
+    @property
     def is_integer(self) -> bool:
         return self.kind in ("sint", "uint")
 
     @property
     def is_signed(self) -> bool:
-        return self.kind in ("sint", "float")
+        return self.kind in ("sint", "float", "complex")
 
     @property
     def is_pred(self) -> bool:
@@ -71,6 +81,10 @@ _TABLE = [
     DType("bf16", 16, "float", None),
     DType("f32", 32, "float", np.float32),
     DType("f64", 64, "float", np.float64),
+    # XLA's complex types; passes/complex_expansion.py turns them into f32/f64 pairs
+    # before any backend sees them.
+    DType("c64", 64, "complex", np.complex64),
+    DType("c128", 128, "complex", np.complex128),
 ]
 
 #: HLO name -> DType, e.g. DTYPES["f32"].
@@ -80,6 +94,7 @@ PRED = DTYPES["pred"]
 S8, S16, S32, S64 = (DTYPES[n] for n in ("s8", "s16", "s32", "s64"))
 U8, U16, U32, U64 = (DTYPES[n] for n in ("u8", "u16", "u32", "u64"))
 F16, BF16, F32, F64 = (DTYPES[n] for n in ("f16", "bf16", "f32", "f64"))
+C64, C128 = DTYPES["c64"], DTYPES["c128"]
 
 _BY_NUMPY = {np.dtype(t.numpy): t for t in _TABLE if t.numpy is not None}
 

@@ -26,8 +26,9 @@ class OpInfo:
 
 
 #: Categories: "unary"/"binary"/"ternary" are elementwise ops on same-shaped operands;
-#: "compare" and "convert" are elementwise too but change the element type; everything
-#: else is "structural" (moves data or has its own semantics).
+#: "compare" and "convert" are elementwise too but change the element type; "complex" ops
+#: build and split complex values; everything else is "structural" (moves data or has its
+#: own semantics).
 ELEMENTWISE_CATEGORIES = frozenset({"unary", "binary", "ternary", "compare", "convert", "predicate"})
 
 _UNARY = [
@@ -69,7 +70,15 @@ _STRUCTURAL = {
     "fusion": VARIADIC,
     "while": 1,  # the initial loop state, a tuple
     "conditional": VARIADIC,  # branch selector, then one operand per branch
+    # XLA's Fft: fft_type FFT/IFFT (c -> c), RFFT (f -> c, n//2+1 bins) or IRFFT (c -> f)
+    # over the trailing len(fft_length) dimensions.
+    "fft": 1,
 }
+
+#: XLA's complex-number ops: complex(re, im) builds c64/c128 from f32/f64 parts; real and
+#: imag take them apart. Like every op on complex values, passes/complex_expansion.py
+#: rewrites them into real arithmetic before a backend runs.
+_COMPLEX = {"complex": 2, "real": 1, "imag": 1}
 
 OPCODES: dict[str, OpInfo] = {}
 for _name in _UNARY:
@@ -83,6 +92,18 @@ OPCODES["convert"] = OpInfo("convert", 1, "convert")
 OPCODES["is-finite"] = OpInfo("is-finite", 1, "predicate")
 for _name, _arity in _STRUCTURAL.items():
     OPCODES[_name] = OpInfo(_name, _arity, "structural")
+for _name, _arity in _COMPLEX.items():
+    OPCODES[_name] = OpInfo(_name, _arity, "complex")
+
+#: Opcodes that exist only on complex values (no backend emits them).
+COMPLEX_OPCODES = frozenset({*_COMPLEX, "fft"})
+
+#: fft's `fft_type` values.
+FFT_TYPES = ("FFT", "IFFT", "RFFT", "IRFFT")
+
+#: Elementwise ops defined on complex operands (the rest need real ones).
+COMPLEX_ELEMENTWISE = frozenset({"add", "subtract", "multiply", "divide", "negate", "copy",
+                                 "abs", "exponential", "log", "sqrt", "rsqrt"})
 
 #: compare's `direction` attribute values.
 COMPARISON_DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")

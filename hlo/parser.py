@@ -189,6 +189,13 @@ class _Parser:
     # -- literals ----------------------------------------------------------------------
 
     def scalar(self, element_type: DType):
+        if element_type.is_complex:  # (real, imag)
+            self.expect("(", f"'(' opening a {element_type} value")
+            re = self.scalar(element_type.component)
+            self.expect(",", "',' between the real and imaginary parts")
+            im = self.scalar(element_type.component)
+            self.expect(")", f"')' closing a {element_type} value")
+            return complex(re, im)
         token = self.next()
         text = token.text
         if token.kind not in ("number", "ident"):
@@ -224,7 +231,10 @@ class _Parser:
         return self.general_literal(shape, np_type)
 
     def general_literal(self, shape: Shape, np_type) -> np.ndarray:
-        if self.at_shape():  # old XLA text repeats the shape: constant(f32[2] {1, 2})
+        # Old XLA text repeats the shape: constant(f32[2] {1, 2}); a complex scalar's "("
+        # is its value, not a tuple shape.
+        complex_scalar = shape.element_type.is_complex and self.peek().kind == "("
+        if not complex_scalar and self.at_shape():
             self.shape()
         values: list = []
         self.nested_literal(shape.dims, 0, shape.element_type, values)
@@ -510,6 +520,8 @@ _ATTR_PARSERS: dict[str, Callable[[_Parser], object]] = {
     "index_vector_dim": _Parser.integer,
     "slice_sizes": _Parser.int_list,
     "dynamic_slice_sizes": _Parser.int_list,
+    "fft_type": _Parser.word,
+    "fft_length": _Parser.int_list,
     "is_stable": _parse_bool,
     "indices_are_sorted": _parse_bool,
     "unique_indices": _parse_bool,

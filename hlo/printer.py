@@ -101,6 +101,9 @@ def _reachable(comp: Computation) -> list[Computation]:
 # =========================================================================================
 
 def _format_scalar(value, element_type: DType) -> str:
+    if element_type.is_complex:  # XLA writes a complex value as (real, imag)
+        part = element_type.component
+        return f"({_format_scalar(value.real, part)}, {_format_scalar(value.imag, part)})"
     if element_type.is_pred:
         return "true" if value else "false"
     if element_type.is_float:
@@ -216,6 +219,8 @@ _ATTR_FORMATS: dict[str, Callable] = {
     "index_vector_dim": str,
     "slice_sizes": _format_ints,
     "dynamic_slice_sizes": _format_ints,
+    "fft_type": str,
+    "fft_length": _format_ints,
     "is_stable": _format_generic,
     "indices_are_sorted": _format_generic,
     "unique_indices": _format_generic,

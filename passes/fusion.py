@@ -3,8 +3,13 @@
 Consumers are visited from the root towards the parameters. For each, the pass fuses an
 operand (the producer) into it whenever `ShouldFuse` agrees, turning the consumer into a
 `fusion` on the first success and then reconsidering the fusion's new operands, so chains
-are swallowed from the bottom up. A producer with other users is copied into the fusion
-(and stays for them) only when recomputing it is cheap.
+are swallowed from the bottom up. Producers used by the consumer alone go first, so a
+value shared inside the fusion's cone is taken once all its users are in. A producer with
+other users is copied into the fusion (and stays for them) only when recomputing it is
+cheap and the copy reads at most one array of its size in its place; a fused computation
+holds at most one copy of each value, however many of its users were fused. Sweeps
+repeat until one fuses nothing. Chains whose values are reused (unrolled Philox rounds)
+thus fuse in linear size, where copying per use grew exponentially.
 
 The kinds that result:
 
@@ -89,17 +94,41 @@ class InstructionFusion(ModulePass):
 
     def run_on_computation(self, computation: Computation, names: NameUniquer) -> bool:
         graph = _FusionGraph(computation, names)
-        for consumer in reversed(list(computation.instructions)):
+        # Sweeps until one fuses nothing: a producer left for its other users by an
+        # earlier consumer may have become that consumer's alone later in the sweep.
+        while self._sweep(graph):
+            pass
+        return graph.finish()
+
+    def _sweep(self, graph: "_FusionGraph") -> bool:
+        """Visit every consumer once, from the root up; returns whether anything fused."""
+        fused = False
+        for consumer in sorted(graph.alive, key=graph.position.__getitem__, reverse=True):
             if consumer not in graph.alive:
                 continue
             while True:  # the consumer, then the fusion it became, takes producers
-                producer = next((op for op in dict.fromkeys(consumer.operands)
-                                 if self.fusion_decision(consumer, op, graph.users) is None),
-                                None)
+                producer = self._next_producer(consumer, graph.users)
                 if producer is None:
                     break
                 consumer = graph.fuse(consumer, producer)
-        return graph.finish()
+                fused = True
+        return fused
+
+    def _next_producer(self, consumer: Instruction, users) -> Instruction | None:
+        """The operand to fuse next: one used by `consumer` alone when there is one, else
+        one to copy. Taking the sole-user producers first lets a fusion swallow a shared
+        value once all its users are inside (Philox rounds, where every word feeds the
+        next round twice) instead of copying it while a user is still outside and then
+        fusing that user's own copy of the value's whole cone."""
+        copied = None
+        for op in dict.fromkeys(consumer.operands):
+            if copied is not None and users[op] != {consumer}:
+                continue  # only a sole-user producer could still win
+            if self.fusion_decision(consumer, op, users) is None:
+                if users[op] == {consumer}:
+                    return op
+                copied = op
+        return copied
 
 
 class _FusionGraph:
@@ -118,6 +147,7 @@ class _FusionGraph:
         self.users[computation.root].add(None)  # the root's value leaves: never fused away
         self.alive = set(computation.instructions)
         self.position = {inst: n for n, inst in enumerate(computation.instructions)}
+        self.copies: dict[Instruction, dict] = {}  # fusion -> {original: its fused copy}
         self.changed = False
 
     def fuse(self, consumer: Instruction, producer: Instruction) -> Instruction:
@@ -127,16 +157,20 @@ class _FusionGraph:
         fusion = consumer
         if consumer.opcode != "fusion":
             fusion = wrap_in_fusion(consumer, self.names)
+            self.copies[fusion] = {consumer: fused_computation(fusion).root}
             self._replace(consumer, fusion)
         duplicate = self.users[producer] != {fusion}
         before = set(fusion.operands)
-        merge_producer(fusion, producer, self.names, duplicate=duplicate)
+        merge_producer(fusion, producer, self.names, duplicate=duplicate,
+                       copies=self.copies.setdefault(fusion, {}),
+                       producer_copies=self.copies.get(producer))
         for op in before - set(fusion.operands):
             self.users[op].discard(fusion)
         for op in fusion.operands:
             self.users[op].add(fusion)
         if not duplicate:
             self._remove(producer)
+            self.copies.pop(producer, None)
         return fusion
 
     def finish(self) -> bool:
@@ -174,6 +208,10 @@ Check = Callable[[InstructionFusion, Instruction, Instruction, dict], "str | Non
 def _hero_of(inst: Instruction) -> Instruction | None:
     """The hero inside `inst`: itself when it is one, its fused hero when it is a fusion."""
     if inst.opcode == "fusion":
+        # The kind, kept current by every merge, says whether there is one: a loop
+        # fusion's body need not be searched (this runs for every decision).
+        if inst.attrs.get("kind") == "kLoop":
+            return None
         return find_hero(fused_computation(inst))
     return inst if hero_role(inst) is not None else None
 
@@ -234,9 +272,22 @@ def _check_one_hero(fusion: InstructionFusion, consumer, producer, users):
 
 
 def _check_duplication(fusion: InstructionFusion, consumer, producer, users):
-    if users[producer] == {consumer} or fusion.may_duplicate(producer):
+    if users[producer] == {consumer}:
         return None
-    return "the producer has other users and is too expensive to copy"
+    if not fusion.may_duplicate(producer):
+        return "the producer has other users and is too expensive to copy"
+    if producer.opcode == "fusion":
+        return "the producer has other users and is a kernel of its own"
+    if producer.shape.num_elements <= 1 and producer.opcode != "constant":
+        return "the producer has other users and reading it costs nothing"
+    # A copy saves reading the producer; it pays when it reads at most one array of the
+    # producer's size in its place. That also ends the copying of copies' operands.
+    inputs = [op for op in dict.fromkeys(producer.operands)
+              if op not in consumer.operands and not _cheap_to_read(op)]
+    if len(inputs) > 1:
+        return (f"a copy would read {len(inputs)} arrays for the one it saves "
+                "(the producer has other users)")
+    return None
 
 
 def _check_reuse(fusion: InstructionFusion, consumer, producer, users):
@@ -265,6 +316,15 @@ def _contains_hero_opcode(inst: Instruction) -> bool:
     if inst.opcode != "fusion":
         return hero_role(inst) is not None
     return any(hero_role(i) is not None for i in fused_computation(inst).instructions)
+
+
+def _cheap_to_read(inst: Instruction) -> bool:
+    """Whether a fusion reads much less than `inst`'s elements to compute it: a scalar, a
+    constant, an iota, or a broadcast (which reads its smaller operand, repeatedly)."""
+    if inst.shape.num_elements <= 1 or inst.opcode in ("constant", "iota"):
+        return True
+    return (inst.opcode == "broadcast"
+            and inst.operands[0].shape.num_elements < inst.shape.num_elements)
 
 
 def _instruction_count(inst: Instruction) -> int:

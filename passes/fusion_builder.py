@@ -19,7 +19,7 @@ import numpy as np
 
 from ..hlo.ir import Computation, Instruction
 from ..hlo.shape import Shape
-from .fusion_analysis import fused_computation, fusion_kind, is_splat_constant
+from .fusion_analysis import dependents, fused_computation, fusion_kind, is_splat_constant
 from .naming import NameUniquer
 
 _computation_ids = itertools.count()
@@ -41,18 +41,29 @@ def wrap_in_fusion(inst: Instruction, names: NameUniquer) -> Instruction:
 
 
 def merge_producer(fusion: Instruction, producer: Instruction, names: NameUniquer, *,
-                   duplicate: bool) -> None:
+                   duplicate: bool, copies: dict | None = None,
+                   producer_copies: dict | None = None) -> None:
     """Compute `producer` (an operand of `fusion`) inside the fusion.
 
     duplicate: `producer` stays where it is for its other users, so what moves into the
-    fusion is a copy under fresh names.
+        fusion is a copy under fresh names.
+    copies: what the fusion computes already, as {original instruction: its fused copy};
+        updated here. What the producer brings that the fusion has a copy of is not
+        copied again (nor read as a parameter): the fused code computes each value once,
+        however many of its users were fused, and a chain whose values are reused
+        (Philox rounds) fuses in linear, not exponential, size.
+    producer_copies: the same map of a fusion `producer` (its fused instructions' originals).
     """
     computation = fused_computation(fusion)
+    copies = {} if copies is None else copies
     params = computation.parameters
     target = params[fusion.operands.index(producer)]
     by_operand = dict(zip(fusion.operands, params))
 
-    def parameter_for(op: Instruction) -> Instruction:
+    def value_of(op: Instruction) -> Instruction:
+        """`op` (an instruction outside the fusion) inside it: a copy, else a parameter."""
+        if op in copies:
+            return copies[op]
         if op not in by_operand:
             by_operand[op] = _parameter(computation, len(fusion.operands), op, names)
             fusion.operands.append(op)
@@ -64,41 +75,51 @@ def merge_producer(fusion: Instruction, producer: Instruction, names: NameUnique
             return inst.name
         return names.fresh(inst.name)
 
-    if producer.opcode == "fusion":
-        new, result = _copy_body(fused_computation(producer), producer.operands, parameter_for,
-                                 name_of)
+    new: list[Instruction] = []
+    if producer in copies:
+        result = copies[producer]
+    elif producer.opcode == "fusion":
+        result = _copy_body(fused_computation(producer), producer.operands, value_of, name_of,
+                            copies, producer_copies or {}, new)
     elif is_splat_constant(producer) and producer.shape.rank > 0:
         new = _splat(producer, name_of(producer), names)
-        result = new[-1]
+        result = copies[producer] = new[-1]
     else:
-        result = producer.clone([parameter_for(op) for op in producer.operands],
+        result = producer.clone([value_of(op) for op in producer.operands],
                                 name=name_of(producer))
         new = [result]
+        copies[producer] = result
 
-    for inst in computation.instructions:
-        if target in inst.operands:  # cheap test: the fused body can be hundreds long
+    # A topological order: what does not read the producer's value (the new copies may
+    # read copies already there), the new copies, then what reads it.
+    after = set(dependents(computation, target))
+    for inst in after:
+        if target in inst.operands:
             inst.replace_operand(target, result)
     if computation.root is target:
         computation.root = result
     _remove_parameter(fusion, computation, target)
-    # Parameters first, then the producer's copy (it uses only parameters), then the rest
-    # (which may now use the copy): a topological order.
-    params = [i for i in computation.instructions if i.opcode == "parameter"]
-    rest = [i for i in computation.instructions if i.opcode != "parameter"]
-    computation.instructions = params + new + rest
+    computation.instructions = ([i for i in computation.instructions if i not in after] + new
+                                + [i for i in computation.instructions if i in after])
     fusion.attrs["kind"] = fusion_kind(computation)
 
 
-def _copy_body(body: Computation, operands, parameter_for, name_of):
-    """Copies of `body`'s instructions with its parameters bound to `operands`."""
-    mapping = {p: parameter_for(op) for p, op in zip(body.parameters, operands)}
-    new = []
+def _copy_body(body: Computation, operands, value_of, name_of, copies: dict,
+               body_copies: dict, new: list) -> Instruction:
+    """Copy `body`'s instructions with its parameters bound to `operands` (appending the
+    copies to `new`), reusing the copies `copies` has; returns the root's copy."""
+    original = {fused: origin for origin, fused in body_copies.items()}
+    mapping = {p: value_of(op) for p, op in zip(body.parameters, operands)}
     for inst in body.instructions:
         if inst.opcode == "parameter":
             continue
-        mapping[inst] = inst.clone([mapping[op] for op in inst.operands], name=name_of(inst))
-        new.append(mapping[inst])
-    return new, mapping[body.root]
+        origin = original.get(inst, inst)
+        if origin not in copies:
+            copies[origin] = inst.clone([mapping[op] for op in inst.operands],
+                                        name=name_of(inst))
+            new.append(copies[origin])
+        mapping[inst] = copies[origin]
+    return mapping[body.root]
 
 
 def _splat(constant: Instruction, name: str, names: NameUniquer) -> list[Instruction]:

@@ -18,6 +18,7 @@ from aotc import progress
 
 from ..hlo.ir import Module
 from ..hlo.verifier import verify
+from .complex_expansion import ComplexExpansion
 from .constant_folding import ConstantFolding
 from .cse import CommonSubexpressionElimination
 from .dce import DeadCodeElimination
@@ -152,8 +153,10 @@ class Pipeline(ModulePass):
 def default_pipeline(dump_dir=None, *, max_constant_elements: int = 1024,
                      fusion: bool = True) -> Pipeline:
     """The optimization pipeline the driver runs before layout, scheduling and buffer
-    assignment: call inlining; simplification, constant folding, CSE and DCE repeated to
-    a fixed point; then (unless `fusion` is false) instruction fusion, once, and DCE."""
+    assignment: call inlining; complex values expanded into real pairs (so no later pass
+    and no backend sees a complex type); simplification, constant folding, CSE and DCE
+    repeated to a fixed point; then (unless `fusion` is false) instruction fusion, once,
+    and DCE."""
     simplify = Pipeline(
         "simplify",
         [
@@ -165,4 +168,5 @@ def default_pipeline(dump_dir=None, *, max_constant_elements: int = 1024,
         fixed_point=True,
     )
     fuse = [InstructionFusion(), DeadCodeElimination()] if fusion else []
-    return Pipeline("optimize", [CallInliner(), simplify, *fuse], dump_dir=dump_dir)
+    return Pipeline("optimize", [CallInliner(), ComplexExpansion(), simplify, *fuse],
+                    dump_dir=dump_dir)

@@ -44,6 +44,10 @@ C_TYPES = {
     "bfloat16": "uint16_t",
     "float32": "float",
     "float64": "double",
+    # (real, imaginary) pairs: std::complex in C++, the layout of C's float _Complex and
+    # double _Complex (the C API passes buffers as void*).
+    "complex64": "std::complex<float>",
+    "complex128": "std::complex<double>",
 }
 
 

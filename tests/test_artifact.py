@@ -516,7 +516,7 @@ def test_hostile_node_names_stay_in_comments_and_strings(tmp_path):
         ({"name": "../evil"}, "invalid artifact name '../evil'"),
         ({"args": [TensorSpec("int", "n", "float32", ())], "variables": []}, "arg 0 name 'int' is not"),
         ({"args": [TensorSpec("a b", "n", "float32", ())], "variables": []}, "arg 0 name 'a b' is not"),
-        ({"args": [TensorSpec("x", "n", "complex64", ())], "variables": []}, "unsupported dtype"),
+        ({"args": [TensorSpec("x", "n", "str", ())], "variables": []}, "unsupported dtype"),
         ({"args": [TensorSpec("data", "n", "float32", ())], "variables": []}, "the generated class's own API and feed 'data' both generate the identifier 'arg_data'"),
         ({"args": [TensorSpec("x", "a", "float32", ()), TensorSpec("x", "b", "float32", ())],
           "variables": []}, "duplicate feed name 'x'"),

@@ -27,7 +27,7 @@ def _fused():
 
 
 MODULES = {
-    "every_opcode": lambda: flat_results(every_opcode_module()),
+    "every_opcode": lambda: flat_results(every_opcode_module(complex_ops=False)),
     "kernels": lambda: flat_results(kernels_module()),
     "fused": _fused,
     "elementwise_f32": lambda: elementwise_module("f32", [3, 70]),

@@ -64,9 +64,13 @@ def test_every_dtype_round_trips_with_exact_constants(name):
     rng = np.random.default_rng(7)
     if t.is_pred:
         values = np.array([[True, False, True]])
-    elif t.is_float:
+    elif t.is_float or t.is_complex:
         values = np.concatenate([rng.standard_normal(8) * 1e3, rng.standard_normal(4) * 1e-6,
                                  [0.1, -0.0, np.inf, -np.inf, 1e20, 3.0]]).reshape(2, 9)
+        if t.is_complex:  # (real, imag) pairs: each part exact
+            parts = values
+            values = np.empty(parts.shape, t.np_dtype)
+            values.real, values.imag = parts, parts[:, ::-1]
     else:
         info = np.iinfo(t.np_dtype)
         values = np.array([[info.min, info.max, 0, 1, 7]], dtype=t.np_dtype)

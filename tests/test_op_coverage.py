@@ -144,3 +144,27 @@ def test_every_tf2xla_op_has_three_cases_and_a_rule():
     counts = Counter(k.op for k in TF2XLA_CASES)
     assert {op: counts[op] for op in TF2XLA_OPS if counts[op] < 3} == {}
     assert set(TF2XLA_OPS) <= set(supported_ops())
+
+
+def test_rfft_input_shorter_than_fft_length_names_the_node():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, None, name="x")
+        raw.RFFT(input=x, fft_length=tf.constant([8]), name="spectrum")
+    with pytest.raises(FrontendError, match=r"node 'spectrum' \(RFFT\): input dimension 1 must "
+                                            r"have length of at least 8 for fft_length, got 5"):
+        _lower_with_feeds(graph, {"x": (2, 5)}, "spectrum")
+
+
+def test_complex_op_without_an_expansion_names_the_node():
+    """Prod of complex values lowers (a reduce by multiply) but has no expansion."""
+    from aotc.passes.complex_expansion import ComplexExpansionError
+    from aotc.passes.pipeline import default_pipeline
+
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.complex64, [3], name="z")
+        tf.reduce_prod(z, name="product")
+    module = _lower_with_feeds(graph, {"z": (3,)}, "product")
+    with pytest.raises(ComplexExpansionError, match=r"node 'product'.*only sums reduce complex"):
+        default_pipeline().run(module)

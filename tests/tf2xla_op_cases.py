@@ -862,7 +862,161 @@ LISTS = [
         tensor=t, element_shape=[5, 1], lengths=const([5], tf.int64))), R(5, 1), tol=EXACT),
 ]
 
-ALL_CASES = (LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+c64, c128 = np.complex64, np.complex128
+
+#: FFTs: TensorFlow (pocketfft) and aotc (DFT matrix products) each round the n terms of
+#: an output bin in f32, so each is within about n * 2^-24 of the exact value per unit of
+#: input magnitude; inputs have parts in [-1, 1] (magnitude <= 2^0.5), and fft_tol(n)
+#: allows 4 n 2^-24 twice over (both sides), relative and absolute; fft_tol64 the same
+#: in f64.
+def fft_tol(n):
+    return 4 * n * 2.0 ** -24 * 2
+
+
+def fft_tol64(n):
+    return 4 * n * 2.0 ** -53 * 2
+
+
+def C(*shape, dtype=c64, low=-1.0, high=1.0):
+    """A lazily drawn complex input, both parts uniform in [low, high)."""
+    return R(*shape, dtype=dtype, low=low, high=high)
+
+
+#: Values on the axes and at the origin, where Angle and ComplexAbs have their edges.
+AXES = [0, -0.0, 1, -1, 1j, -1j, -2 + 0j, complex(-2, -0.0), 3e-39 + 4e-39j, 3e38 + 3e38j]
+
+COMPLEX_OPS = [
+    c("Complex", "f32-bcast", lambda x, y: raw.Complex(real=x, imag=y, Tout=tf.complex64),
+      R(2, 3), R(3), tol=EXACT),
+    c("Complex", "f64", lambda x, y: raw.Complex(real=x, imag=y, Tout=tf.complex128),
+      R(4, dtype=f64), R(4, dtype=f64), tol=EXACT),
+    c("Complex", "scalar-nan", lambda x, y: raw.Complex(real=x, imag=y, Tout=tf.complex64),
+      V([NAN, INF, -0.0]), V(2.5), tol=EXACT),
+    c("Real", "c64", lambda z: raw.Real(input=z, Tout=tf.float32), C(2, 3), tol=EXACT),
+    c("Real", "c128", lambda z: raw.Real(input=z, Tout=tf.float64), C(5, dtype=c128), tol=EXACT),
+    c("Real", "scalar", lambda z: raw.Real(input=z, Tout=tf.float32), V(3 - 4j, c64), tol=EXACT),
+    c("Imag", "c64", lambda z: raw.Imag(input=z, Tout=tf.float32), C(2, 3), tol=EXACT),
+    c("Imag", "c128", lambda z: raw.Imag(input=z, Tout=tf.float64), C(5, dtype=c128), tol=EXACT),
+    c("Imag", "empty", lambda z: raw.Imag(input=z, Tout=tf.float32), C(0, 4), tol=EXACT),
+    c("Conj", "c64", lambda z: raw.Conj(input=z), C(3, 2), tol=EXACT),
+    c("Conj", "c128", lambda z: raw.Conj(input=z), C(4, dtype=c128), tol=EXACT),
+    c("Conj", "axes", lambda z: raw.Conj(input=z), V(AXES, c64), tol=EXACT),
+    c("Angle", "c64", lambda z: raw.Angle(input=z, Tout=tf.float32), C(3, 4), tol=F32_ULPS),
+    c("Angle", "c128", lambda z: raw.Angle(input=z, Tout=tf.float64), C(6, dtype=c128), tol=F64),
+    # Not on subnormal parts: TensorFlow's kernel gives NaN there (flushed to zero?).
+    c("Angle", "axes", lambda z: raw.Angle(input=z, Tout=tf.float32), V(AXES[:-2] + [3e-30 - 4e-30j], c64),
+      tol=F32_ULPS),
+    c("ComplexAbs", "c64", lambda z: raw.ComplexAbs(x=z, Tout=tf.float32), C(3, 4),
+      tol=F32_ULPS),
+    c("ComplexAbs", "c128", lambda z: raw.ComplexAbs(x=z, Tout=tf.float64), C(6, dtype=c128),
+      tol=F64),
+    c("ComplexAbs", "axes-huge-tiny", lambda z: raw.ComplexAbs(x=z, Tout=tf.float32),
+      V(AXES, c64), tol=F32_ULPS),
+    c("ConjugateTranspose", "c64", lambda x: raw.ConjugateTranspose(x=x, perm=[1, 0]), C(2, 3),
+      tol=EXACT),
+    c("ConjugateTranspose", "c128-3d", lambda x: raw.ConjugateTranspose(x=x, perm=[2, 0, 1]),
+      C(2, 3, 2, dtype=c128), tol=EXACT),
+]
+
+
+def _fft_cases(op, fn, shapes, dtype, lengths=None):
+    """`op` on inputs of each shape (RFFT/IRFFT: with one fft_length per shape; inputs
+    longer than it are cropped)."""
+    rank = int(op[-2]) if op.endswith("D") else 1
+    cases = []
+    for k, shape in enumerate(shapes):
+        n = int(np.prod(shape[-rank:] if lengths is None else lengths[k]))
+        tol = fft_tol64(n) if dtype in (c128, f64) else fft_tol(n)
+        draw = C(*shape, dtype=dtype) if np.dtype(dtype).kind == "c" else \
+            R(*shape, dtype=dtype, low=-1, high=1)
+        name = "x".join(map(str, shape)) + "-" + np.dtype(dtype).name
+        if lengths is None:
+            cases.append(c(op, name, fn, draw, tol=tol))
+        else:
+            name += "-to-" + "x".join(map(str, lengths[k]))
+            cases.append(c(op, name, lambda x, L=lengths[k]: fn(x, L), draw, tol=tol))
+    return cases
+
+
+FFTS = [
+    *_fft_cases("FFT", lambda z: raw.FFT(input=z), [(8,), (3, 6)], c64),
+    *_fft_cases("FFT", lambda z: raw.FFT(input=z), [(2, 5)], c128),
+    *_fft_cases("IFFT", lambda z: raw.IFFT(input=z), [(16,), (2, 3, 7)], c64),
+    *_fft_cases("IFFT", lambda z: raw.IFFT(input=z), [(4,)], c128),
+    *_fft_cases("FFT2D", lambda z: raw.FFT2D(input=z), [(4, 4), (2, 3, 6)], c64),
+    *_fft_cases("FFT2D", lambda z: raw.FFT2D(input=z), [(5, 2)], c128),
+    *_fft_cases("IFFT2D", lambda z: raw.IFFT2D(input=z), [(4, 8), (2, 5, 3)], c64),
+    *_fft_cases("IFFT2D", lambda z: raw.IFFT2D(input=z), [(3, 3)], c128),
+    *_fft_cases("FFT3D", lambda z: raw.FFT3D(input=z), [(2, 3, 4), (2, 2, 2, 4)], c64),
+    *_fft_cases("FFT3D", lambda z: raw.FFT3D(input=z), [(3, 2, 2)], c128),
+    *_fft_cases("IFFT3D", lambda z: raw.IFFT3D(input=z), [(4, 2, 3), (2, 1, 3, 4)], c64),
+    *_fft_cases("IFFT3D", lambda z: raw.IFFT3D(input=z), [(2, 2, 5)], c128),
+    *_fft_cases("RFFT", lambda x, n: raw.RFFT(input=x, fft_length=n, Tcomplex=tf.complex64),
+                [(8,), (3, 7), (2, 6)], f32, [[8], [7], [4]]),
+    *_fft_cases("RFFT", lambda x, n: raw.RFFT(input=x, fft_length=n, Tcomplex=tf.complex128),
+                [(2, 6)], f64, [[6]]),
+    *_fft_cases("IRFFT", lambda z, n: raw.IRFFT(input=z, fft_length=n, Treal=tf.float32),
+                [(5,), (3, 4), (2, 6), (4,)], c64, [[8], [7], [6], [7]]),
+    *_fft_cases("IRFFT", lambda z, n: raw.IRFFT(input=z, fft_length=n, Treal=tf.float64),
+                [(4,)], c128, [[6]]),
+    *_fft_cases("RFFT2D", lambda x, n: raw.RFFT2D(input=x, fft_length=n,
+                                                  Tcomplex=tf.complex64),
+                [(4, 6), (2, 3, 5), (4, 7)], f32, [[4, 6], [3, 5], [3, 6]]),
+    *_fft_cases("IRFFT2D", lambda z, n: raw.IRFFT2D(input=z, fft_length=n, Treal=tf.float32),
+                [(4, 4), (2, 3, 3), (5, 5)], c64, [[4, 6], [3, 5], [4, 4]]),
+    *_fft_cases("RFFT3D", lambda x, n: raw.RFFT3D(input=x, fft_length=n,
+                                                  Tcomplex=tf.complex64),
+                [(2, 3, 4), (2, 2, 3, 5), (3, 4, 5)], f32, [[2, 3, 4], [2, 3, 5], [2, 4, 4]]),
+    *_fft_cases("IRFFT3D", lambda z, n: raw.IRFFT3D(input=z, fft_length=n, Treal=tf.float32),
+                [(2, 3, 3), (2, 2, 2, 3), (2, 3, 4)], c64, [[2, 3, 4], [2, 2, 5], [2, 3, 4]]),
+]
+
+
+#: Ordinary ops on complex64 (and some on complex128), lowered by their usual rules.
+ON_COMPLEX = [
+    c("AddV2", "c64-bcast", lambda x, y: x + y, C(2, 3), C(3), tol=EXACT),
+    c("Sub", "c128", lambda x, y: x - y, C(4, dtype=c128), C(4, dtype=c128), tol=EXACT),
+    c("Mul", "c64", lambda x, y: x * y, C(2, 3), C(2, 3), tol=F32_ULPS),
+    # Complex Const tensors: tensor_content, and a splatted scomplex_val/dcomplex_val.
+    c("Mul", "c64-const", lambda x: x * const([1 + 2j, -3 + 0.5j], tf.complex64), C(3, 2),
+      tol=F32_ULPS),
+    c("AddV2", "c128-splat-const", lambda x: x + const(0.5 - 1j, tf.complex128, shape=[4]),
+      C(4, dtype=c128), tol=EXACT),
+    c("RealDiv", "c64", lambda x, y: raw.RealDiv(x=x, y=y), C(2, 3), C(2, 3, low=0.5),
+      tol=F32_ULPS),
+    c("Div", "c128", lambda x, y: raw.Div(x=x, y=y), C(4, dtype=c128),
+      V([1e-3 + 3e3j, 2 - 1j, -4j, 5], c128), tol=F64),
+    c("Neg", "c64", lambda x: -x, C(5), tol=EXACT),
+    c("AddN", "c64", lambda x, y, z: tf.math.add_n([x, y, z]), C(3), C(3), C(3), tol=EXACT),
+    c("Exp", "c64", lambda x: tf.exp(x), C(2, 3), tol=F32_ULPS),
+    c("Log", "c64", lambda x: tf.math.log(x), C(2, 3, low=0.1, high=2.0), tol=F32_ULPS),
+    c("Sqrt", "c64", lambda x: tf.sqrt(x), V([4, -4, 3j, -3j, 1 + 1j, -2 - 5j, 0], c64),
+      tol=F32_ULPS),
+    c("Rsqrt", "c64", lambda x: tf.math.rsqrt(x), C(2, 3, low=0.3), tol=F32_ULPS),
+    c("Square", "c64", lambda x: tf.square(x), C(3), tol=F32_ULPS),
+    c("MatMul", "c64", lambda x, y: tf.matmul(x, y), C(2, 3), C(3, 4), tol=ACCUMULATE),
+    c("BatchMatMulV2", "c64-adjoint", lambda x, y: tf.matmul(x, y, adjoint_a=True),
+      C(2, 3, 2), C(2, 3, 4), tol=ACCUMULATE),
+    c("Sum", "c64", lambda x: tf.reduce_sum(x, axis=1), C(3, 5), tol=ACCUMULATE),
+    c("Reshape", "c64", lambda x: tf.reshape(x, [3, 2]), C(2, 3), tol=EXACT),
+    c("ConcatV2", "c64", lambda x, y: tf.concat([x, y], 0), C(2, 3), C(1, 3), tol=EXACT),
+    c("StridedSlice", "c64", lambda x: x[1:, ::-2], C(3, 5), tol=EXACT),
+    c("Pack", "c128", lambda x, y: tf.stack([x, y], 1), C(2, dtype=c128), C(2, dtype=c128),
+      tol=EXACT),
+    c("GatherV2", "c64", lambda x, i: tf.gather(x, i), C(4, 2), V([3, 0, 3], i32), tol=EXACT),
+    c("Pad", "c64", lambda x: tf.pad(x, [[1, 0], [0, 2]]), C(2, 2), tol=EXACT),
+    c("Cast", "f32-to-c64", lambda x: tf.cast(x, tf.complex64), R(2, 3), tol=EXACT),
+    c("Cast", "c64-to-f32", lambda x: tf.cast(x, tf.float32), C(2, 3), tol=EXACT),
+    c("Cast", "c64-to-c128", lambda x: tf.cast(x, tf.complex128), C(3), tol=EXACT),
+    c("Equal", "c64", lambda x, y: tf.equal(x, y), V([1 + 2j, 3, 1j], c64), V([1 + 2j, 3j, 1j], c64),
+      tol=EXACT),
+    c("NotEqual", "c64", lambda x, y: tf.not_equal(x, y), V([1 + 2j, 3, 1j], c64),
+      V([1 + 2j, 3j, 1], c64), tol=EXACT),
+    c("SelectV2", "c64", lambda p, x, y: tf.where(p, x, y), V([True, False, True], b1), C(3),
+      C(3), tol=EXACT),
+]
+
+ALL_CASES = (COMPLEX_OPS + FFTS + ON_COMPLEX + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
@@ -872,10 +1026,11 @@ TF2XLA_GROUPS = {
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
     "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
+    "tf2xla-complex": [k for k in COMPLEX_OPS + FFTS + ON_COMPLEX if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }
 
 #: The ops this list is about: each needs at least three cases above.
-COVERAGE_OPS = sorted({k.op for k in ALL_CASES})
+COVERAGE_OPS = sorted({k.op for k in ALL_CASES if k.id not in {o.id for o in ON_COMPLEX}})
 
-__all__ = ["ALL_CASES", "BITWISE", "COVERAGE_OPS", "MISC", "SCANS", "TF2XLA_GROUPS", "TRIG", "ZERO_SAFE"]
+__all__ = ["ALL_CASES", "BITWISE", "COMPLEX_OPS", "FFTS", "ON_COMPLEX", "COVERAGE_OPS", "MISC", "SCANS", "TF2XLA_GROUPS", "TRIG", "ZERO_SAFE"]

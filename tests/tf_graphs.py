@@ -31,13 +31,17 @@ _RNG = np.random.default_rng(0)
 
 
 def rand(shape, dtype=np.float32, low=-2.0, high=2.0, rng=None) -> np.ndarray:
-    """Seeded random values: uniform floats, integers in [low, high], or random bools."""
+    """Seeded random values: uniform floats (complex: both parts), integers in [low, high],
+    or random bools."""
     rng = rng or _RNG
     dtype = np.dtype(dtype)
     if dtype == np.bool_:
         return rng.random(shape) < 0.5
     if dtype.kind in "iu":
         return rng.integers(int(low), int(high), size=shape, endpoint=True).astype(dtype)
+    if dtype.kind == "c":  # both parts uniform in [low, high)
+        parts = rng.uniform(low, high, size=(2, *shape))
+        return (parts[0] + 1j * parts[1]).astype(dtype)
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 

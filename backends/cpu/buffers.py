@@ -12,7 +12,7 @@ import numpy as np
 from aotc.hlo import Instruction, Shape
 
 from .codegen import CodeGen
-from .elf_data import MIN_BYTES, ElfData
+from .object_data import MIN_BYTES, ObjectData
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from .llvm_types import I8, int_const, memory_type
 
@@ -79,12 +79,13 @@ class ConstantPool:
     """64-byte-aligned constant globals for constant instructions (created once).
 
     Each is a private global with its bytes as initializer, unless `outside` is set (an
-    ELF target) and it has at least `elf_data.MIN_BYTES`: then it is an external hidden
-    declaration whose bytes `outside` appends to the object after LLVM emitted it, so big
-    weights never pass through LLVM IR text (backends/cpu/elf_data.py).
+    ELF, 64-bit Mach-O or COFF target) and it has at least `object_data.MIN_BYTES`: then
+    it is an external hidden declaration whose bytes `outside` appends to the object after
+    LLVM emitted it, so big weights never pass through LLVM IR text
+    (backends/cpu/object_data/).
     """
 
-    def __init__(self, module: ir.Module, outside: ElfData | None = None):
+    def __init__(self, module: ir.Module, outside: ObjectData | None = None):
         self.module = module
         self.outside = outside
         self._globals: dict[Instruction, ir.GlobalVariable] = {}

@@ -10,7 +10,7 @@ import llvmlite.ir as ir
 from aotc import progress
 from aotc.hlo import Module
 
-from .elf_data import ElfData, object_format
+from .object_data import for_target
 from .emitter import EntryEmitter
 from .target import TargetInfo, create_target_machine, default_triple, resolve_target
 
@@ -51,8 +51,8 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
         llvm_module = ir.Module(name=module.name)
         llvm_module.triple = target.triple
         llvm_module.data_layout = str(machine.target_data)
-        # Big constants of an ELF object bypass LLVM's IR text (backends/cpu/elf_data.py).
-        outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
+        # Big constants bypass LLVM's IR text where the object format allows (object_data/).
+        outside = for_target(target.triple, entry_symbol)
         emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
                                threads=threads)
         emitter.emit(entry_symbol)

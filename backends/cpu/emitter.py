@@ -24,15 +24,16 @@ from aotc.hlo import Instruction, Module
 from aotc.hlo.registry import Registry
 
 from .buffers import BufferView, ConstantPool, iteration_order
-from .elf_data import ElfData
+from .object_data import ObjectData
 from .codegen import CodeGen
 from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
                         dot_operand_indices)
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
+from .split import elementwise_tasks, emit_split_elementwise, row_reduce_tasks
 from .target import TargetInfo
-from .tasks import run_tasks
+from .tasks import run_tasks, task_slots
 
 Materializer = Callable[["EntryEmitter", Instruction], None]
 
@@ -62,7 +63,7 @@ class EntryEmitter:
     task = None
 
     def __init__(self, llvm_module: ir.Module, module: Module, assignment, target: TargetInfo,
-                 outside: ElfData | None = None, threads: int = 1):
+                 outside: ObjectData | None = None, threads: int = 1):
         self.threads = threads
         self.llvm_module = llvm_module
         self.module = module
@@ -177,6 +178,17 @@ class EntryEmitter:
                                    overloads=[I64])
         b.call(memcpy, [destination, source, int_const(size), ir.Constant(ir.IntType(1), 0)])
 
+    def scratch_pointer(self, inst: Instruction, slot_bytes: int, tasks: int) -> ir.Value:
+        """The scratch buffer assignment reserved for `inst` (backends/cpu/scratch.py), which
+        must hold a `slot_bytes` slot per task that runs at once."""
+        piece = self.assignment.scratch_of(inst)
+        needed = task_slots(tasks, self.threads) * slot_bytes
+        if piece is None or piece.size < needed:
+            raise ValueError(f"{inst.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self.cg.builder.gep(self.temps_arg, [int_const(piece.offset)], inbounds=True,
+                                   source_etype=I8)
+
     def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
         """Call kernel(pointers..., t) for every task t, on the caller's pool if any."""
         run_tasks(self.cg, self.options, kernel, pointers, tasks, self.threads)
@@ -200,7 +212,12 @@ def _nothing(em: EntryEmitter, inst: Instruction) -> None:
 
 
 def materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
-    """The default: a loop nest over the output generating each element."""
+    """The default: a loop nest over the output generating each element (big ones in the
+    entry function split into tasks by rows, backends/cpu/split.py)."""
+    tasks = elementwise_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple:
         views = em.element_views(inst)
         shapes = inst.shape.tuple_shapes
@@ -336,7 +353,12 @@ def _materialize_reduce(em: EntryEmitter, inst: Instruction) -> None:
     """Single-output reduce: accumulate in the output buffer while walking the input in
     memory order, so row and column reductions both stream contiguous memory. Reductions
     of contiguous rows with a plain reducer take the elemental rule instead: several
-    register accumulators per row (backends/cpu/reduction.py)."""
+    register accumulators per row (backends/cpu/reduction.py), big ones split into tasks
+    by rows (backends/cpu/split.py)."""
+    tasks = row_reduce_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple or accumulator_lanes(em.cg.target, inst) > 1:
         materialize_elementwise(em, inst)
         return

@@ -46,7 +46,9 @@ from .elemental import ElementalEmitter
 from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .gemm import prepare_gemm
-from .tasks import task_kernel
+from .llvm_types import I8, int_const
+from .reduction import accumulator_lanes
+from .tasks import split_count, split_loop_nest, task_kernel, task_slots
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
 ForEach = Callable[[Callable[[list], None]], None]
@@ -73,10 +75,16 @@ class FusionScope:
     in_entry = False
 
     def __init__(self, em: EntryEmitter, fusion: Instruction, cg: CodeGen,
-                 views: dict[Instruction, BufferView], task: ir.Value | None = None):
+                 views: dict[Instruction, BufferView], task: ir.Value | None = None,
+                 slot: ir.Value | None = None, scratch: ir.Value | None = None):
         self._em = em
+        self._fusion = fusion
         self.cg = cg
         self.task = task  # the kernel's task index (None: the kernel is one task)
+        self.slot = slot  # the task's slot (backends/cpu/tasks.py)
+        self._scratch = scratch  # the fusion's scratch (a kernel argument), if reserved
+        # Tasks the fusion's output loops are split into (`_loop_tasks`), or None.
+        self.split: int | None = None
         self._views = views  # the fusion and its operands -> their buffers in the kernel
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
@@ -84,6 +92,16 @@ class FusionScope:
 
     def __getattr__(self, name):
         return getattr(self._em, name)
+
+    def scratch_in_kernel(self, slot_bytes: int, tasks: int) -> ir.Value:
+        """The fusion's scratch as the kernel sees it; it holds a `slot_bytes` slot per task
+        that runs at once."""
+        piece = self._em.assignment.scratch_of(self._fusion)
+        needed = task_slots(tasks, self._em.threads) * slot_bytes
+        if self._scratch is None or piece.size < needed:
+            raise ValueError(f"{self._fusion.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self._scratch
 
     def place(self, inst: Instruction, view: BufferView) -> None:
         """Materialize fused `inst` in `view` (the hero, in the fusion's output buffer)."""
@@ -108,10 +126,19 @@ class FusionScope:
         return self._em.constant_operand(self._bound.get(inst, inst))
 
     def store_loop(self, view: BufferView, element: Callable[[list], ir.Value]) -> None:
-        """view[index] = element(index) for every index, in memory order."""
+        """view[index] = element(index) for every index (this task's rows of them when the
+        output loops are split), in memory order."""
         shape = view.shape
-        self.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                          lambda index: view.store(index, element(index)))
+        self.output_loop(shape, lambda index: view.store(index, element(index)))
+
+    def output_loop(self, shape, body: Callable[[list], None], name: str = "d") -> None:
+        """body(index) over every index of `shape` (the fusion's output, or the hero's, of
+        the same array shape) in memory order; only this task's rows when split."""
+        if self.split is None:
+            self.cg.loop_nest(list(shape.dims), iteration_order(shape), body, name=name)
+        else:
+            split_loop_nest(self.cg, list(shape.dims), iteration_order(shape), body,
+                            self.task, self.split, name=name)
 
     def _source(self, inst: Instruction):
         if inst in self._placed or inst in self._bound or inst in self._views:
@@ -133,7 +160,8 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
 
 
 def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScope:
-    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`, run its
+    """Declare the fusion's kernel function `kernel(buffers..., i64 slot, i64 task)` (the
+    fusion's scratch, when buffer assignment reserved some, is the last buffer), run its
     `tasks` tasks from the entry (backends/cpu/tasks.py), and return the scope its body is
     emitted through (the caller returns from the function)."""
     buffers: dict = {}  # key -> the first instruction seen with that buffer
@@ -141,16 +169,22 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScop
         key = _buffer_key(em, inst)
         if key is not None:
             buffers.setdefault(key, inst)
-    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(buffers), em.target,
+    pointers = [em.pointer_of(inst) for inst in buffers.values()]
+    scratch = em.assignment.scratch_of(fusion)
+    if scratch is not None:  # the hero's scratch (a fed GEMM's packing slots): last
+        pointers.append(em.cg.builder.gep(em.temps_arg, [int_const(scratch.offset)],
+                                          inbounds=True, source_etype=I8))
+    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(pointers), em.target,
                          BUFFER_ALIGNMENT)
-    em.run_tasks(fn, [em.pointer_of(inst) for inst in buffers.values()], tasks)
+    em.run_tasks(fn, pointers, tasks)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
+                       slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
@@ -171,13 +205,36 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     return gemm.tasks
 
 
+def _loop_tasks(em: EntryEmitter, fusion: Instruction) -> int:
+    """Tasks that split the output loops of a big loop fusion (each element computed on
+    its own) or of a row reduction (a fusion whose hero is a reduce of contiguous rows,
+    each output element one row folded in registers, backends/cpu/reduction.py): rows of
+    the output per task, so every element is computed by one task in the same order
+    whatever the split. 1 for everything else (a full reduction to one element included)."""
+    shape = fusion.shape
+    order = iteration_order(shape)
+    if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
+        return split_count(shape.dims, order, shape.num_elements, em.threads)
+    hero = find_hero(fused_computation(fusion))
+    if (hero is None or hero.opcode != "reduce" or hero.shape.is_tuple
+            or not hero.shape.same_array(shape) or accumulator_lanes(em.target, hero) <= 1):
+        return 1
+    return split_count(shape.dims, order, hero.operands[0].shape.num_elements, em.threads)
+
+
 @materializer("fusion")
 def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
     if fusion.shape.is_tuple:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
         materialize_call(em, fusion)
         return
-    scope = _kernel(em, fusion, _tasks(em, fusion))
+    tasks, split = _tasks(em, fusion), None
+    if tasks == 1 and em.threads > 1:
+        split = _loop_tasks(em, fusion)
+        tasks = split
+    scope = _kernel(em, fusion, tasks)
+    if tasks > 1 and split is not None:
+        scope.split = split
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
 
@@ -204,6 +261,4 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
         return
     materialize(scope, hero)
     if epilogue is not None:
-        shape = fusion.shape
-        epilogue(lambda body: scope.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                                                 body, name="e"))
+        epilogue(lambda body: scope.output_loop(fusion.shape, body, name="e"))

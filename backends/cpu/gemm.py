@@ -7,8 +7,9 @@ contiguous along n, else A and B swap roles). The code:
     for each batch item b:
       for jc in blocks of NC columns:
         for pc in blocks of KC steps of k:
-          pack B[pc:pc+kc, jc:jc+nc] into panels of NR columns (a stack buffer), unless B
-            is a constant, which the compiler packed once into the object, panel by panel
+          pack B[pc:pc+kc, jc:jc+nc] into panels of NR columns (the task's scratch slot
+            in the temp arena), unless B is a constant, which the compiler packed once
+            into the object, panel by panel
           for ic in blocks of MC rows:
             for each panel of NR columns:
               for each MR rows: the micro-kernel
@@ -43,11 +44,11 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
-from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
-from .tasks import task_kernel
+from .llvm_types import F32, F64, I1, I32, I64, int_const, register_type
+from .tasks import balanced_block, scratch_slot, task_kernel
 
-#: Bytes of the stack buffer holding one packed KC x NC block of a fed B (MLAS uses a
-#: 64 KiB stack panel as well).
+#: Bytes of the buffer holding one packed KC x NC block of a fed B at most (one per
+#: concurrently running task, in the temp arena's scratch; MLAS packs 64 KiB panels).
 PACK_BUFFER_BYTES = 256 * 1024
 #: Bytes of one packed micro-panel (KC x NR) meant to stay in L1 while MR rows sweep it.
 PANEL_BYTES = 16 * 1024
@@ -276,6 +277,8 @@ class GemmEmitter:
                  threads: int = 1):
         self.plan, self.tile, self.ty = plan, tile, element
         self.threads = threads
+        self.constant = constant
+        self.scratch = None  # a fed B's packing buffer: the running task's scratch slot
         self.vty = ir.VectorType(element, tile.lanes)
         self.eb = 4 if element == F32 else 8  # bytes per element
         self.skinny = plan.m < tile.rows
@@ -297,15 +300,14 @@ class GemmEmitter:
             self.split_rows()
 
     def split_rows(self) -> None:
-        """Smaller MC blocks where the cache blocking leaves fewer tasks than `threads`
-        (for work worth splitting): tasks are what the pool can run in parallel."""
-        plan, rows = self.plan, self.tile.rows
-        batch, n_blocks, m_blocks = self.blocks
-        if self.threads <= 1 or batch * n_blocks * m_blocks >= self.threads \
-                or plan.m * plan.n * plan.k < MIN_SPLIT_MACS:
-            return
-        wanted = -(-self.threads // (batch * n_blocks))
-        self.mc = max(rows, -(-(-(-plan.m // wanted)) // rows) * rows)
+        """Smaller MC blocks where the cache blocking leaves too few tasks to share evenly
+        among `threads` (for work worth splitting): tasks are what the pool can run in
+        parallel (tasks.balanced_block)."""
+        plan = self.plan
+        batch, n_blocks, _ = self.blocks
+        if plan.m * plan.n * plan.k >= MIN_SPLIT_MACS:
+            self.mc = balanced_block(plan.m, self.tile.rows, self.mc, batch * n_blocks,
+                                     self.threads)
 
     # -- structure --
 
@@ -314,6 +316,13 @@ class GemmEmitter:
         """(batch items, NC column blocks, MC row blocks): their product is the task count."""
         batch = int(np.prod(self.plan.batch, dtype=np.int64))
         return batch, -(-self.plan.n // self.nc), -(-self.plan.m // self.mc)
+
+    @property
+    def pack_bytes(self) -> int:
+        """Scratch bytes one task needs: the packed KC x NC block of a fed B (0 if constant)."""
+        if self.constant:
+            return 0
+        return -(-self.kc * self.nc * self.eb // BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT
 
     @property
     def tasks(self) -> int:
@@ -357,10 +366,10 @@ class GemmEmitter:
         c = element_gep(b, self.c, offsets[2], self.ty)
         b_fed = None if self.b_fed is None else element_gep(b, self.b_fed, offsets[1], self.ty)
         buffer = None
-        if self.packed is None:  # on the stack: each task (thread) has its own
-            buffer = cg.alloca(ir.ArrayType(self.ty, self.kc * self.nc), name="gemm.pack")
-            buffer.align = BUFFER_ALIGNMENT
-            buffer.type = PTR  # an opaque pointer (IR text says `ptr` either way)
+        if self.packed is None:  # the task's scratch slot: each running task has its own
+            if self.scratch is None:
+                raise ValueError("a GEMM with a fed B needs a scratch slot to pack into")
+            buffer = self.scratch
 
         panels_total = -(-plan.n // tile.nr)
         k_blocks = max(1, -(-plan.k // self.kc))
@@ -649,15 +658,23 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
     block (index_of(emitter, batch_index, m, n) is the output index of C[batch, m, n] of
     the GemmEmitter `emitter` running the block)."""
     fed = len(pointers) > 2
+    slot_bytes = gemm.pack_bytes if fed else 0
     if em.in_entry:
+        if slot_bytes:  # the scratch buffer assignment reserved: one slot per running task
+            pointers = [*pointers, em.scratch_pointer(inst, slot_bytes, gemm.tasks)]
         kernel, cg = task_kernel(em.llvm_module, f"gemm.{inst.name}", len(pointers),
                                  em.target, BUFFER_ALIGNMENT)
         args = list(kernel.args)
+        if slot_bytes:
+            gemm.scratch = scratch_slot(cg.builder, args[3], args[-2], slot_bytes)
         gemm.emit(cg, args[0], args[1], args[2] if fed else None, packed, None, task=args[-1])
         cg.builder.ret_void()
         em.run_tasks(kernel, pointers, gemm.tasks)
         return
     cg = em.cg
+    if slot_bytes:
+        gemm.scratch = scratch_slot(cg.builder, em.scratch_in_kernel(slot_bytes, gemm.tasks),
+                                    em.slot, slot_bytes)
     epilogue = None
     if after_row is not None:
         b = cg.builder

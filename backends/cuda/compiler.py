@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
-from aotc.backends.cpu.elf_data import ElfData, object_format
+from aotc.backends.cpu.object_data import for_target
 from aotc.backends.cpu.target import TargetInfo, create_target_machine, resolve_target
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from aotc.hlo import Module
@@ -50,7 +50,7 @@ def compile_cuda_module(module: Module, assignment, *, entry_symbol: str, gpu_ar
     host.triple = target.triple
     host.data_layout = str(machine.target_data)
     params = module.entry.parameters
-    outside = ElfData(entry_symbol) if object_format(target.triple) == "elf" else None
+    outside = for_target(target.triple, entry_symbol)
     driver = HostDriver(host, entry_symbol, kernels.ptx, kernels.constants, kernels.plan, outside,
                         [p.shape.byte_size for p in params],
                         [r.shape.byte_size for r in assignment.results], assignment.temp_bytes,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from aotc.backends.cpu.elf_data import MIN_BYTES, ElfData
+from aotc.backends.cpu.object_data import MIN_BYTES, ObjectData
 from aotc.backends.cpu.llvm_types import I8, I32, I64, PTR, int_const
 
 from .constants import SYMBOL as CONSTANTS
@@ -76,7 +76,7 @@ class HostDriver:
     """Emits the host functions of one CUDA artifact into `module`."""
 
     def __init__(self, module: ir.Module, entry: str, ptx: str, constants: bytes, plan: list,
-                 outside: ElfData | None,
+                 outside: ObjectData | None,
                  arg_sizes: list[int], result_sizes: list[int], temp_bytes: int,
                  session_offset: int):
         self.module, self.entry, self.plan = module, entry, plan
@@ -115,8 +115,8 @@ class HostDriver:
         return var
 
     def _bytes(self, data: bytes, label: str) -> ir.GlobalVariable:
-        """Read-only data; big blobs of an ELF object bypass LLVM's IR text, as the CPU
-        backend's constants do (backends/cpu/elf_data.py)."""
+        """Read-only data; big blobs bypass LLVM's IR text where the object format allows,
+        as the CPU backend's constants do (backends/cpu/object_data/)."""
         ty = ir.ArrayType(I8, len(data))
         if self.outside is not None and len(data) >= MIN_BYTES:
             var = ir.GlobalVariable(self.module, ty, self.outside.add(memoryview(data)))

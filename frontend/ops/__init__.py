@@ -13,6 +13,7 @@ from . import bitwise, nan_safe, trig  # noqa: F401  (registers the rules)
 from . import batch_space, matrix, reorder, search, shape_ops, value_shaped  # noqa: F401
 from . import slice_update, stateless_random  # noqa: F401  (registers the rules)
 from . import fake_quant, image, linalg  # noqa: F401  (registers the rules)
+from . import complex  # noqa: F401  (registers the rules)
 from .registry import LOWERINGS, LoweringContext, lowering, supported_ops
 
 __all__ = ["LOWERINGS", "LoweringContext", "lowering", "supported_ops"]

@@ -138,9 +138,8 @@ def _expand_dims(ctx, node, inputs):
     return ctx.b.reshape(x, dims)
 
 
-@lowering("Transpose", "ConjugateTranspose")
+@lowering("Transpose")
 def _transpose(ctx, node, inputs):
-    # Conjugation is the identity on the real types aotc has.
     x, perm_input = inputs
     perm = ctx.static_ints(node, perm_input, "perm")
     if sorted(perm) != list(range(x.shape.rank)):

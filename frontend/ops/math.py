@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...hlo.dtypes import PRED
+from .complex import conjugate
 from .registry import lowering, single
 
 # -- unary elementwise ----------------------------------------------------------------
@@ -230,7 +231,7 @@ def _sparse_mat_mul(ctx, node, inputs):
 
 @lowering("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 def _batch_mat_mul(ctx, node, inputs):
-    # adj_x/adj_y transpose the last two dims (conjugation is a no-op for real types).
+    # adj_x/adj_y transpose the last two dims and conjugate (a no-op for real types).
     # V2/V3 broadcast the batch dims; V1 requires them equal (then broadcasting is a no-op).
     x, y = inputs
     if x.shape.rank < 2 or y.shape.rank < 2:
@@ -246,6 +247,8 @@ def _batch_mat_mul(ctx, node, inputs):
     except ValueError:
         ctx.error(node, f"batch dimensions of {list(x.shape.dims)} and {list(y.shape.dims)} "
                         "are not broadcast-compatible")
+    x = conjugate(ctx.b, x) if adj_x else x
+    y = conjugate(ctx.b, y) if adj_y else y
     x = ctx.b.broadcast_to(x, batch + x.shape.dims[-2:])
     y = ctx.b.broadcast_to(y, batch + y.shape.dims[-2:])
     n = len(batch)

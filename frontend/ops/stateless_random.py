@@ -270,6 +270,9 @@ def _uniform_int(ctx, node, dims, key, counter, low, high):
         ctx.error(node, f"dtype {t} is not supported (int32 or int64)")
     b = ctx.b
     count = int(np.prod(dims, dtype=np.int64))
+    if low.shape.rank or high.shape.rank:
+        ctx.error(node, f"minval and maxval must be scalars, got {low.shape.short()} and "
+                        f"{high.shape.short()}")
     bounds = [ctx.static_value(v) for v in (low, high)]
     if all(v is not None for v in bounds) and int(bounds[1]) <= int(bounds[0]):
         ctx.error(node, f"needs minval < maxval, got {int(bounds[0])} and {int(bounds[1])}")

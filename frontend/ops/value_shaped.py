@@ -123,6 +123,7 @@ def _dynamic_stitch(ctx, node, inputs):
             writer[int(target)] = at + i
         at += ids.size
     size = max(writer) + 1 if writer else 0
+    ctx.check_folded_size(node, size)  # the row table below is built at compile time
     t = data[0].shape.element_type
     table.append(ctx.full(0, t, (1,) + rest))
     picks = [writer.get(r, at) for r in range(size)]

@@ -18,7 +18,7 @@ is complete for anyone who imports the evaluator from here.
 """
 
 from . import core, elementwise  # noqa: F401  (register the core and elementwise rules)
-from . import control_flow, indexing, window  # noqa: F401  (register the op families)
+from . import complex, control_flow, indexing, window  # noqa: F401  (register the op families)
 from .interpreter import (EVALUATORS, EvaluationError, evaluate, evaluate_computation,
                           evaluate_instruction, run_computation)
 

@@ -29,7 +29,7 @@ def _by_kind(float_fn, int_fn, pred_fn=None):
 
     def apply(*xs):
         kind = xs[0].dtype.kind
-        if kind == "f":
+        if kind in "fc":
             return float_fn(*xs)
         if kind == "b" and pred_fn is not None:
             return pred_fn(*xs)
@@ -219,6 +219,8 @@ def _convert(inst, ops):
     target = inst.shape.element_type.np_dtype
     if target == np.bool_:
         return x != 0
+    if x.dtype.kind == "c" and target.kind != "c":
+        x = np.real(x)  # XLA converts a complex value to a real type by its real part
     if x.dtype.kind == "f" and target.kind in "iu":
         return _float_to_int(x, target)
     return x.astype(target)  # int -> int wraps; to float rounds to nearest

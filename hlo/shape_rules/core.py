@@ -6,7 +6,7 @@ tuples and calls (XLA's rules). Registered into `SHAPE_RULES` on import (the pac
 from __future__ import annotations
 
 from ..dtypes import PRED
-from ..opcodes import BITWISE_OPS, COMPARISON_DIRECTIONS
+from ..opcodes import BITWISE_OPS, COMPARISON_DIRECTIONS, COMPLEX_ELEMENTWISE
 from ..shape import Shape
 from .inference import ShapeError, require, rule
 
@@ -26,7 +26,12 @@ def _same_arrays(opcode: str, shapes: list[Shape]) -> None:
 def _elementwise(opcode, shapes, attrs, called):
     _same_arrays(opcode, shapes)
     t = shapes[0].element_type
-    if opcode in BITWISE_OPS:
+    if t.is_complex:
+        require(opcode in COMPLEX_ELEMENTWISE, f"{opcode} is not defined on complex operands "
+                                               f"(got {t})")
+        if opcode == "abs":  # |z| is real, as in XLA
+            return Shape(t.component, shapes[0].dims, shapes[0].layout)
+    elif opcode in BITWISE_OPS:
         require(t.is_integer or t.is_pred, f"{opcode} needs integer or pred operands, got {t}")
     elif opcode not in ("abs", "negate", "sign", "copy", "add", "subtract", "multiply",
                         "divide", "maximum", "minimum", "power", "remainder"):
@@ -39,6 +44,8 @@ def _compare(opcode, shapes, attrs, called):
     _same_arrays(opcode, shapes)
     require(attrs.get("direction") in COMPARISON_DIRECTIONS,
              f"compare direction must be one of {COMPARISON_DIRECTIONS}, got {attrs.get('direction')!r}")
+    require(not shapes[0].element_type.is_complex or attrs["direction"] in ("EQ", "NE"),
+            f"complex values compare only for EQ and NE, not {attrs['direction']}")
     return Shape(PRED, shapes[0].dims)
 
 
