@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         x = np.uint32(bits).view(np.float32)
         ok = error <= ULP_BOUNDS[opcode]
         failed |= not ok
-        print(f"{opcode:24s} max {error:.3f} ulp at x = {x} (bits 0x{bits:08x}); "
+        print(f"{opcode:24s} max {error:.3f} ulp at x = {float(x):.9g} (bits 0x{bits:08x}); "
               f"bound {ULP_BOUNDS[opcode]}: {'ok' if ok else 'EXCEEDED'}")
     return 1 if failed else 0
 
