@@ -84,8 +84,9 @@ def _add_compile_parser(subparsers, with_backends: bool) -> None:
     tgt.add_argument("--target_features", default="",
                      help="LLVM target features, e.g. +avx2,+fma (default: host)")
     tgt.add_argument("--threads", type=int, default=4,
-                     help="most tasks the code runs at once on a thread pool given at run time "
-                          "(default 4; 1: never calls the pool)")
+                     help="most tasks the code runs at once on a thread pool given at run time, "
+                          "each with its own scratch slot in the temp arena "
+                          "(default 4; 1: never calls the pool, the smallest arena)")
     dbg = p.add_argument_group("debugging")
     dbg.add_argument("--dump-hlo", dest="dump_hlo", default="", metavar="DIR",
                      help="write the module after every pass (HLO text and graphviz) to DIR")

@@ -91,7 +91,7 @@ def _compile_graph(graph, config, options: CompileOptions, progress) -> Compilat
     stages.append(layout_and_schedule_pipeline().timed("layout+schedule"))
     Pipeline("compile", stages, dump_dir=options.dump_hlo or None).run(module)
     with progress.stage("buffers"):
-        assignment = assign_buffers(module)
+        assignment = assign_buffers(module, scratch=backend.scratch_bytes)
     if options.dump_hlo:
         dump_text(options.dump_hlo, "buffer-assignment.txt", assignment.report())
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # the options live in the driver; a backend only reads them
-    from aotc.hlo import Module
+    from aotc.hlo import Instruction, Module
     from aotc.passes.buffer_assignment import BufferAssignment
     from aotc.passes.pass_base import Pass
 
@@ -86,6 +86,12 @@ class Backend(abc.ABC):
         """HLO passes to run after the shared optimization pipeline, before layout
         assignment and scheduling. None by default."""
         return []
+
+    def scratch_bytes(self, inst: Instruction) -> int:
+        """Bytes of temp-arena scratch the code of `inst` (an instruction of the laid-out,
+        scheduled module, or of a computation it calls) needs while it runs: buffer
+        assignment reserves them, live at that instruction only. None by default."""
+        return 0
 
     @abc.abstractmethod
     def compile(self, module: Module, assignment: BufferAssignment) -> BackendResult:

@@ -16,7 +16,10 @@ that is safe. Every other array value is a temporary packed into one arena:
    overwrite it (`in_place.can_share_buffer`: elementwise ops, loop fusions). The two then
    form one allocation whose live range is the union of theirs. Arguments, constants and
    result buffers are never taken over.
-4. *Packing.* Allocations are placed into the arena by the heap simulator
+4. *Scratch.* A backend may need scratch memory while one instruction runs (a GEMM's
+   packing buffers, one per concurrently running task): `scratch(inst)` bytes, live at
+   that instruction only, so they share the arena with values that are dead then.
+5. *Packing.* Allocations are placed into the arena by the heap simulator
    (`heap_simulator.pack`): best fit over live ranges, the best of a few global orders.
 
 Offsets are multiples of `alignment` (64 by the artifact contract).
@@ -25,6 +28,8 @@ Offsets are multiples of `alignment` (64 by the artifact contract).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
 
 from aotc.hlo import Instruction, Module
 
@@ -73,6 +78,12 @@ class BufferAssignment:
     # while/conditional -> the buffers of the computations it calls, which live after
     # this computation's temporaries (passes/control_flow_buffers.py).
     nested: dict = field(default_factory=dict)
+    # instruction -> its scratch memory in the arena (step 4 of the module docstring).
+    scratch: dict[Instruction, BufferSlice] = field(default_factory=dict)
+
+    def scratch_of(self, inst: Instruction) -> BufferSlice | None:
+        """The scratch memory reserved for `inst` while it runs, or None."""
+        return self.scratch.get(inst)
 
     def slice_of(self, inst: Instruction) -> BufferSlice | None:
         """The buffer holding `inst`'s array value, seeing through get-tuple-element and
@@ -124,6 +135,8 @@ class BufferAssignment:
             shares = self.shared_with.get(inst)
             note = f"  in place of {shares.name}" if shares is not None and s.kind == "temp" else ""
             lines.append(f"{name:40} {s.kind:8} {s.index:>5} {s.offset:>10} {s.size:>10}{note}")
+        for inst, s in self.scratch.items():
+            lines.append(f"{inst.name + ' (scratch)':40} {s.kind:8} {s.index:>5} {s.offset:>10} {s.size:>10}")
         for index, source in self.result_copies:
             lines.append(f"result {index} is copied from {source.name}")
         return "\n".join(lines) + "\n"
@@ -189,12 +202,15 @@ class _Allocation:
 
 
 def assign_buffers(module: Module, alignment: int = 64, *, schedule=None,
-                   in_place: bool = True) -> BufferAssignment:
+                   in_place: bool = True,
+                   scratch: Callable[[Instruction], int] | None = None) -> BufferAssignment:
     """Assign a buffer to every value of `module`'s entry computation.
 
     The entry root must be a `tuple` of the results. The schedule is `schedule` (a
     topological order of the entry's instructions) or else the entry's instruction order.
     `in_place=False` turns off step 3 of the module docstring (for comparisons).
+    `scratch(inst)`, when given, is the scratch bytes `inst` needs while it runs (step 4),
+    asked of the instructions of called computations too.
     """
     comp = module.entry
     root = comp.root
@@ -261,11 +277,19 @@ def assign_buffers(module: Module, alignment: int = 64, *, schedule=None,
         allocation_of[key] = allocation
         shared_with[inst] = operand
 
-    # 4. Packing.
-    offsets, temp_bytes = pack([Block(a.size, a.start, a.end) for a in allocations], alignment)
+    # 4. Scratch, live at its instruction only.
+    needs = [(inst, scratch(inst)) for inst in order] if scratch is not None else []
+    needs = [(inst, size) for inst, size in needs if size > 0]
+
+    # 5. Packing.
+    blocks = [Block(a.size, a.start, a.end) for a in allocations]
+    blocks += [Block(size, position[inst], position[inst]) for inst, size in needs]
+    offsets, temp_bytes = pack(blocks, alignment)
     for allocation, offset in zip(allocations, offsets):
         for key in allocation.keys:
             place(key, BufferSlice("temp", -1, offset, _size(key)))
+    scratch_slices = {inst: BufferSlice("temp", -1, offset, size)
+                      for (inst, size), offset in zip(needs, offsets[len(allocations):])}
 
     copies = [(i, op) for i, op in enumerate(root.operands)
               if op.shape.is_tuple or [direct.get(k) for k in owners(op)] != [i]]
@@ -277,10 +301,12 @@ def assign_buffers(module: Module, alignment: int = 64, *, schedule=None,
         tuple_slices=tuple_slices,
         unshared_temp_bytes=sum(round_up(max(_size(k), 1), alignment) for k in ranges),
         shared_with=shared_with,
+        scratch=scratch_slices,
     )
     # Computations called by while/conditional get regions after the temporaries; their
     # own buffers are assigned by this function, recursively.
-    return assign_control_flow(module, assignment, assign_buffers, alignment)
+    return assign_control_flow(module, assignment, partial(assign_buffers, scratch=scratch),
+                               alignment)
 
 
 def _new_allocation(key: Key, ranges, allocation_of, allocations) -> None:

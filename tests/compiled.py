@@ -11,6 +11,8 @@ import numpy as np
 from cffi import FFI
 
 from aotc.backends.cpu import compile_module
+from aotc.backends.cpu.scratch import scratch_bytes
+from aotc.backends.cpu.target import resolve_target
 from aotc.hlo.evaluation import evaluate
 from aotc.passes.buffer_assignment import assign_buffers
 
@@ -34,7 +36,13 @@ class Compiled:
     def __init__(self, module, compile=compile_module, **options):
         """`compile` is the backend's compile function (the CPU backend's by default)."""
         self.module = module
-        self.assignment = assign_buffers(module)
+        scratch = None
+        if compile is compile_module:  # the packing slots of fed GEMMs, as the backend asks
+            target = options.get("target") or resolve_target(
+                options.get("triple"), options.get("cpu"), options.get("features"))
+            threads = options.get("threads", 1)
+            scratch = lambda inst: scratch_bytes(target, inst, threads)  # noqa: E731
+        self.assignment = assign_buffers(module, scratch=scratch)
         self.artifact = compile(module, self.assignment, entry_symbol=ENTRY, **options)
         n = next(_counter)
         self.object_path = _workdir / f"m{n}.o"

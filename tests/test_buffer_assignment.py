@@ -291,3 +291,50 @@ def test_cpu_backend_matches_the_evaluator_with_in_place_buffers(seed):
         assert fusion or compiled.assignment.shared_with
         for got, want in zip(compiled(*inputs), expected):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_scratch_never_overlaps_values_live_at_its_instruction():
+    """A backend's scratch (here: bytes for every instruction, from its position) is live
+    at its instruction only: it shares no byte with a temporary live there, may reuse the
+    bytes of dead ones, and the arena covers it."""
+    def scratch(inst):
+        return 0 if inst.opcode in ("parameter", "constant", "tuple") else 100 + 37 * len(inst.name)
+
+    for seed in range(20):
+        module = _optimized(seed, fusion=True)
+        a = assign_buffers(module, scratch=scratch)
+        assert_no_conflicts(module, a)
+        order = module.entry.instructions
+        position = {inst: p for p, inst in enumerate(order)}
+        live = _temp_live_ranges(module, a)
+        for inst, piece in a.scratch.items():
+            assert piece.kind == "temp" and piece.size == scratch(inst)
+            assert piece.offset % 64 == 0 and piece.offset + piece.size <= a.temp_bytes
+            here = position[inst]
+            for key, (s, first, last) in live.items():
+                if first <= here <= last and s.size:
+                    assert piece.offset + piece.size <= s.offset or s.offset + s.size <= piece.offset, \
+                        (inst.name, key[0].name)
+        assert set(a.scratch) == {i for i in order if scratch(i) > 0}
+        # Without scratch the arena is no larger.
+        assert assign_buffers(module).temp_bytes <= a.temp_bytes
+
+
+def test_scratch_reuses_the_bytes_of_dead_values():
+    """x -> e = exp(x), a temporary read by a reduce; then t = tanh(x), a result. Scratch
+    at t fits where e was (dead by then): the arena does not grow; scratch at the reduce,
+    where e is live, goes beside it."""
+    b = Builder("reuse")
+    x = b.parameter(Shape.array("f32", [64, 64]), "x")
+    e = b.unary("exponential", x)
+    total = b.reduce(e, b.constant(np.float32(0)), [0, 1], scalar_computation("add", "f32"))
+    t = b.unary("tanh", x)
+    b.tuple([total, t])
+    module = b.module()
+    assert assign_buffers(module).temp_bytes == 64 * 64 * 4  # e alone
+    at_tanh = assign_buffers(module, scratch=lambda i: 4096 if i is t else 0)
+    assert at_tanh.temp_bytes == 64 * 64 * 4
+    assert at_tanh.scratch_of(t).offset == at_tanh.slice_of(e).offset
+    at_reduce = assign_buffers(module, scratch=lambda i: 4096 if i is total else 0)
+    assert at_reduce.temp_bytes == 64 * 64 * 4 + 4096
+    assert at_reduce.scratch_of(e) is None and at_reduce.scratch_of(total).size == 4096

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..base import Backend, BackendOptionError, BackendResult
 from ..registry import register_backend
 from .compiler import compile_module
+from .scratch import scratch_bytes
 from .target import TargetError, emit_data_object, resolve_target
 
 __all__ = ["CpuBackend"]
@@ -25,6 +26,11 @@ class CpuBackend(Backend):
                                          options.target_features or None)
         except TargetError as e:  # a triple, CPU or feature LLVM does not know
             raise BackendOptionError(str(e)) from None
+
+    def scratch_bytes(self, inst) -> int:
+        """A fed GEMM's packing buffers, one per concurrently running task
+        (backends/cpu/scratch.py)."""
+        return scratch_bytes(self.target, inst, self.options.threads)
 
     def compile(self, module, assignment) -> BackendResult:
         code = compile_module(module, assignment, entry_symbol=self.options.entry_point,

@@ -32,8 +32,9 @@ from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
 from .shared_kernels import KernelCache
+from .split import elementwise_tasks, emit_split_elementwise, row_reduce_tasks
 from .target import TargetInfo
-from .tasks import run_tasks
+from .tasks import run_tasks, task_slots
 
 Materializer = Callable[["EntryEmitter", Instruction], None]
 
@@ -183,6 +184,17 @@ class EntryEmitter:
                                    overloads=[I64])
         b.call(memcpy, [destination, source, int_const(size), ir.Constant(ir.IntType(1), 0)])
 
+    def scratch_pointer(self, inst: Instruction, slot_bytes: int, tasks: int) -> ir.Value:
+        """The scratch buffer assignment reserved for `inst` (backends/cpu/scratch.py), which
+        must hold a `slot_bytes` slot per task that runs at once."""
+        piece = self.assignment.scratch_of(inst)
+        needed = task_slots(tasks, self.threads) * slot_bytes
+        if piece is None or piece.size < needed:
+            raise ValueError(f"{inst.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self.cg.builder.gep(self.temps_arg, [int_const(piece.offset)], inbounds=True,
+                                   source_etype=I8)
+
     def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
         """Call kernel(pointers..., t) for every task t, on the caller's pool if any.
         Call it once the kernel's body is complete: an identical earlier kernel (but for
@@ -209,7 +221,12 @@ def _nothing(em: EntryEmitter, inst: Instruction) -> None:
 
 
 def materialize_elementwise(em: EntryEmitter, inst: Instruction) -> None:
-    """The default: a loop nest over the output generating each element."""
+    """The default: a loop nest over the output generating each element (big ones in the
+    entry function split into tasks by rows, backends/cpu/split.py)."""
+    tasks = elementwise_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple:
         views = em.element_views(inst)
         shapes = inst.shape.tuple_shapes
@@ -289,7 +306,8 @@ def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     row and vectorizes.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
-    loops body(index) over that row (output fusion applies its epilogue there).
+    loops body(index) over that row (output fusion applies its epilogue there). The GEMM
+    instead applies it to each finished tile through after_row.apply (gemm.emit_gemm).
     """
     if emit_gemm(em, inst, after_row):  # packed panels and a register-blocked kernel
         return
@@ -345,7 +363,12 @@ def _materialize_reduce(em: EntryEmitter, inst: Instruction) -> None:
     """Single-output reduce: accumulate in the output buffer while walking the input in
     memory order, so row and column reductions both stream contiguous memory. Reductions
     of contiguous rows with a plain reducer take the elemental rule instead: several
-    register accumulators per row (backends/cpu/reduction.py)."""
+    register accumulators per row (backends/cpu/reduction.py), big ones split into tasks
+    by rows (backends/cpu/split.py)."""
+    tasks = row_reduce_tasks(em, inst)
+    if tasks > 1:
+        emit_split_elementwise(em, inst, tasks)
+        return
     if inst.shape.is_tuple or accumulator_lanes(em.cg.target, inst) > 1:
         materialize_elementwise(em, inst)
         return

@@ -24,9 +24,12 @@ materializer, unchanged, straight into the fusion's output buffer, through a
   fused producers as it goes (input fusion);
 - the hero itself lives in the fusion's buffer.
 
-The epilogue is then applied in place, element i of the root from element i of the hero:
-for a dot or a convolution, after each output row's accumulation (while the row is in
-cache); for other heroes, in a second loop nest over the output in the same kernel.
+The epilogue (`Epilogue`) computes element i of the root from element i of the hero: for
+a dot or a convolution on the packed GEMM, on each finished micro-tile while it is still
+in registers (the hero's element is a register value, never stored); for the direct
+loops of other dots and convolutions, in place after each output row's accumulation
+(while the row is in cache); for other heroes, in a second loop nest over the output in
+the same kernel.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ from .elemental import ElementalEmitter
 from .conv_gemm import prepare_conv_gemm
 from .emitter import EntryEmitter, emit_dot, materialize, materialize_call, materializer
 from .gemm import prepare_gemm
-from .tasks import task_kernel
+from .llvm_types import I8, int_const
+from .reduction import accumulator_lanes
+from .tasks import split_count, split_loop_nest, task_kernel, task_slots
 
 #: Loops a body over a set of output indices: for_each(body) calls body(index) in IR.
 ForEach = Callable[[Callable[[list], None]], None]
@@ -73,10 +78,16 @@ class FusionScope:
     in_entry = False
 
     def __init__(self, em: EntryEmitter, fusion: Instruction, cg: CodeGen,
-                 views: dict[Instruction, BufferView], task: ir.Value | None = None):
+                 views: dict[Instruction, BufferView], task: ir.Value | None = None,
+                 slot: ir.Value | None = None, scratch: ir.Value | None = None):
         self._em = em
+        self._fusion = fusion
         self.cg = cg
         self.task = task  # the kernel's task index (None: the kernel is one task)
+        self.slot = slot  # the task's slot (backends/cpu/tasks.py)
+        self._scratch = scratch  # the fusion's scratch (a kernel argument), if reserved
+        # Tasks the fusion's output loops are split into (`_loop_tasks`), or None.
+        self.split: int | None = None
         self._views = views  # the fusion and its operands -> their buffers in the kernel
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
@@ -84,6 +95,16 @@ class FusionScope:
 
     def __getattr__(self, name):
         return getattr(self._em, name)
+
+    def scratch_in_kernel(self, slot_bytes: int, tasks: int) -> ir.Value:
+        """The fusion's scratch as the kernel sees it; it holds a `slot_bytes` slot per task
+        that runs at once."""
+        piece = self._em.assignment.scratch_of(self._fusion)
+        needed = task_slots(tasks, self._em.threads) * slot_bytes
+        if self._scratch is None or piece.size < needed:
+            raise ValueError(f"{self._fusion.name}: {needed} bytes of scratch needed, "
+                             f"{0 if piece is None else piece.size} reserved")
+        return self._scratch
 
     def place(self, inst: Instruction, view: BufferView) -> None:
         """Materialize fused `inst` in `view` (the hero, in the fusion's output buffer)."""
@@ -108,15 +129,55 @@ class FusionScope:
         return self._em.constant_operand(self._bound.get(inst, inst))
 
     def store_loop(self, view: BufferView, element: Callable[[list], ir.Value]) -> None:
-        """view[index] = element(index) for every index, in memory order."""
+        """view[index] = element(index) for every index (this task's rows of them when the
+        output loops are split), in memory order."""
         shape = view.shape
-        self.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                          lambda index: view.store(index, element(index)))
+        self.output_loop(shape, lambda index: view.store(index, element(index)))
+
+    def output_loop(self, shape, body: Callable[[list], None], name: str = "d") -> None:
+        """body(index) over every index of `shape` (the fusion's output, or the hero's, of
+        the same array shape) in memory order; only this task's rows when split."""
+        if self.split is None:
+            self.cg.loop_nest(list(shape.dims), iteration_order(shape), body, name=name)
+        else:
+            split_loop_nest(self.cg, list(shape.dims), iteration_order(shape), body,
+                            self.task, self.split, name=name)
 
     def _source(self, inst: Instruction):
         if inst in self._placed or inst in self._bound or inst in self._views:
             return self.view(inst).load
         return None  # generated from its operands
+
+
+class Epilogue:
+    """The elementwise tail of a hero fusion: the root's element i from the hero's element
+    i (and the fusion's other operands), stored in the fusion's output `out`.
+
+    Two ways to run it: called as after_row(for_each), it recomputes the elements of a
+    finished part of the output, reading the hero from `out`; `apply(index, value)` takes
+    the hero's element as a register value instead (the GEMM's micro-tile, before it is
+    ever stored), so nothing is read back from `out`.
+    """
+
+    def __init__(self, scope: FusionScope, hero: Instruction, root: Instruction,
+                 out: BufferView):
+        self.scope, self.hero, self.root, self.out = scope, hero, root, out
+
+    def __call__(self, for_each: ForEach) -> None:
+        scope = self.scope
+        for_each(lambda index: self.out.store(index, scope.elemental.value(self.root, index)))
+
+    def apply(self, index: list, hero_value: ir.Value) -> None:
+        """out[index] = the root's element at `index`, the hero's being `hero_value`."""
+        scope = self.scope
+
+        def source(inst: Instruction):
+            if inst is self.hero:
+                return lambda _index: hero_value
+            return scope._source(inst)
+
+        elemental = ElementalEmitter(scope.cg, scope.constants, source)
+        self.out.store(index, elemental.value(self.root, index))
 
 
 def _buffer_key(em: EntryEmitter, inst: Instruction):
@@ -133,7 +194,8 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
 
 
 def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
-    """Declare the fusion's kernel function `kernel(buffers..., i64 task)`; return the
+    """Declare the fusion's kernel function `kernel(buffers..., i64 slot, i64 task)` (the
+    fusion's scratch, when buffer assignment reserved some, is the last buffer); return the
     scope its body is emitted through (the caller returns from the function) and a
     function that runs its `tasks` tasks from the entry (backends/cpu/tasks.py), to call
     once the body is complete."""
@@ -142,16 +204,21 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
         key = _buffer_key(em, inst)
         if key is not None:
             buffers.setdefault(key, inst)
-    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(buffers), em.target,
-                         BUFFER_ALIGNMENT)
     pointers = [em.pointer_of(inst) for inst in buffers.values()]
+    scratch = em.assignment.scratch_of(fusion)
+    if scratch is not None:  # the hero's scratch (a fed GEMM's packing slots): last
+        pointers.append(em.cg.builder.gep(em.temps_arg, [int_const(scratch.offset)],
+                                          inbounds=True, source_etype=I8))
+    fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(pointers), em.target,
+                         BUFFER_ALIGNMENT)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    scope = FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None)
+    scope = FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
+                        slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
     return scope, lambda: em.run_tasks(fn, pointers, tasks)
 
 
@@ -173,13 +240,36 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
     return gemm.tasks
 
 
+def _loop_tasks(em: EntryEmitter, fusion: Instruction) -> int:
+    """Tasks that split the output loops of a big loop fusion (each element computed on
+    its own) or of a row reduction (a fusion whose hero is a reduce of contiguous rows,
+    each output element one row folded in registers, backends/cpu/reduction.py): rows of
+    the output per task, so every element is computed by one task in the same order
+    whatever the split. 1 for everything else (a full reduction to one element included)."""
+    shape = fusion.shape
+    order = iteration_order(shape)
+    if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
+        return split_count(shape.dims, order, shape.num_elements, em.threads)
+    hero = find_hero(fused_computation(fusion))
+    if (hero is None or hero.opcode != "reduce" or hero.shape.is_tuple
+            or not hero.shape.same_array(shape) or accumulator_lanes(em.target, hero) <= 1):
+        return 1
+    return split_count(shape.dims, order, hero.operands[0].shape.num_elements, em.threads)
+
+
 @materializer("fusion")
 def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
     if fusion.shape.is_tuple:
         # Multi-output loop fusions (the pass makes none) stay in the entry function.
         materialize_call(em, fusion)
         return
-    scope, run = _kernel(em, fusion, _tasks(em, fusion))
+    tasks, split = _tasks(em, fusion), None
+    if tasks == 1 and em.threads > 1:
+        split = _loop_tasks(em, fusion)
+        tasks = split
+    scope, run = _kernel(em, fusion, tasks)
+    if tasks > 1 and split is not None:
+        scope.split = split
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
     run()  # after the body: an identical earlier kernel may be called instead
@@ -196,10 +286,7 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     out = scope.view(fusion)  # in the fusion's layout, which layout assignment may choose
     scope.place(hero, out)
     root = computation.root
-    epilogue = None
-    if root is not hero:
-        def epilogue(for_each: ForEach) -> None:
-            for_each(lambda index: out.store(index, scope.elemental.value(root, index)))
+    epilogue = None if root is hero else Epilogue(scope, hero, root, out)
 
     row_emitter = ROW_EMITTERS.get(hero.opcode)
     if row_emitter is not None:
@@ -207,6 +294,4 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
         return
     materialize(scope, hero)
     if epilogue is not None:
-        shape = fusion.shape
-        epilogue(lambda body: scope.cg.loop_nest(list(shape.dims), iteration_order(shape),
-                                                 body, name="e"))
+        epilogue(lambda body: scope.output_loop(fusion.shape, body, name="e"))

@@ -12,15 +12,23 @@ minor dimensions, which read the previous output row (contiguous, so they vector
 Forward scans fold in the evaluator's order (bit-identical); reverse scans fold from the
 end, as TensorFlow does, which for floats may round differently from the evaluator's
 window order.
+
+Rows are independent: with --threads above 1 a big scan (a constant init, at least one
+dimension outside the scanned one) is a kernel whose tasks each take a range of the
+rows (backends/cpu/tasks.py), every row scanned by one task in the same order.
 """
 
 from __future__ import annotations
 
 from aotc.hlo import Instruction
 
-from .buffers import iteration_order
+from aotc.runtime.program import BUFFER_ALIGNMENT
+
+from .buffers import BufferView, iteration_order
+from .elemental import ElementalEmitter
 from .emitter import EntryEmitter, materialize_elementwise, materializer
 from .llvm_types import int_const, register_type
+from .tasks import split_count, split_loop_nest, task_kernel
 
 
 def scan_axis(inst: Instruction) -> tuple[int, bool] | None:
@@ -52,15 +60,43 @@ def _materialize_reduce_window(em: EntryEmitter, inst: Instruction) -> None:
     if scan is None:
         materialize_elementwise(em, inst)
         return
+    axis, _ = scan
+    order = iteration_order(inst.shape)
+    outer = order[:order.index(axis)]
+    tasks = 1
+    if em.threads > 1 and outer and inst.operands[1].opcode == "constant":
+        tasks = split_count(inst.shape.dims, outer, inst.shape.num_elements, em.threads)
+    if tasks == 1:
+        _emit_scan(em.cg, em.elemental, inst, em.view(inst), em.view(inst.operands[0]), scan)
+        return
+    kernel, cg = task_kernel(em.llvm_module, f"scan.{inst.name}", 2, em.target,
+                             BUFFER_ALIGNMENT)
+    out, x = (BufferView(cg, arg, i.shape) for arg, i in zip(kernel.args, (inst, inst.operands[0])))
+    # The init is a constant: nothing but the two buffers is read.
+    elemental = ElementalEmitter(cg, em.constants, lambda _inst: None)
+    _emit_scan(cg, elemental, inst, out, x, scan, (kernel.args[-1], tasks))
+    cg.builder.ret_void()
+    em.run_tasks(kernel, [em.pointer_of(inst), em.pointer_of(inst.operands[0])], tasks)
+
+
+def _emit_scan(cg, e, inst: Instruction, out, x, scan, split=None) -> None:
+    """The running fold of the module docstring into `cg`'s function (out and x: views
+    of the output and the operand): all rows, or with split = (task, tasks) that task's
+    range of the rows (the dimensions outside the scanned one)."""
     axis, reverse = scan
-    cg, b, e = em.cg, em.cg.builder, em.elemental
-    operand, init = inst.operands
-    out, x = em.view(inst), em.view(operand)
+    b = cg.builder
+    init = inst.operands[1]
     reducer = inst.to_apply()
     n = inst.shape.dims[axis]
     order = iteration_order(inst.shape)
     outer = order[:order.index(axis)]
     inner = order[order.index(axis) + 1:]
+
+    def rows(extents, dims, body, name):  # the loops over the independent rows
+        if split is None:
+            cg.loop_nest(extents, dims, body, name=name)
+        else:
+            split_loop_nest(cg, extents, dims, body, *split, name=name)
 
     def position(step):  # the element the step-th iteration visits
         return b.sub(int_const(n - 1), step) if reverse else step
@@ -80,7 +116,7 @@ def _materialize_reduce_window(em: EntryEmitter, inst: Instruction) -> None:
 
         extents = list(inst.shape.dims)
         extents[axis] = 1
-        cg.loop_nest(extents, outer, row, name="scan_row")
+        rows(extents, outer, row, "scan_row")
         return
 
     def plane(index):  # one step of the scan, over every index of the more minor dims
@@ -108,4 +144,11 @@ def _materialize_reduce_window(em: EntryEmitter, inst: Instruction) -> None:
     extents = list(inst.shape.dims)
     for d in inner:
         extents[d] = 1
-    cg.loop_nest(extents, outer + [axis], plane, name="scan_out")
+
+    def row(index):  # one independent row: the steps along the axis, in order
+        cg.loop_nest(extents, [axis], lambda at: plane(
+            [at[d] if d == axis else index[d] for d in range(inst.shape.rank)]), name="scan_step")
+
+    extents_outer = list(extents)
+    extents_outer[axis] = 1
+    rows(extents_outer, outer, row, "scan_out")

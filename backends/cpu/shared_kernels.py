@@ -58,6 +58,8 @@ class KernelCache:
         `kernel`'s body read when it may share."""
         if inst is None or self._signatures[_signature(inst)] < 2:
             return kernel, []  # no twin possible: it reads its globals directly
+        if not all(block.is_terminated for block in kernel.blocks):
+            return kernel, []  # called before its body was complete: never shared
         constants = self._constants(kernel)
         if constants:
             _parameterize(kernel, constants)
