@@ -49,7 +49,7 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
-from .llvm_types import F32, F64, I1, I32, I64, int_const, register_type
+from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
 from .tasks import balanced_block, scratch_slot, task_kernel
 
 #: Bytes of the buffer holding one packed KC x NC block of a fed B at most (one per
