@@ -19,6 +19,7 @@ from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
 from aotc.hlo.evaluation import evaluate
 from aotc.hlo.window import WindowDim
+from aotc.passes.late_pipeline import layout_and_schedule_pipeline
 from aotc.passes.pipeline import default_pipeline
 
 from compiled import Compiled
@@ -75,6 +76,15 @@ def _module(seed=0):
              rng.standard_normal((3, 33, 18)).astype(np.float32)]
     batched = b.dot(x, y, lhs_batch=[0], rhs_batch=[0], lhs_contracting=[2], rhs_contracting=[1])
     outs.append(_epilogue(b, "relu", batched, rng, args, 2))
+    # A batch-1 weight that is a constant seen through a bitcast ([K, N] as [1, K, N], as
+    # in a Keras attention output; over 1024 elements, so constant folding leaves the
+    # broadcast alone): the fused kernel reads the constant's global.
+    x1 = b.parameter(Shape.array("f32", (1, 11, 40)))
+    args.append(rng.standard_normal((1, 11, 40)).astype(np.float32))
+    w1 = b.constant(rng.standard_normal((40, 37)).astype(np.float32), "f32")
+    seen = b.dot(x1, b.broadcast(w1, (1, 40, 37), [1, 2]), lhs_batch=[0], rhs_batch=[0],
+                 lhs_contracting=[2], rhs_contracting=[1])
+    outs.append(_epilogue(b, "residual", seen, rng, args, 2))
     for dims, kernel, outputs, stride, padding, dilation, kind in CONVS:
         image = b.parameter(Shape.array("f32", dims))
         args.append(rng.standard_normal(dims).astype(np.float32))
@@ -92,9 +102,10 @@ def fused():
     module, args = _module()
     expected = evaluate(module, *args)
     default_pipeline().run(module)
+    layout_and_schedule_pipeline().run(module)  # as the compiler does (broadcasts -> bitcasts)
     heroes = [i for i in module.entry.instructions
               if i.opcode == "fusion" and i.attrs["kind"] == "kOutput"]
-    assert len(heroes) == len(DOTS) + 1 + len(CONVS)  # every epilogue fused into its hero
+    assert len(heroes) == len(DOTS) + 2 + len(CONVS)  # every epilogue fused into its hero
     return module, args, expected
 
 

@@ -116,8 +116,11 @@ class FusionScope:
         inst = self._bound.get(inst, inst)
         if inst in self._views:
             return self._views[inst]
-        if inst.opcode == "constant":
-            return BufferView(self.cg, self._em.constants.pointer(inst), inst.shape)
+        source = inst
+        while source.opcode == "bitcast":  # an operand viewing a constant's bytes
+            source = source.operands[0]
+        if source.opcode == "constant":
+            return BufferView(self.cg, self._em.constants.pointer(source), inst.shape)
         raise ValueError(f"fused {inst.name} has no buffer: it is computed per element")
 
     def pointer_of(self, inst: Instruction) -> ir.Value:
