@@ -98,6 +98,13 @@ class Builder:
         t = _dtype(element_type)
         return self.add("convert", [x], shape=Shape(t, x.shape.dims))
 
+    def bitcast_convert(self, x: Instruction, element_type: DType | str) -> Instruction:
+        """XLA BitcastConvertType: the bits of `x` as `element_type` (a narrower type adds a
+        minor dimension, a wider one consumes it)."""
+        shape = infer_shape("bitcast-convert", [x.shape],
+                            {"new_element_type": _dtype(element_type)}, ())
+        return self.add("bitcast-convert", [x], shape=shape)
+
     # -- data movement -----------------------------------------------------------------
 
     def broadcast(self, x: Instruction, result_dims: Sequence[int],

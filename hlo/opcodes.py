@@ -66,6 +66,11 @@ _STRUCTURAL = {
     # Reinterprets the operand's bytes under the result shape's dims and layout (same element
     # type and count); created after layout assignment for copy-free reshapes/transposes.
     "bitcast": 1,
+    # Reinterprets each element's bits as another element type (XLA's BitcastConvertType).
+    # Equal widths keep the dims; a wider operand gains a minor dimension of
+    # (wide bits / narrow bits) elements, a narrower one loses that minor dimension.
+    # Elements split and join in memory order (little-endian, every target aotc has).
+    "bitcast-convert": 1,
     "call": VARIADIC,
     "fusion": VARIADIC,
     "while": 1,  # the initial loop state, a tuple

@@ -50,7 +50,7 @@ def expected_shape(inst: Instruction) -> Shape | None:
     attrs = dict(inst.attrs)
     if inst.opcode in ("broadcast", "reshape", "bitcast"):
         attrs["result_dims"] = inst.shape.dims
-    elif inst.opcode == "convert":
+    elif inst.opcode in ("convert", "bitcast-convert"):
         attrs["new_element_type"] = inst.shape.element_type
     return infer_shape(inst.opcode, [o.shape for o in inst.operands], attrs,
                        inst.called_computations)

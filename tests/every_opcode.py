@@ -72,6 +72,8 @@ def every_opcode_module(complex_ops: bool = True) -> Module:
     outs.append(b.broadcast(b.constant(np.array([1, 2], np.float32)), [3, 2], [1]))
     outs.append(b.reshape(f, [3, 2]))
     outs.append(b.add("bitcast", [f], shape=Shape.array("f32", [6])))
+    outs.append(b.bitcast_convert(f, "u16"))
+    outs.append(b.bitcast_convert(b.bitcast_convert(f, "u8"), "f32"))
     outs.append(b.transpose(f, [1, 0]))
     outs.append(b.slice(f, [0, 1], [2, 3], [2, 1]))
     outs.append(b.unary("copy", b.reverse(f, [0, 1])))

@@ -134,6 +134,28 @@ def test_converts():
     _check(module, args)
 
 
+def test_bitcast_converts():
+    # Equal widths elementwise; narrower targets add a minor dimension, wider ones take it.
+    b = Builder("bitcast_convert")
+    f = b.parameter(Shape.array("f32", (2, 3)), "f")
+    u = b.parameter(Shape.array("u8", (3, 4)), "u")
+    h = b.parameter(Shape.array("f16", (5,)), "h")
+    d = b.parameter(Shape.array("f64", (2,)), "d")
+    s = b.parameter(Shape.array("s16", (2, 4)), "s")
+    outs = [b.bitcast_convert(f, "s32"), b.bitcast_convert(f, "u8"),
+            b.bitcast_convert(f, "f16"), b.bitcast_convert(u, "f32"),
+            b.bitcast_convert(h, "s16"), b.bitcast_convert(d, "u32"),
+            b.bitcast_convert(d, "s8"), b.bitcast_convert(s, "f64"),
+            b.bitcast_convert(b.bitcast_convert(d, "u16"), "f64"),
+            b.bitcast_convert(b.scalar(1.5, "f32"), "u16")]
+    module = b.module(b.tuple(outs))
+    f_values = np.array([[1.0, -0.0, np.inf], [np.nan, 1e-45, -3.25]], np.float32)
+    rng = np.random.default_rng(7)  # not the module's: later tests' draws stay as they were
+    _check(module, [f_values, rng.integers(0, 256, (3, 4), dtype=np.uint8),
+                    rng.uniform(-10, 10, 5).astype(np.float16), np.array([np.pi, -1e300]),
+                    rng.integers(-2**15, 2**15, (2, 4), dtype=np.int16)])
+
+
 def test_f32_remainder_is_exact():
     b = Builder("fmod")
     x = b.parameter(Shape.array("f32", (2000,)))

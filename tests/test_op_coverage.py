@@ -146,6 +146,26 @@ def test_every_tf2xla_op_has_three_cases_and_a_rule():
     assert set(TF2XLA_OPS) <= set(supported_ops())
 
 
+def test_bitcast_to_a_wider_type_needs_the_width_ratio_as_last_dimension():
+    graph = _unknown_shape_graph(lambda x: tf.bitcast(x, tf.float64, name="wide"), ["x"])
+    with pytest.raises(FrontendError, match=r"node 'wide' \(Bitcast\): cannot bitcast "
+                                            r"f32\[3\] to f64: the last dimension must be 2"):
+        _lower_with_feeds(graph, {"x": (3,)}, "wide")
+
+
+def test_non_max_suppression_needs_a_constant_max_output_size():
+    graph = tf.Graph()
+    with graph.as_default():
+        boxes = tf.compat.v1.placeholder(tf.float32, [5, 4], name="boxes")
+        scores = tf.compat.v1.placeholder(tf.float32, [5], name="scores")
+        size = tf.compat.v1.placeholder(tf.int32, [], name="size")
+        raw.NonMaxSuppressionV3(boxes=boxes, scores=scores, max_output_size=size,
+                                iou_threshold=0.5, score_threshold=0.0, name="nms")
+    with pytest.raises(FrontendError, match=r"node 'nms' \(NonMaxSuppressionV3\): "
+                                            r"max_output_size input must be a constant"):
+        _lower_with_feeds(graph, {"boxes": (5, 4), "scores": (5,), "size": ()}, "nms")
+
+
 def test_rfft_input_shorter_than_fft_length_names_the_node():
     graph = tf.Graph()
     with graph.as_default():

@@ -40,7 +40,7 @@ def test_every_entry_names_the_file_of_its_rule():
 
 #: Ops of the tf2xla inference set (340) with a lowering rule; raised as ops are added (the
 #: goal is 95%, 323).
-COVERAGE_FLOOR = 329
+COVERAGE_FLOOR = 340
 
 
 def test_target_set_is_the_shared_list_of_340_op_types():

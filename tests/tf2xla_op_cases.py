@@ -73,6 +73,25 @@ BITWISE = [
       R(2, 3, dtype=i16, low=-32768, high=32767), tol=EXACT),
 ]
 
+BITS = [
+    c("Bitcast", "f32-to-i32", lambda x: tf.bitcast(x, tf.int32),
+      V([[1.0, -0.0, INF], [NAN, 1e-45, -3.25]]), tol=EXACT),
+    c("Bitcast", "f32-to-u8-adds-dim", lambda x: tf.bitcast(x, tf.uint8), R(2, 4), tol=EXACT),
+    c("Bitcast", "u8-to-f32-drops-dim", lambda x: tf.bitcast(x, tf.float32),
+      R(3, 4, dtype=u8, low=0, high=255), tol=EXACT),
+    c("Bitcast", "f64-to-i16", lambda x: tf.bitcast(x, tf.int16), R(3, dtype=f64), tol=EXACT),
+    c("Bitcast", "i16-to-f16-scalar", lambda x: tf.bitcast(x, tf.float16), V(15360, i16),
+      tol=EXACT),
+    c("NextAfter", "specials", lambda x, y: tf.math.nextafter(x, y),
+      V([0.0, -0.0, 0.0, 1.0, 1.0, -1.0, NAN, 2.0, INF, -INF, 3.4028235e38, 1.1754944e-38, -1.1754944e-38, 5.0]),
+      V([-0.0, 0.0, -1.0, 2.0, 0.0, -2.0, 1.0, NAN, 0.0, INF, INF, 0.0, 0.0, 5.0]), tol=EXACT),
+    c("NextAfter", "f32-bcast", lambda x, y: tf.math.nextafter(x, y), R(3, 4), R(4), tol=EXACT),
+    # TensorFlow's CPU kernels read subnormal inputs as zero (flush-to-zero); aotc keeps
+    # them, so subnormals appear here only as results.
+    c("NextAfter", "f64", lambda x, y: tf.math.nextafter(x, y),
+      V([0.0, 1.0, -2.5, 1e-300, 1e308], f64), V([1.0, -1.0, -2.5, 0.0, INF], f64), tol=EXACT),
+]
+
 ZERO_SAFE = [
     c("MulNoNan", "f32-bcast", lambda x, y: tf.math.multiply_no_nan(x, y),
       V([[NAN, INF, 2.0]]), V([[0.0], [3.0]]), tol=EXACT),
@@ -547,6 +566,108 @@ SEGMENTS_V2 = [
     ]
 ]
 
+# -- random sampling: exact where TensorFlow's CPU stream is reproducible, else statistics --
+# Statistics of thousands of samples, computed in the graph by both; STATISTICAL is at
+# least four standard errors of the difference of two such estimates (frequencies and
+# roundings of 4000 samples, moments of 12000 samples of deviation <= 1.5), before the
+# relative part of the tolerance.
+
+STATISTICAL = 0.06
+LOGITS = V(np.log([[0.1, 0.2, 0.3, 0.4], [0.5, 0.25, 0.125, 0.125],
+                   [0.5, 0.0, 0.5, 0.0]]).astype(f32))
+
+
+def _frequencies(samples, classes):
+    """Per row, the fraction of samples of each class."""
+    return tf.reduce_mean(tf.one_hot(samples, classes), axis=1)
+
+
+def _moments(x, low, high):
+    """Per row: mean, standard deviation, and 1.0 when every sample is within bounds."""
+    x = tf.cast(x, tf.float32)
+    inside = tf.reduce_all((x >= low) & (x <= high))
+    return [tf.reduce_mean(x, axis=-1), tf.math.reduce_std(x, axis=-1),
+            tf.cast(inside, tf.float32)]
+
+
+def _stochastic_cast(x, out=tf.int32, key=5):
+    """StochasticCastToInt (no Python wrapper in TensorFlow) with a Philox key."""
+    from tensorflow.core.framework.attr_value_pb2 import AttrValue
+
+    op = tf.compat.v1.get_default_graph().create_op(
+        "StochasticCastToInt", [x, const([key], tf.uint64), const([0, 0], tf.uint64), const(1)],
+        [out], attrs={"Tin": AttrValue(type=x.dtype.as_datatype_enum),
+                      "Tout": AttrValue(type=out.as_datatype_enum)})
+    return op.outputs[0]
+
+
+def _rounding_means(out, n=4000):
+    """The mean over n stochastic roundings of each input element."""
+    return lambda x: tf.reduce_mean(tf.cast(_stochastic_cast(
+        tf.tile(x[None], [n] + [1] * x.shape.rank), out), tf.float32), axis=0)
+
+
+SAMPLING = [
+    c("StatelessMultinomial", "f32-nonfinite", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=5, seed=s), V([[-1.0, 0.5, -INF, 2.0], [NAN, 1.0, 1.0, INF],
+                                              [-INF, -INF, -INF, -INF]]), SEED, tol=EXACT),
+    c("StatelessMultinomial", "f64-i64-seed-i32", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=9, seed=s, output_dtype=tf.int32), R(2, 7, dtype=f64),
+      V([2**40, 5], i64), tol=EXACT),
+    c("StatelessMultinomial", "f16", lambda l, s: raw.StatelessMultinomial(
+        logits=l, num_samples=4, seed=s), R(3, 3, dtype=f16), SEED, tol=EXACT),
+    c("StatelessMultinomial", "one-row-many", lambda s: raw.StatelessMultinomial(
+        logits=const([[0.0, 1.0, 2.0, -1.0, 0.5]]), num_samples=3000, seed=s), SEED, tol=EXACT),
+    c("Multinomial", "frequencies", lambda l: _frequencies(raw.Multinomial(
+        logits=l, num_samples=4000, seed=3, seed2=4), 4), LOGITS, tol=STATISTICAL),
+    c("Multinomial", "f64-i32", lambda l: _frequencies(raw.Multinomial(
+        logits=tf.cast(l, tf.float64), num_samples=4000, seed=1, output_dtype=tf.int32), 4),
+      LOGITS, tol=STATISTICAL),
+    c("Multinomial", "seed2-impossible-class", lambda l: _frequencies(raw.Multinomial(
+        logits=l, num_samples=4000, seed2=7), 3), V([[0.0, -INF, 1.0], [2.0, 2.0, -INF]]),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f32-per-batch", lambda m, d, lo, hi: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[3, 12000], means=m, stdevs=d, minvals=lo,
+                                         maxvals=hi, seed=1, seed2=2), lo[:, None], hi[:, None]),
+      V([0.0, 1.0, -2.0]), V([1.0, 0.5, 1.5]), V([-1.0, 0.5, -3.0]), V([1.0, 3.0, 5.0]),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f64-upper-tail", lambda: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[2, 12000], means=const(0.0, tf.float64),
+                                         stdevs=const(1.0, tf.float64),
+                                         minvals=const(2.5, tf.float64),
+                                         maxvals=const(4.0, tf.float64), seed=5), 2.5, 4.0),
+      tol=STATISTICAL),
+    c("ParameterizedTruncatedNormal", "f16-half-normal", lambda: _moments(
+        raw.ParameterizedTruncatedNormal(shape=[1, 12000], means=const([0.0], tf.float16),
+                                         stdevs=const([1.5], tf.float16),
+                                         minvals=const([0.0], tf.float16),
+                                         maxvals=const([INF], tf.float16), seed=9), 0.0, INF),
+      tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f32-bcast", lambda s, lo, hi: _moments(
+        tf.transpose(raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000, 2], seed=s, means=const([0.0, 3.0]), stddevs=const(1.0), minvals=lo,
+            maxvals=hi)), lo[:, None], hi[:, None]), SEED, V([-0.5, 1.0]), V([2.0, 3.5]),
+      tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f64-lower-tail", lambda s: _moments(
+        raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000], seed=s, means=const(1.0, tf.float64), stddevs=const(0.5, tf.float64),
+            minvals=const(-1.0, tf.float64), maxvals=const(0.0, tf.float64)), -1.0, 0.0),
+      V([1, 2], i64), tol=STATISTICAL),
+    c("StatelessParameterizedTruncatedNormal", "f16-wide", lambda s: _moments(
+        raw.StatelessParameterizedTruncatedNormal(
+            shape=[12000], seed=s, means=const(0.5, tf.float16), stddevs=const(2.0, tf.float16),
+            minvals=const(-1.0, tf.float16), maxvals=const(1.5, tf.float16)), -1.0, 1.5),
+      SEED, tol=STATISTICAL),
+    c("StochasticCastToInt", "exact-cases-i8", lambda x: _stochastic_cast(x, tf.int8),
+      V([NAN, 3.0, -2.0, 300.0, -1e10, 0.0, -0.0, 127.0, INF, -INF]), tol=EXACT),
+    c("StochasticCastToInt", "means-f32", _rounding_means(tf.int32),
+      V([0.3, -0.7, 2.5, -3.25, 1e-3, 7.9]), tol=STATISTICAL),
+    c("StochasticCastToInt", "means-f64-i16", _rounding_means(tf.int16),
+      V([[0.5, -0.5], [100.125, -1000.75]], f64), tol=STATISTICAL),
+    c("StochasticCastToInt", "means-f16-i8", _rounding_means(tf.int8),
+      V([0.25, -0.375, 5.5, -126.5], f16), tol=STATISTICAL),
+]
+
 # -- special functions: TF's kernels (Eigen, Cephes) are accurate to a few ulps ----------------
 
 #: f32 special functions: TF's f32 kernels are accurate to a few ulps; aotc's (computed in
@@ -789,6 +910,111 @@ LINALG = [
       V([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [0.0, 3.0, 1.0]]), R(3, 1), tol=1e-5),
 ]
 
+# -- detection ----------------------------------------------------------------------------------
+
+
+def _boxes(n, seed, dtype=f32):
+    """n boxes in three overlapping clusters, about half with their corners swapped."""
+    def draw():
+        rng = np.random.default_rng(seed)
+        centers = rng.uniform(0, 4, (3, 2))[rng.integers(0, 3, n)] + rng.normal(0, 0.3, (n, 2))
+        half = rng.uniform(0.3, 1.0, (n, 2))
+        low, high = centers - half, centers + half
+        boxes = np.concatenate([low, high], 1)
+        flip = rng.random(n) < 0.5
+        boxes[flip] = boxes[flip][:, [2, 3, 0, 1]]
+        return boxes.astype(dtype)
+    return draw
+
+
+def _scores(n, seed, ties=False, dtype=f32):
+    def draw():
+        rng = np.random.default_rng(seed)
+        values = rng.integers(0, 4, n) / 4 if ties else rng.uniform(0, 1, n)
+        return values.astype(dtype)
+    return draw
+
+
+def _padded(selected, size):
+    """TensorFlow's selection padded with zeros to `size` entries, as aotc returns it."""
+    return tf.pad(selected, [[0, size - tf.size(selected)]])
+
+
+def _nms_v3(size, iou, score=-INF, **kw):
+    return lambda b, s: _padded(raw.NonMaxSuppressionV3(
+        boxes=b, scores=s, max_output_size=size, iou_threshold=iou, score_threshold=score, **kw),
+        size)
+
+
+DETECTION = [
+    c("NonMaxSuppressionV3", "flipped-corners", _nms_v3(12, 0.5), _boxes(20, 1), _scores(20, 2),
+      tol=EXACT),
+    c("NonMaxSuppressionV3", "score-ties", _nms_v3(8, 0.3), _boxes(16, 3),
+      _scores(16, 4, ties=True), tol=EXACT),
+    c("NonMaxSuppressionV3", "runtime-thresholds-few", lambda b, s, i, t: _padded(
+        raw.NonMaxSuppressionV3(boxes=b, scores=s, max_output_size=3, iou_threshold=i,
+                                score_threshold=t), 3),
+      _boxes(10, 5), _scores(10, 6), V(0.7), V(0.25), tol=EXACT),
+    c("NonMaxSuppressionV3", "identical-boxes-zero-area", _nms_v3(6, 0.5),
+      V([[0, 0, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1], [2, 2, 2, 3], [2, 2, 2, 3], [0, 0, 1, 2]]),
+      V([0.5, 0.5, 0.9, 0.9, 0.9, 0.5]), tol=EXACT),
+    c("NonMaxSuppressionV4", "padded", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=25, iou_threshold=0.4, score_threshold=0.2,
+        pad_to_max_output_size=True)), _boxes(20, 7), _scores(20, 8), tol=EXACT),
+    c("NonMaxSuppressionV4", "unpadded-ties", lambda b, s: (lambda r: [_padded(r[0], 10), r[1]])(
+        raw.NonMaxSuppressionV4(boxes=b, scores=s, max_output_size=10, iou_threshold=0.6,
+                                score_threshold=0.0)),
+      _boxes(30, 9), _scores(30, 10, ties=True), tol=EXACT),
+    c("NonMaxSuppressionV4", "f16-zero-size", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=0, iou_threshold=0.5, score_threshold=0.0,
+        pad_to_max_output_size=True)), _boxes(5, 11, f16), _scores(5, 12, dtype=f16),
+      tol=EXACT),
+    c("NonMaxSuppressionV4", "f16", lambda b, s: list(raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=6, iou_threshold=0.5, score_threshold=0.1,
+        pad_to_max_output_size=True)), _boxes(12, 13, f16), _scores(12, 14, dtype=f16),
+      tol=EXACT),
+]
+
+def _symmetric(*shape, dtype=f32):
+    def draw():
+        a = np.random.default_rng(sum(shape) + 2).uniform(-1, 1, shape)
+        return (a + np.swapaxes(a, -1, -2)).astype(dtype)
+    return draw
+
+
+def _eig_checks(a, **kw):
+    """Eigenvalues (ascending, unique), V diag(e) V^T (= a) and V^T V (= I): the same for
+    any choice of eigenvector signs."""
+    e, v = tf.linalg.eigh(a, **kw) if kw else tf.linalg.eigh(a)
+    return [e, tf.matmul(v * e[..., None, :], v, adjoint_b=True), tf.matmul(v, v, adjoint_a=True)]
+
+
+def _svd_checks(full):
+    """Singular values (descending), U diag(s) V^T (= a), U^T U and V^T V (= I)."""
+    def build(a):
+        s, u, v = tf.linalg.svd(a, full_matrices=full)
+        k = s.shape[-1]
+        core = tf.matmul(u[..., :k] * s[..., None, :], v[..., :k], adjoint_b=True)
+        return [s, core, tf.matmul(u, u, adjoint_a=True), tf.matmul(v, v, adjoint_a=True)]
+    return build
+
+
+EIGEN = [
+    c("SelfAdjointEigV2", "f32", _eig_checks, _symmetric(4, 4), tol=1e-5),
+    c("SelfAdjointEigV2", "batch-f64", _eig_checks, _symmetric(2, 3, 5, 5, dtype=f64),
+      tol=1e-12),
+    c("SelfAdjointEigV2", "values-only-diagonal", lambda a: tf.linalg.eigvalsh(a),
+      V([[3.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 2.0]]), tol=1e-6),
+    c("SelfAdjointEigV2", "values-only-f64", lambda a: tf.linalg.eigvalsh(a),
+      _symmetric(6, 6, dtype=f64), tol=1e-12),
+    c("Svd", "square-f32", _svd_checks(False), R(4, 4), tol=1e-5),
+    c("Svd", "tall-batch-f64", _svd_checks(False), R(2, 5, 3, dtype=f64), tol=1e-12),
+    c("Svd", "wide-full", _svd_checks(True), R(3, 5), tol=1e-5),
+    c("Svd", "tall-full-f64", _svd_checks(True), R(6, 4, dtype=f64), tol=1e-12),
+    c("Svd", "values-only", lambda a: tf.linalg.svd(a, compute_uv=False), R(2, 4, 3),
+      tol=1e-5),
+]
+
 # -- TensorLists outside loops ------------------------------------------------------------------
 
 
@@ -1016,16 +1242,22 @@ ON_COMPLEX = [
       C(3), tol=EXACT),
 ]
 
-ALL_CASES = (COMPLEX_OPS + FFTS + ON_COMPLEX + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
+ALL_CASES = (BITS + DETECTION + SAMPLING + EIGEN + COMPLEX_OPS + FFTS + ON_COMPLEX + LISTS + LINALG + IMAGES + QUANT + SPECIAL + UPDATES + SEGMENTS_V2 + STATELESS + TRIG + BITWISE + ZERO_SAFE + SCANS + MISC + MATRIX + BATCH_SPACE + REORDER + SEARCH
              + SHAPES + VALUE_SHAPED)
 
 #: Batches for tests/test_op_coverage_cpu.py: one compiled module each.
 TF2XLA_GROUPS = {
-    "tf2xla-elementwise": TRIG + BITWISE + ZERO_SAFE + SCANS + MISC,
+    "tf2xla-elementwise": TRIG + BITWISE + BITS + ZERO_SAFE + SCANS + MISC,
     "tf2xla-random": STATELESS,
+    # One case of each truncated normal (their f64 erfc and quantile code takes LLVM a
+    # few seconds per case); the evaluator runs all three.
+    "tf2xla-sampling": [k for k in SAMPLING if "TruncatedNormal" not in k.op
+                        or k.id.endswith("per-batch") or k.id.endswith("bcast")],
     "tf2xla-special": [k for k in SPECIAL if not k.xla],
     "tf2xla-linalg": LINALG + LISTS,
-    "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla],
+    # Two cases (their rotation loops' dots take LLVM seconds each); the evaluator runs all.
+    "tf2xla-eigen": [k for k in EIGEN if k.id in ("SelfAdjointEigV2-f32", "Svd-wide-full")],
+    "tf2xla-image": [k for k in IMAGES + QUANT if not k.xla] + DETECTION,
     "tf2xla-complex": [k for k in COMPLEX_OPS + FFTS + ON_COMPLEX if not k.xla],
     "tf2xla-array": UPDATES + MATRIX + BATCH_SPACE + REORDER + SEARCH + SHAPES + VALUE_SHAPED,
 }

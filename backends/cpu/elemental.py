@@ -143,6 +143,36 @@ def _convert(e: ElementalEmitter, inst, index):
     return emit_convert(e.cg, inst.operands[0].shape.element_type, inst.shape.element_type, x)
 
 
+@elemental("bitcast-convert")
+def _bitcast_convert(e: ElementalEmitter, inst, index):
+    # Equal widths: one LLVM bitcast. Otherwise through integers of the wide width: a
+    # narrow element k of a wide one is bits [k * narrow, (k + 1) * narrow) (memory order
+    # on a little-endian target).
+    b = e.b
+    source, target = inst.operands[0].shape.element_type, inst.shape.element_type
+    if source.bits == target.bits:
+        return b.bitcast(e.operand(inst, 0, index), register_type(target))
+    narrow = ir.IntType(min(source.bits, target.bits))
+    wide = ir.IntType(max(source.bits, target.bits))
+    if source.bits > target.bits:
+        bits = b.bitcast(e.operand(inst, 0, index[:-1]), wide)
+        shift = b.mul(index[-1], _const(target.bits))
+        part = b.trunc(b.lshr(bits, _resize(b, shift, wide)), narrow)
+        return b.bitcast(part, register_type(target))
+    joined = ir.Constant(wide, 0)
+    for k in range(target.bits // source.bits):
+        part = b.bitcast(e.operand(inst, 0, [*index, _const(k)]), narrow)
+        joined = b.or_(joined, b.shl(b.zext(part, wide), ir.Constant(wide, k * source.bits)))
+    return b.bitcast(joined, register_type(target))
+
+
+def _resize(b, value, ty):
+    """An i64 index value as an integer of type `ty` (truncated or zero-extended)."""
+    if ty.width == value.type.width:
+        return value
+    return b.trunc(value, ty) if ty.width < value.type.width else b.zext(value, ty)
+
+
 @elemental("select")
 def _select(e: ElementalEmitter, inst, index):
     pred, on_true, on_false = (e.value(op, index) for op in inst.operands)

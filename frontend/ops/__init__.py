@@ -11,8 +11,8 @@ from . import conv, pooling, scan  # noqa: F401  (registers the rules)
 from . import indexing, tensor_array  # noqa: F401  (registers the rules)
 from . import bitwise, nan_safe, trig  # noqa: F401  (registers the rules)
 from . import batch_space, matrix, reorder, search, shape_ops, value_shaped  # noqa: F401
-from . import slice_update, stateless_random  # noqa: F401  (registers the rules)
-from . import fake_quant, image, linalg  # noqa: F401  (registers the rules)
+from . import random_sampling, slice_update, stateless_random  # noqa: F401
+from . import eigen, fake_quant, image, linalg, non_max_suppression  # noqa: F401
 from . import complex  # noqa: F401  (registers the rules)
 from .registry import LOWERINGS, LoweringContext, lowering, supported_ops
 

@@ -117,12 +117,12 @@ def random_words(ctx, key, counter, groups: int) -> Instruction:
     return b.concatenate([b.reshape(w, (groups, 1)) for w in words], 1)
 
 
-def _bits_for(ctx, key, counter, count: int, per_group: int):
+def words_for(ctx, key, counter, count: int, per_group: int):
     """[ceil(count / per_group), 4] words for `count` outputs of `per_group` per block."""
     return random_words(ctx, key, counter, max(-(-count // per_group), 1))
 
 
-def _finish(ctx, values, count, dims):
+def first_values(ctx, values, count, dims):
     """[groups, per_group] values -> the first `count` of them, shaped `dims`."""
     b = ctx.b
     flat = b.reshape(values, (values.shape.num_elements,))
@@ -131,7 +131,7 @@ def _finish(ctx, values, count, dims):
     return b.reshape(flat, dims)
 
 
-def _uniform_float(ctx, words, t):
+def uniform_floats(ctx, words, t):
     """[G, 4] words -> [G, 4] floats (f16/f32) or [G, 2] doubles in [0, 1)."""
     b = ctx.b
     if t == F64:
@@ -172,7 +172,7 @@ def _box_muller(ctx, u, t):
 def _normal(ctx, words, t):
     """[G, 4] words -> [G, 4] normals (f16/f32, computed in f32) or [G, 2] doubles."""
     work = F64 if t == F64 else F32
-    values = _box_muller(ctx, _uniform_float(ctx, words, work), work)
+    values = _box_muller(ctx, uniform_floats(ctx, words, work), work)
     return values if values.shape.element_type == t else ctx.b.convert(values, t)
 
 
@@ -197,15 +197,15 @@ def _per_group(t):
 def _uniform(ctx, node, dims, key, counter):
     t = _float_type(ctx, node)
     count = int(np.prod(dims, dtype=np.int64))
-    words = _bits_for(ctx, key, counter, count, _per_group(t))
-    return _finish(ctx, _uniform_float(ctx, words, t), count, dims)
+    words = words_for(ctx, key, counter, count, _per_group(t))
+    return first_values(ctx, uniform_floats(ctx, words, t), count, dims)
 
 
 def _normal_rule(ctx, node, dims, key, counter):
     t = _float_type(ctx, node)
     count = int(np.prod(dims, dtype=np.int64))
-    words = _bits_for(ctx, key, counter, count, _per_group(t))
-    return _finish(ctx, _normal(ctx, words, t), count, dims)
+    words = words_for(ctx, key, counter, count, _per_group(t))
+    return first_values(ctx, _normal(ctx, words, t), count, dims)
 
 
 def truncated_normal(ctx, node, dims, key, counter):
@@ -232,7 +232,7 @@ def truncated_normal(ctx, node, dims, key, counter):
     words = philox(ctx, [*_split64(ctx, low), *_split64(ctx, high)], key)
     words = b.concatenate([b.reshape(w, (blocks, 1)) for w in words], 1)
     work = F64 if t == F64 else F32
-    candidates = _box_muller(ctx, _uniform_float(ctx, words, work), work)
+    candidates = _box_muller(ctx, uniform_floats(ctx, words, work), work)
     width = candidates.shape.num_elements // groups
     candidates = b.reshape(candidates, (groups, width))
     accepted = b.compare(b.unary("abs", candidates), ctx.full(2.0, work, (groups, width)), "LT")
@@ -250,7 +250,7 @@ def truncated_normal(ctx, node, dims, key, counter):
         outputs.append(b.reshape(chosen, (groups, 1)))
     values = b.concatenate(outputs, 1)
     values = values if work == t else b.convert(values, t)
-    return _finish(ctx, values, count, dims)
+    return first_values(ctx, values, count, dims)
 
 
 def _int_bits(ctx, words, t):
@@ -277,14 +277,14 @@ def _uniform_int(ctx, node, dims, key, counter, low, high):
     if all(v is not None for v in bounds) and int(bounds[1]) <= int(bounds[0]):
         ctx.error(node, f"needs minval < maxval, got {int(bounds[0])} and {int(bounds[1])}")
     u = U32 if t == S32 else U64
-    words = _bits_for(ctx, key, counter, count, _per_group(t))
+    words = words_for(ctx, key, counter, count, _per_group(t))
     bits = _int_bits(ctx, words, t)
     lo = b.convert(b.reshape(low, ()), u)
     span = b.binary("subtract", b.convert(b.reshape(high, ()), u), lo)
     dims2 = bits.shape.dims
     value = b.binary("add", b.binary("remainder", bits, b.broadcast(span, dims2, ())),
                      b.broadcast(lo, dims2, ()))
-    return _finish(ctx, b.convert(value, t), count, dims)
+    return first_values(ctx, b.convert(value, t), count, dims)
 
 
 def _full_int(ctx, node, dims, key, counter):
@@ -292,8 +292,8 @@ def _full_int(ctx, node, dims, key, counter):
     if not t.is_integer or t.bits not in (32, 64):
         ctx.error(node, f"dtype {t} is not supported (32- or 64-bit integers)")
     count = int(np.prod(dims, dtype=np.int64))
-    bits = _int_bits(ctx, _bits_for(ctx, key, counter, count, _per_group(t)), t)
-    return _finish(ctx, bits if bits.shape.element_type == t else ctx.b.convert(bits, t),
+    bits = _int_bits(ctx, words_for(ctx, key, counter, count, _per_group(t)), t)
+    return first_values(ctx, bits if bits.shape.element_type == t else ctx.b.convert(bits, t),
                    count, dims)
 
 

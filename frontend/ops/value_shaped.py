@@ -126,7 +126,9 @@ def _dynamic_stitch(ctx, node, inputs):
     ctx.check_folded_size(node, size)  # the row table below is built at compile time
     t = data[0].shape.element_type
     table.append(ctx.full(0, t, (1,) + rest))
-    picks = [writer.get(r, at) for r in range(size)]
+    ctx.check_folded_size(node, size)  # the pick table below has one entry per row
+    picks = np.full(size, at, np.int64)
+    picks[list(writer)] = list(writer.values())
     merged = ctx.b.concatenate(table, 0)
     return gather_along_axis(ctx, node, merged, ctx.b.constant(np.asarray(picks, np.int64)),
                              0, 0)

@@ -1,6 +1,6 @@
 """Evaluator rules for the core ops: leaves (parameter, constant, iota), data movement
 (broadcast, reshape, transpose, reverse, slice, pad, concatenate), `dot`, `reduce`,
-`bitcast`, tuples and calls.
+`bitcast`, `bitcast-convert`, tuples and calls.
 """
 
 from __future__ import annotations
@@ -179,6 +179,14 @@ def _bitcast(inst, ops):
     # The operand's memory image, read back under the result's dims and layout.
     operand = inst.operands[0].shape
     return from_physical(to_physical(ops[0], operand), inst.shape)
+
+
+@rule("bitcast-convert")
+def _bitcast_convert(inst, ops):
+    # The elements' bytes in row-major memory order, read back as the new type (the host
+    # is little-endian, like every target).
+    flat = np.ascontiguousarray(ops[0]).reshape(-1)
+    return flat.view(inst.shape.element_type.np_dtype).reshape(inst.shape.dims)
 
 
 @rule("tuple")

@@ -62,6 +62,25 @@ def _convert(opcode, shapes, attrs, called):
     return Shape(attrs["new_element_type"], shapes[0].dims)
 
 
+@rule("bitcast-convert")
+def _bitcast_convert(opcode, shapes, attrs, called):
+    # Like convert, the target type is the result shape's (attrs["new_element_type"]).
+    (x,) = shapes
+    source, target = x.element_type, attrs["new_element_type"]
+    require(not x.is_tuple, f"bitcast-convert operand is a tuple: {x}")
+    require(not source.is_pred and not target.is_pred,
+            f"bitcast-convert cannot convert {source} to {target}: pred has no bit layout")
+    if source.bits == target.bits:
+        return Shape(target, x.dims)
+    if source.bits > target.bits:
+        return Shape(target, x.dims + (source.bits // target.bits,))
+    ratio = target.bits // source.bits
+    require(x.rank >= 1 and x.dims[-1] == ratio,
+            f"bitcast-convert from {source} to {target} needs a minor dimension of {ratio}, "
+            f"got {x.short()}")
+    return Shape(target, x.dims[:-1])
+
+
 @rule("select")
 def _select(opcode, shapes, attrs, called):
     pred, on_true, on_false = shapes
