@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small kernels side by side: aotc against tfcompile and TFLite (part of `make bench`).
+"""Small kernels side by side: aotc against tfcompile, onnxruntime and TFLite (`make bench`).
 
 Each case is a tf.function over fixed-shape inputs (softmax, cumsum, layer norm, the
 small-tensor ops, a space/depth round trip, tfcompile's own tfadd graph). In one run, for
@@ -7,16 +7,19 @@ each case:
 
 1. freeze it to a GraphDef + tf2xla Config;
 2. compile that with aotc (`aotc.compile`) and with the tfcompile inside the TensorFlow
-   wheel (benchmarks/tfcompile_aot.py), and convert the tf.function with TFLite;
+   wheel (benchmarks/tfcompile_aot.py), and convert the frozen graph for onnxruntime
+   (tf2onnx) and TFLite (XNNPACK), with benchmarks/run.py's runners;
 3. time one call of each, single-threaded, on the same input, and check every output
-   against TensorFlow's (a mismatch prints WRONG).
+   against TensorFlow's (a mismatch prints WRONG); the last column is aotc's time over
+   the best of the peers that computed the right outputs.
 
 Timing: a C++ program per compiler calls `Run()` (aotc: the generated class; tfcompile: its
 thunk program, as in benchmarks/tfcompile_aot.py) in batches sized so that one batch lasts
 about 50 us, and reports the median over batches of the time per call, so that calls of a
-few nanoseconds are measured too. TFLite is timed from Python (`Interpreter.invoke()` in a
-loop, inputs set once): its column includes about a microsecond of Python call overhead.
-onnxruntime is used when it is installed (with tf2onnx).
+few nanoseconds are measured too. onnxruntime (`InferenceSession.run`) and TFLite
+(set_tensor, invoke, get_tensor) are timed from Python in the same batched way: their
+columns include a few microseconds of Python call overhead (onnxruntime's more than
+TFLite's). tfadd, a TF1 graph without a tf.function, has only the compiled columns.
 
     python benchmarks/kernels.py [--cases softmax,cumsum,...] [--samples 201] [--out DIR]
 """
@@ -39,6 +42,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import run as run_bench  # noqa: E402  (benchmarks/run.py: the onnxruntime and TFLite runners)
 
 # -- the cases -------------------------------------------------------------------------------
 
@@ -92,7 +97,7 @@ class Case:
     config: Path
     inputs: list[np.ndarray]
     expected: list[np.ndarray]
-    concrete: object = None  # the tf.function's concrete function (for TFLite), if any
+    frozen: object = None  # tests/models.py's FrozenModel (for onnxruntime and TFLite), if any
 
 
 def build_case(name: str, work: Path) -> Case:
@@ -111,9 +116,7 @@ def build_case(name: str, work: Path) -> Case:
     graph, config = frozen.write(work)
     inputs = frozen.random_inputs(seed=0)
     inputs = [x * 3 for x in inputs]  # a wider range: floor-mod wraps several times
-    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
-    concrete = tf.function(lambda *xs: fn(tf, *xs)).get_concrete_function(*specs)
-    return Case(name, graph, config, inputs, frozen.reference(*inputs), concrete)
+    return Case(name, graph, config, inputs, frozen.reference(*inputs), frozen)
 
 
 # -- the timing programs ---------------------------------------------------------------------
@@ -279,27 +282,17 @@ def _python_time_per_call(fn, samples: int) -> float:
     return float(np.median(times))
 
 
-def time_tflite(case: Case, samples: int):
-    import warnings
-
-    import tensorflow as tf
-
-    warnings.filterwarnings("ignore", module="tensorflow.lite")  # "Interpreter is deprecated"
-    if case.concrete is None:
-        raise RuntimeError("no tf.function for this case")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([case.concrete])
-    interpreter = tf.lite.Interpreter(model_content=converter.convert(), num_threads=1)
-    interpreter.allocate_tensors()
-    for detail, x in zip(interpreter.get_input_details(), case.inputs):
-        interpreter.set_tensor(detail["index"], x)
-    seconds = _python_time_per_call(interpreter.invoke, samples)
-    outputs = [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
-    return seconds, _match_outputs(outputs, case.expected)
+def time_peer(case: Case, runner, work: Path, samples: int):
+    """Time `runner` (benchmarks/run.py's onnxruntime_runner or tflite_runner) on one thread."""
+    work.mkdir(parents=True, exist_ok=True)
+    run = runner(case.frozen, 1, work)
+    seconds = _python_time_per_call(lambda: run(*case.inputs), samples)
+    return seconds, _match_outputs([np.asarray(o) for o in run(*case.inputs)], case.expected)
 
 
 def _match_outputs(outputs, expected):
-    """TFLite orders outputs by its own tensor names: pair each expected output with the
-    output of the same shape and dtype, in order."""
+    """A converted graph may order its outputs its own way (TFLite by tensor name): pair
+    each expected output with the output of the same shape and dtype, in order."""
     remaining = list(outputs)
     paired = []
     for e in expected:
@@ -311,8 +304,11 @@ def _match_outputs(outputs, expected):
 
 # -- one run ---------------------------------------------------------------------------------
 
-RUNNERS = ["tfcompile", "tflite", "aotc"]
-TITLES = {"tfcompile": "tfcompile", "tflite": "TFLite (Python invoke)", "aotc": "aotc"}
+RUNNERS = ["tfcompile", "onnxruntime", "tflite", "aotc"]
+TITLES = {"tfcompile": "tfcompile", "onnxruntime": "onnxruntime (Python run)",
+          "tflite": "TFLite (Python invoke)", "aotc": "aotc"}
+#: Runners that need the case's frozen model (a tf.function case), from benchmarks/run.py.
+PEER_RUNNERS = {"onnxruntime": run_bench.onnxruntime_runner, "tflite": run_bench.tflite_runner}
 
 
 @dataclass
@@ -341,11 +337,13 @@ def bench_case(name: str, args) -> Row:
         inputs.append(work / f"arg{i}.bin")
         inputs[-1].write_bytes(np.ascontiguousarray(x).tobytes())
     timers = {"aotc": lambda: time_aotc(case, work, inputs, args.samples),
-              "tfcompile": lambda: time_tfcompile(case, work, inputs, args.samples),
-              "tflite": lambda: time_tflite(case, args.samples)}
+              "tfcompile": lambda: time_tfcompile(case, work, inputs, args.samples)}
+    for runner, make in PEER_RUNNERS.items():
+        timers[runner] = lambda make=make, runner=runner: time_peer(case, make, work / runner,
+                                                                    args.samples)
     for runner in RUNNERS:
-        if runner == "tflite" and case.concrete is None:
-            continue  # a TF1 graph (tfadd): no tf.function to convert
+        if runner in PEER_RUNNERS and case.frozen is None:
+            continue  # a TF1 graph (tfadd): no frozen Keras-style model to convert
         try:
             seconds, outputs = timers[runner]()
             row.seconds[runner] = seconds

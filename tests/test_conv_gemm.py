@@ -3,7 +3,8 @@
 One module holds every case: strides 1-3, SAME/VALID/asymmetric padding, window
 dilation, transposed convolutions (base dilation 2 and 3, odd kernels), 1x1, 1-D and 3-D
 windows, batch > 1, input features of 1 and output features just off a panel (tails); the
-kernels are constants (what the implicit GEMM takes). Compiled for the host, for x86 with
+kernels are constants (what the implicit GEMM takes), output features of 1 to one full
+vector (the one-vector tile), and 1-3 input features (taps unrolled). Compiled for the host, for x86 with
 only SSE2 (the tile of the portable vector path), and run for aarch64 under qemu on a
 seeded subset (tests/test_gemm.py's driver).
 """
@@ -37,6 +38,21 @@ CASES = [
     ((3, 13, 4), (3,), 24, [(1, 1, 1, 1, 1)]),  # 1-D
     ((1, 4, 5, 4, 3), (2, 3, 2), 12, [(1, 0, 1, 1, 1), (2, 1, 1, 1, 1), (1, 0, 0, 1, 2)]),  # 3-D
     ((1, 14, 14, 40), (3, 3), 70, [(1, 1, 1, 1, 1)] * 2),  # more pixels than one task
+    # Fewer output features than a vector (at least a vector of input features, up to
+    # AVX-512's 16): the one-vector tile.
+    ((1, 9, 10, 32), (3, 3), 1, [(1, 1, 1, 1, 1)] * 2),  # one output feature (a decoder's last)
+    ((2, 11, 9, 16), (5, 5), 6, [(1, 2, 2, 1, 1)] * 2),  # 5x5 SAME, batch 2
+    ((1, 9, 9, 17), (3, 3), 5, [(2, 0, 1, 1, 1)] * 2),  # strided
+    ((1, 4, 5, 16), (3, 3), 1, [(1, 1, 1, 1, 2)] * 2),  # transposed to one feature
+    ((1, 6, 7, 16), (3, 3), 4, [(1, 1, 1, 1, 1)] * 2),  # one full 128-bit vector
+    ((1, 6, 7, 16), (3, 3), 8, [(1, 1, 1, 1, 1)] * 2),  # one full AVX vector
+    ((1, 6, 7, 16), (3, 3), 16, [(1, 1, 1, 1, 1)] * 2),  # one full AVX-512 vector
+    # Up to 4 input features: taps unrolled, interior tiles without bounds tests.
+    ((2, 13, 11, 2), (5, 5), 17, [(1, 2, 2, 1, 1)] * 2),  # LeNet-like 5x5 SAME
+    ((1, 10, 10, 2), (3, 3), 16, [(1, 2, 2, 2, 1)] * 2),  # window dilation
+    ((1, 13, 12, 3), (3, 3), 16, [(2, 0, 1, 1, 1)] * 2),  # MobileNet-like stride 2
+    ((1, 5, 6, 1), (7, 7), 16, [(1, 3, 3, 1, 1)] * 2),  # window larger than the input
+    ((1, 6, 5, 3), (3, 3), 20, [(1, 1, 1, 1, 2)] * 2),  # transposed, phases unrolled
 ]
 QEMU_CASES = sorted(np.random.default_rng(13).choice(len(CASES), 5, replace=False).tolist())
 
@@ -109,3 +125,12 @@ def test_kernel_is_stored_packed_only():
     assert compiled.artifact.constant_bytes == 9 * 5 * (-(-20 // nr) * nr) * 4 + 5 * 4
     xs = np.random.default_rng(2).standard_normal((1, 6, 6, 5)).astype(np.float32)
     _check(compiled(xs), module, [xs])
+
+
+def test_avx512_object_compiles():
+    """The narrow and unrolled cases with the AVX-512 tiles (12 x 16 one-vector, 12 x 32)
+    are emitted and assembled (this host may not run them)."""
+    module, _ = _module(CASES[11:])
+    compiled = Compiled(module, triple="x86_64-unknown-linux-gnu", cpu="skylake-avx512",
+                        features="+avx512f,+avx2,+fma,+avx")
+    assert compiled.artifact.object_code

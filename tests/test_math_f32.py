@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from compiled import Compiled  # noqa: E402
-from f32_math import OPCODES, ULP_BOUNDS, focused, log_uniform, math_module, ulp_errors  # noqa: E402
+from f32_math import (  # noqa: E402
+    OPCODES, REFERENCES, ULP_BOUNDS, focused, log_uniform, math_module, ulp_errors,
+)
 
 N = 1 << 20
 
@@ -22,7 +24,8 @@ N = 1 << 20
 def results():
     rng = np.random.default_rng(13)
     x = np.concatenate([log_uniform(N, rng), focused(1 << 16, rng, -2.0, 2.0),
-                        focused(1 << 16, rng, -105.0, 90.0)])
+                        focused(1 << 16, rng, -105.0, 90.0),
+                        focused(1 << 17, rng, -5.0, 5.0)])
     compiled = Compiled(math_module(x.size))
     return x, dict(zip(OPCODES, compiled(x)))
 
@@ -44,9 +47,55 @@ def test_special_values(results, opcode):
         k = int(np.flatnonzero((x == value) & (np.signbit(x) == np.signbit(value)) |
                                (np.isnan(x) & np.isnan(value)))[0])
         with np.errstate(all="ignore"):
-            expected = np.float32({"exponential": np.exp, "exponential-minus-one": np.expm1,
-                                   "log": np.log, "log-plus-one": np.log1p, "tanh": np.tanh,
-                                   "logistic": lambda v: 1 / (1 + np.exp(-v))}[opcode](
-                                       np.float64(value)))
+            expected = np.float32(REFERENCES[opcode](np.array([value], np.float64))[0])
         assert np.array_equal(got[k], expected, equal_nan=True), (opcode, value, got[k])
         assert np.signbit(got[k]) == np.signbit(expected) or np.isnan(expected), (opcode, value)
+
+
+def test_remainder_is_exact():
+    """f32 remainder (C's fmod; backends/cpu/math.py, exact by construction) equals
+    np.fmod bit for bit on a million random bit patterns (every sign, exponent gap and
+    subnormal) and on every pair of special values."""
+    from aotc.hlo import Builder, Shape
+
+    rng = np.random.default_rng(7)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.17549435e-38,
+                         3.4028235e38, -3.4028235e38, 1.0, -1.0, 0.3, 1.7], np.float32)
+    x = rng.integers(0, 2**32, N, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    y = rng.integers(0, 2**32, N, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = np.concatenate([np.repeat(specials, specials.size), x])
+    y = np.concatenate([np.tile(specials, specials.size), y])
+    b = Builder("main")
+    operands = [b.parameter(Shape.array("f32", [x.size]), name) for name in ("x", "y")]
+    (got,) = Compiled(b.module(b.tuple([b.binary("remainder", *operands)]), name="fmod"))(x, y)
+    with np.errstate(all="ignore"):
+        expected = np.fmod(x, y)
+    same = (got.view(np.uint32) == expected.view(np.uint32)) | (np.isnan(got) & np.isnan(expected))
+    assert same.all(), list(zip(x[~same][:5], y[~same][:5], got[~same][:5], expected[~same][:5]))
+
+
+def test_erfc_within_ulp_bound():
+    """Erfc of f32 operands, composed in f32 by the TensorFlow lowering
+    (frontend/ops/special_math.py: erfc_f32), on a million log-uniform inputs plus a
+    million uniform in [-12, 12] (both branches and the underflow), and the specials."""
+    import math
+
+    from aotc.frontend.ops.special_math import ERFC32_ULP_BOUND
+    from aotc.passes.pipeline import default_pipeline
+    from tf_graphs import lower_case, run_tf
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([log_uniform(N, rng), focused(N, rng, -12.0, 12.0)])
+    module = lower_case(run_tf(lambda p: tf.math.erfc(p), [x]))
+    default_pipeline().run(module)
+    (got,) = Compiled(module)(x)
+    errors = ulp_errors(got, x, "erfc", np.vectorize(math.erfc, otypes=[np.float64]))
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= ERFC32_ULP_BOUND, (
+        f"erfc({x[worst]!r}) = {got[worst]!r}: {errors[worst]:.2f} ulp")
+    specials = {0.0: 1.0, -0.0: 1.0, np.inf: 0.0, -np.inf: 2.0}
+    for value, expected in specials.items():
+        assert got[int(np.flatnonzero(x == value)[0])] == expected, value
+    assert np.isnan(got[int(np.flatnonzero(np.isnan(x))[0])])

@@ -89,7 +89,12 @@ class ConstantPool:
         self.module = module
         self.outside = outside
         self._globals: dict[Instruction, ir.GlobalVariable] = {}
+        self._ids: set[int] = set()  # of every global made here
         self.total_bytes = 0
+
+    def owns(self, value) -> bool:
+        """Whether `value` is one of this pool's constant globals."""
+        return id(value) in self._ids
 
     def pointer(self, inst: Instruction) -> ir.GlobalVariable:
         if inst not in self._globals:
@@ -128,4 +133,5 @@ class ConstantPool:
             var.unnamed_addr = True
         var.global_constant = True
         var.align = BUFFER_ALIGNMENT
+        self._ids.add(id(var))
         return var

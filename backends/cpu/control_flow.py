@@ -50,6 +50,7 @@ def _emit_computation(em: EntryEmitter, flat, label: str) -> ir.Function:
         child = EntryEmitter(em.llvm_module, flat.module, flat.assignment, em.target,
                              threads=em.threads)
         child.constants = em.constants
+        child.kernels = em.kernels
         emitted[id(flat)] = (flat, child._emit_impl(em.llvm_module.get_unique_name(label)))
     return emitted[id(flat)][1]
 

@@ -7,7 +7,11 @@ features minor, as an HWIO kernel is stored), and A is never built. For each tap
 micro-kernel points each of its MR rows at the input pixel that tap reads (a row of input
 features) and walks the input features; a tap that falls into padding, or into a hole
 points that row at a row of zeros. So no element is tested: the bounds are checked once
-per tap and row, and a 1x1 convolution is a plain GEMM over the input features.
+per tap and row, and a 1x1 convolution is a plain GEMM over the input features. With few
+input features per tap (a first layer's 1 or 3) that per-tap pointer work would cost
+more than the tap's multiply-adds, so there the taps are unrolled: each row's pointer is
+its first tap's pixel plus a static offset per tap, and a tile whose rows all read every
+tap inside the input (the interior; one test per tile) skips the bounds tests too.
 
 A transposed convolution (base dilation d > 1, stride 1) is split by output phase: the
 output positions o = phase + d * j of one phase read the dilated base only at taps k with
@@ -18,7 +22,11 @@ kernel once), and no tap lands in a hole.
 
 Taken for float convolutions with a constant kernel, one feature group, and output
 features contiguous in memory; others (depthwise among them) keep the direct emitter of
-backends/cpu/convolution.py.
+backends/cpu/convolution.py. Fewer output features than a vector (down to one, as in an
+image decoder's last layer) take a tile of one vector per row and more rows
+(`choose_tile`) when there are at least a vector of input features: the idle lanes
+cost less than the direct loops' scalar accumulation (with few input features too, the
+direct loops win, as measured on LeNet's 1 -> 6 first layer).
 """
 
 from __future__ import annotations
@@ -38,6 +46,11 @@ from .llvm_types import F32, I1, int_const
 
 #: Micro-tiles of rows per task (a task is a block of output pixels times all features).
 TILES_PER_TASK = 8
+#: Taps and input features up to which the taps are unrolled (`_tap_geometry`): a first
+#: layer's 1 or 3 input features, where the per-tap pointer work outweighs the
+#: multiply-adds of the tap.
+MAX_UNROLLED_TAPS = 49
+MAX_UNROLLED_INPUTS = 4
 
 
 class ConvGemm(GemmEmitter):
@@ -183,6 +196,94 @@ class ConvGemm(GemmEmitter):
                 pointers.append(b.select(inside, element_gep(b, a, offset, self.ty), self.zeros))
             return pointers
 
+        geometry = self._tap_geometry(pixels)
+        if geometry is None:
+            return self._accumulate_bordered(row_pointers, feature_step, layout, initial)
+        inside, bases, offsets, firsts, relative = geometry
+
+        def unrolled(masked: bool):
+            return lambda: self._accumulate_unrolled(  # noqa: E731
+                a, bases, offsets, (firsts, relative) if masked else None, feature_step,
+                layout, initial)
+
+        if inside is None:
+            return unrolled(True)()
+        # Tiles clear of the borders skip the per-tap tests.
+        return _branch(cg, inside, unrolled(False), unrolled(True))
+
+    def _tap_geometry(self, pixels):
+        """For unrolled taps: (inside, bases, offsets, firsts, relative), or None (base
+        dilation without a phase split, more than MAX_UNROLLED_TAPS taps or more than
+        MAX_UNROLLED_INPUTS input features). Row r reads
+        tap t at bases[r] + offsets[t] elements, at input position firsts[r][s] +
+        relative[t][s] of spatial dimension s (in bounds when below the base size).
+        `inside` says whether every row reads every tap in bounds (the tile is interior);
+        None when no tile can be (a window larger than the base)."""
+        b, dn = self.cg.builder, self.dn
+        if not 0 < len(self.taps) <= MAX_UNROLLED_TAPS or self.inputs > MAX_UNROLLED_INPUTS:
+            return None
+        if self.phase is None:
+            if any(dim.base_dilation != 1 for dim in self.window):
+                return None
+            low = [-dim.padding_low for dim in self.window]  # first tap, per dimension
+            relative = [[k[s] * dim.window_dilation for s, dim in enumerate(self.window)]
+                        for k, _ in self.taps]
+        else:
+            low = [min(o[s] for _, o in self.taps) for s in range(len(self.window))]
+            relative = [[o[s] - low[s] for s in range(len(self.window))] for _, o in self.taps]
+        span = [max(t[s] for t in relative) for s in range(len(self.window))]
+        limits = [size - 1 - extent for size, extent in zip(self.base_sizes, span)]
+        spatial = [self.in_strides[d] for d in dn.input_spatial]
+        inside = None if any(limit < 0 for limit in limits) else ir.Constant(I1, 1)
+        bases, firsts = [], []
+        for pixel in pixels:
+            # Plain arithmetic (no nuw/nsw): near the borders it wraps below zero.
+            offset = b.mul(pixel[0], int_const(self.in_strides[dn.input_batch]))
+            row = []
+            for s, dim in enumerate(self.window):
+                step = 1 if self.phase is not None else dim.stride
+                first = pixel[1 + s] if step == 1 else b.mul(pixel[1 + s], int_const(step))
+                if low[s]:
+                    first = b.add(first, int_const(low[s]))
+                row.append(first)
+                if inside is not None:  # a wrapped `first` fails the unsigned compare
+                    inside = b.and_(inside, b.icmp_unsigned("<=", first, int_const(limits[s])))
+                offset = b.add(offset, b.mul(first, int_const(spatial[s])))
+            bases.append(offset)
+            firsts.append(row)
+        offsets = [sum(k * stride for k, stride in zip(tap, spatial)) for tap in relative]
+        return inside, bases, offsets, firsts, relative
+
+    def _accumulate_unrolled(self, a, bases, offsets, masks, feature_step, layout,
+                             initial) -> list:
+        """The taps unrolled, row r reading tap t at bases[r] + offsets[t]; with `masks`
+        (firsts, relative: see _tap_geometry) a row whose tap falls outside the base
+        reads the zero row instead."""
+        cg, b = self.cg, self.cg.builder
+        accumulators = initial
+        for t, offset in enumerate(offsets):
+            pointers = []
+            for r, base in enumerate(bases):
+                pointer = b.gep(a, [b.add(base, int_const(offset))], source_etype=self.ty)
+                if masks is not None:
+                    firsts, relative = masks
+                    ok = None
+                    for s, size in enumerate(self.base_sizes):
+                        position = firsts[r][s]
+                        if relative[t][s]:
+                            position = b.add(position, int_const(relative[t][s]))
+                        test = b.icmp_unsigned("<", position, int_const(size))
+                        ok = test if ok is None else b.and_(ok, test)
+                    pointer = b.select(ok, pointer, self.zeros)
+                pointers.append(pointer)
+            accumulators = carried_loop(cg, self.inputs, accumulators,
+                                        self._step(layout, pointers, feature_step,
+                                                   t * self.inputs), name="ci")
+        return accumulators
+
+    def _accumulate_bordered(self, row_pointers, feature_step, layout, initial) -> list:
+        """Each row's pointer chosen per tap: the input pixel, or zeros in the padding."""
+        cg, b = self.cg, self.cg.builder
         if self.phase is not None:  # a few taps, each with static offsets: unrolled
             accumulators = initial
             for t, (_, offsets) in enumerate(self.taps):
@@ -202,6 +303,26 @@ class ConvGemm(GemmEmitter):
                                     index_mul(b, tap, self.inputs)), name="ci")
 
         return carried_loop(cg, len(self.taps), initial, per_tap, name="tap")
+
+
+def _branch(cg: CodeGen, condition, then, otherwise) -> list:
+    """then() if condition else otherwise(): both emit code and return equally typed
+    lists of values; returns the values of the branch taken."""
+    b = cg.builder
+    with b.if_else(condition) as (taken, not_taken):
+        with taken, cg.scope():
+            first = then()
+            first_block = b.block
+        with not_taken, cg.scope():
+            second = otherwise()
+            second_block = b.block
+    merged = []
+    for x, y in zip(first, second):
+        phi = b.phi(x.type)
+        phi.add_incoming(x, first_block)
+        phi.add_incoming(y, second_block)
+        merged.append(phi)
+    return merged
 
 
 class PhasedConv:
@@ -258,9 +379,10 @@ def prepare_conv_gemm(target, inst: Instruction, constant_of,
     dn = inst.attrs["dim_labels"]
     if strides(inst.shape)[dn.output_feature] != 1:
         return None
-    tile = choose_tile(target, 4 if ty == F32 else 8)
-    if inst.shape.dims[dn.output_feature] < tile.lanes:
-        return None
+    outputs = inst.shape.dims[dn.output_feature]
+    tile = choose_tile(target, 4 if ty == F32 else 8, outputs)
+    if outputs < tile.lanes and inst.operands[1].shape.dims[dn.kernel_input_feature] < tile.lanes:
+        return None  # few features in and out: the direct loops are faster
     if any(d == 0 for d in inst.shape.dims) or any(d == 0 for d in inst.operands[0].shape.dims):
         return None
     window = inst.attrs["window"]

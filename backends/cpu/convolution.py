@@ -37,6 +37,7 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .conv_gemm import emit_conv_gemm
+from .depthwise import VECTORS, depthwise_tasks, prepare_depthwise, tap_range
 from .tasks import task_kernel
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant
 from .emitter import EntryEmitter, materializer
@@ -194,38 +195,16 @@ def _reduce_window(e: ElementalEmitter, inst: Instruction, index):
 # -- materializer -----------------------------------------------------------------------
 
 
-def _ceil_div(b: ir.IRBuilder, numerator, divisor: int):
-    """ceil(numerator / divisor) for a signed i64 numerator and a positive constant."""
-    if divisor == 1:
-        return numerator
-    up = b.sdiv(b.add(numerator, int_const(divisor - 1)), int_const(divisor))
-    toward_zero = b.sdiv(numerator, int_const(divisor))  # is the ceiling when <= 0
-    return b.select(b.icmp_signed(">", numerator, int_const(0)), up, toward_zero)
-
-
-def _clamp(b: ir.IRBuilder, value, low: int, high: int):
-    value = b.select(b.icmp_signed("<", value, int_const(low)), int_const(low), value)
-    return b.select(b.icmp_signed(">", value, int_const(high)), int_const(high), value)
-
-
-def _tap_range(b: ir.IRBuilder, out_position, dim, kernel_size: int, base_size: int):
-    """(first, count): the kernel taps k of one dimension whose input position
-    out_position * stride + k * dilation - padding_low lies in [0, base_size), which are
-    consecutive. Only for windows without base dilation."""
-    start = b.sub(int_const(dim.padding_low), b.mul(out_position, int_const(dim.stride)))
-    first = _clamp(b, _ceil_div(b, start, dim.window_dilation), 0, kernel_size)
-    end = _ceil_div(b, b.add(start, int_const(base_size)), dim.window_dilation)
-    last = _clamp(b, end, 0, kernel_size)
-    return first, b.sub(last, first)  # a negative count runs no iterations
-
-
 def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     """Float convolutions with a constant kernel and one feature group run as implicit
-    GEMM (backends/cpu/conv_gemm.py); other float convolutions accumulate rows of output
-    features in place (module docstring); other types take the elemental loop.
+    GEMM (backends/cpu/conv_gemm.py), depthwise ones with multiplier 1 on
+    backends/cpu/depthwise.py's register blocks; other float convolutions accumulate
+    rows of output features in place (module docstring); other types take the elemental
+    loop.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
-    loops body(index) over that row (for an output fusion's epilogue, as with dots).
+    loops body(index) over that row (for an output fusion's epilogue, as with dots; the
+    implicit GEMM applies it per finished tile through after_row.apply instead).
     In the entry function the loops go into a kernel function of their own (LLVM's
     optimizer spends time superlinear in a function's size; one function per convolution
     keeps compile time linear) whose tasks run on the caller's pool.
@@ -240,16 +219,26 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
                                                    iteration_order(inst.shape), body, name="e"))
         return
     views = [em.view(inst), *(em.view(op) for op in inst.operands)]
+    depthwise = prepare_depthwise(em.target, inst)
+
+    def emit(cg: CodeGen, views, task) -> None:
+        if depthwise is None:
+            _emit_row_loops(cg, inst, *views, after_row, task=task)
+            return
+        zeros = em.constants.raw(("zeros", VECTORS * depthwise.lanes, depthwise.eb),
+                                 lambda: bytes(VECTORS * depthwise.lanes * depthwise.eb), "zeros")
+        depthwise.emit(cg, *(view.pointer for view in views), zeros, after_row, task)
+
     if em.in_entry:  # a kernel whose tasks (rows of output positions) run on the pool
         kernel, cg = task_kernel(em.llvm_module, f"convolution.{inst.name}", len(views),
                                  em.target, BUFFER_ALIGNMENT)
-        views = [BufferView(cg, arg, view.shape) for arg, view in zip(kernel.args, views)]
-        _emit_row_loops(cg, inst, *views, after_row, task=kernel.args[-1])
+        emit(cg, [BufferView(cg, arg, view.shape) for arg, view in zip(kernel.args, views)],
+             kernel.args[-1])
         cg.builder.ret_void()
         em.run_tasks(kernel, [em.pointer_of(inst), *(em.pointer_of(op) for op in inst.operands)],
                      direct_tasks(inst))
     else:  # in a fusion's kernel, a function of its own already
-        _emit_row_loops(em.cg, inst, *views, after_row, task=em.task)
+        emit(em.cg, views, em.task)
 
 
 def _position_order(inst: Instruction) -> list[int]:
@@ -265,6 +254,9 @@ def direct_tasks(inst: Instruction) -> int:
     t = inst.shape.element_type
     if not t.is_float or register_type(t) == HALF:
         return 1
+    lines = depthwise_tasks(inst)  # depthwise.py's register-blocked loops
+    if lines is not None:
+        return lines
     return int(np.prod([inst.shape.dims[d] for d in _position_order(inst)[:2]], dtype=np.int64))
 
 
@@ -315,7 +307,7 @@ def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: Buffer
     def per_position(position):
         for_row(position, lambda index: out.store(index, zero))
         if dense:
-            ranges = [_tap_range(b, position[dn.output_spatial[s]], dim,
+            ranges = [tap_range(b, position[dn.output_spatial[s]], dim,
                                  geometry.kernel_sizes[s], geometry.base_sizes[s])
                       for s, dim in enumerate(geometry.window)]
 

@@ -31,6 +31,7 @@ from .elemental import (ElementalEmitter, callee_emitter, dot_dimensions,
 from .gemm import emit_gemm
 from .llvm_types import HALF, I8, I32, I64, PTR, int_const, register_type
 from .reduction import accumulator_lanes
+from .shared_kernels import KernelCache
 from .split import elementwise_tasks, emit_split_elementwise, row_reduce_tasks
 from .target import TargetInfo
 from .tasks import run_tasks, task_slots
@@ -70,6 +71,9 @@ class EntryEmitter:
         self.assignment = assignment
         self.target = target
         self.constants = ConstantPool(llvm_module, outside)  # outside: big constants' bytes
+        # Kernels identical but for their constants are emitted once (shared_kernels.py).
+        self.kernels = KernelCache(llvm_module, lambda value: self.constants.owns(value))
+        self._current: Instruction | None = None  # the instruction being emitted
         self.num_args = len(module.entry.parameters)
         self.num_results = len(assignment.results)
 
@@ -106,7 +110,9 @@ class EntryEmitter:
         self.options = fn.args[count]  # const AotcRunOptions*, may be NULL
         self.cg = CodeGen(self.llvm_module, fn, self.target)
         self.elemental = ElementalEmitter(self.cg, self.constants, self._source)
+        self.kernels.expect(self.module.entry.instructions)
         for inst in self.module.entry.instructions:
+            self._current = inst  # whose kernels `run_tasks` runs
             materialize(self, inst)
             progress.current().emitted(inst.opcode)
         for index, source in self.assignment.result_copies:
@@ -190,8 +196,11 @@ class EntryEmitter:
                                    source_etype=I8)
 
     def run_tasks(self, kernel: ir.Function, pointers: list, tasks: int) -> None:
-        """Call kernel(pointers..., t) for every task t, on the caller's pool if any."""
-        run_tasks(self.cg, self.options, kernel, pointers, tasks, self.threads)
+        """Call kernel(pointers..., t) for every task t, on the caller's pool if any.
+        Call it once the kernel's body is complete: an identical earlier kernel (but for
+        its constants) is called instead, with this one's constants (shared_kernels.py)."""
+        kernel, constants = self.kernels.finish(kernel, self._current)
+        run_tasks(self.cg, self.options, kernel, [*pointers, *constants], tasks, self.threads)
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -297,7 +306,8 @@ def emit_dot(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     row and vectorizes.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
-    loops body(index) over that row (output fusion applies its epilogue there).
+    loops body(index) over that row (output fusion applies its epilogue there). The GEMM
+    instead applies it to each finished tile through after_row.apply (gemm.emit_gemm).
     """
     if emit_gemm(em, inst, after_row):  # packed panels and a register-blocked kernel
         return

@@ -24,9 +24,12 @@ materializer, unchanged, straight into the fusion's output buffer, through a
   fused producers as it goes (input fusion);
 - the hero itself lives in the fusion's buffer.
 
-The epilogue is then applied in place, element i of the root from element i of the hero:
-for a dot or a convolution, after each output row's accumulation (while the row is in
-cache); for other heroes, in a second loop nest over the output in the same kernel.
+The epilogue (`Epilogue`) computes element i of the root from element i of the hero: for
+a dot or a convolution on the packed GEMM, on each finished micro-tile while it is still
+in registers (the hero's element is a register value, never stored); for the direct
+loops of other dots and convolutions, in place after each output row's accumulation
+(while the row is in cache); for other heroes, in a second loop nest over the output in
+the same kernel.
 """
 
 from __future__ import annotations
@@ -113,8 +116,11 @@ class FusionScope:
         inst = self._bound.get(inst, inst)
         if inst in self._views:
             return self._views[inst]
-        if inst.opcode == "constant":
-            return BufferView(self.cg, self._em.constants.pointer(inst), inst.shape)
+        source = inst
+        while source.opcode == "bitcast":  # an operand viewing a constant's bytes
+            source = source.operands[0]
+        if source.opcode == "constant":
+            return BufferView(self.cg, self._em.constants.pointer(source), inst.shape)
         raise ValueError(f"fused {inst.name} has no buffer: it is computed per element")
 
     def pointer_of(self, inst: Instruction) -> ir.Value:
@@ -146,6 +152,37 @@ class FusionScope:
         return None  # generated from its operands
 
 
+class Epilogue:
+    """The elementwise tail of a hero fusion: the root's element i from the hero's element
+    i (and the fusion's other operands), stored in the fusion's output `out`.
+
+    Two ways to run it: called as after_row(for_each), it recomputes the elements of a
+    finished part of the output, reading the hero from `out`; `apply(index, value)` takes
+    the hero's element as a register value instead (the GEMM's micro-tile, before it is
+    ever stored), so nothing is read back from `out`.
+    """
+
+    def __init__(self, scope: FusionScope, hero: Instruction, root: Instruction,
+                 out: BufferView):
+        self.scope, self.hero, self.root, self.out = scope, hero, root, out
+
+    def __call__(self, for_each: ForEach) -> None:
+        scope = self.scope
+        for_each(lambda index: self.out.store(index, scope.elemental.value(self.root, index)))
+
+    def apply(self, index: list, hero_value: ir.Value) -> None:
+        """out[index] = the root's element at `index`, the hero's being `hero_value`."""
+        scope = self.scope
+
+        def source(inst: Instruction):
+            if inst is self.hero:
+                return lambda _index: hero_value
+            return scope._source(inst)
+
+        elemental = ElementalEmitter(scope.cg, scope.constants, source)
+        self.out.store(index, elemental.value(self.root, index))
+
+
 def _buffer_key(em: EntryEmitter, inst: Instruction):
     """What identifies `inst`'s buffer (equal for values sharing one in place); None for
     constants, which the kernel reads from their globals."""
@@ -159,11 +196,12 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
     return (piece.kind, piece.index, piece.offset)
 
 
-def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScope:
+def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
     """Declare the fusion's kernel function `kernel(buffers..., i64 slot, i64 task)` (the
-    fusion's scratch, when buffer assignment reserved some, is the last buffer), run its
-    `tasks` tasks from the entry (backends/cpu/tasks.py), and return the scope its body is
-    emitted through (the caller returns from the function)."""
+    fusion's scratch, when buffer assignment reserved some, is the last buffer); return the
+    scope its body is emitted through (the caller returns from the function) and a
+    function that runs its `tasks` tasks from the entry (backends/cpu/tasks.py), to call
+    once the body is complete."""
     buffers: dict = {}  # key -> the first instruction seen with that buffer
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
@@ -176,15 +214,15 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1) -> FusionScop
                                           inbounds=True, source_etype=I8))
     fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(pointers), em.target,
                          BUFFER_ALIGNMENT)
-    em.run_tasks(fn, pointers, tasks)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
     views = {}
     for inst in [fusion, *fusion.operands]:
         key = _buffer_key(em, inst)
         if key is not None:
             views[inst] = BufferView(cg, argument[key], inst.shape)
-    return FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
-                       slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
+    scope = FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
+                        slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
+    return scope, lambda: em.run_tasks(fn, pointers, tasks)
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
@@ -232,11 +270,12 @@ def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
     if tasks == 1 and em.threads > 1:
         split = _loop_tasks(em, fusion)
         tasks = split
-    scope = _kernel(em, fusion, tasks)
+    scope, run = _kernel(em, fusion, tasks)
     if tasks > 1 and split is not None:
         scope.split = split
     _emit_body(scope, fusion)
     scope.cg.builder.ret_void()
+    run()  # after the body: an identical earlier kernel may be called instead
 
 
 def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
@@ -250,10 +289,7 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     out = scope.view(fusion)  # in the fusion's layout, which layout assignment may choose
     scope.place(hero, out)
     root = computation.root
-    epilogue = None
-    if root is not hero:
-        def epilogue(for_each: ForEach) -> None:
-            for_each(lambda index: out.store(index, scope.elemental.value(root, index)))
+    epilogue = None if root is hero else Epilogue(scope, hero, root, out)
 
     row_emitter = ROW_EMITTERS.get(hero.opcode)
     if row_emitter is not None:

@@ -13,7 +13,6 @@ contiguous along n, else A and B swap roles). The code:
           for ic in blocks of MC rows:
             for each panel of NR columns:
               for each MR rows: the micro-kernel
-            if this is the last pc block: the fusion's epilogue over the block (hot in cache)
 
 The micro-kernel keeps an MR x NR tile of C in vector registers (MR * NR / lanes
 accumulators) and walks k: it loads NR/lanes vectors of the packed panel, broadcasts one
@@ -21,6 +20,12 @@ element of each of the MR rows of A (read in place, unpacked, as MLAS does) and
 accumulates with `llvm.fmuladd` on vectors. The tile's accumulators start from C (or zero
 on the first pc block), so every output element is one sequential sum over k, in the
 same order whatever the blocking: results do not depend on how the work is split.
+In a fusion, the finished tile (after the last pc block) goes through the fusion's
+elementwise epilogue (bias, activation, residual add) on its way out of the registers:
+each tile row is spilled to a stack row that LLVM keeps in registers once the
+epilogue's loop is vectorized, and C is written once, never read back. (Re-reading the
+stored block instead cost a load per element, and LLVM turned an in-place ReLU into
+masked stores, which are slow on AMD cores.)
 Edges: the last panel is zero-padded when packed and stored lane by lane; the last rows
 (M % MR) get a micro-kernel of exactly that many rows. Tile sizes come from the target's
 vector width and register count (`choose_tile`).
@@ -44,7 +49,7 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
-from .llvm_types import F32, F64, I1, I32, I64, int_const, register_type
+from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
 from .tasks import balanced_block, scratch_slot, task_kernel
 
 #: Bytes of the buffer holding one packed KC x NC block of a fed B at most (one per
@@ -88,11 +93,14 @@ def vector_registers(target) -> tuple[int, int]:
     return 16, 16  # portable: 128-bit vectors, which LLVM legalizes on any target
 
 
-def choose_tile(target, element_bytes: int) -> Tile:
+def choose_tile(target, element_bytes: int, columns: int | None = None) -> Tile:
     """MR x NR: two vectors per row, as many rows as the registers hold beside the two B
-    vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8)."""
+    vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8). When
+    the product has at most one vector of `columns` (a convolution with few output
+    features), one vector per row and twice the rows (up to 12): a second vector would
+    only multiply padding, and more rows are more independent accumulators."""
     width, registers = vector_registers(target)
-    vectors = 2
+    vectors = 1 if columns is not None and columns <= width // element_bytes else 2
     rows = min(12, (registers - vectors - 1) // vectors)
     return Tile(width // element_bytes, vectors, rows, registers)
 
@@ -333,16 +341,19 @@ class GemmEmitter:
     def emit(self, cg: CodeGen, c, a, b, packed, epilogue, task=None) -> None:
         """Task `task` (an i64 value; None: every task in turn) into `cg`'s function: C at
         `c`, A at `a`, B at `b` (fed) or `packed` (the constant's global).
-        epilogue(self, batch_index, m0, rows, n0, cols) runs once the block is final
-        (dynamic rows/cols counts)."""
+        epilogue(self, batch_index, m, col0, columns, row), when given, stores each row of
+        a finished micro-tile instead: `row` points at the tile row's NR values (on the
+        stack), to be stored as C[batch, m, col0 + j] for j < columns (a static count)
+        through the fusion's epilogue (`_epilogue_tile`)."""
         self.cg, self.c, self.a, self.b_fed, self.packed = cg, c, a, b, packed
+        self._epilogue, self._tile_row = epilogue, None
         if task is None:
             with self.cg.for_range(self.tasks, name="task") as each:
-                self._emit_task(each, epilogue)
+                self._emit_task(each)
         else:
-            self._emit_task(task, epilogue)
+            self._emit_task(task)
 
-    def _emit_task(self, task, epilogue) -> None:
+    def _emit_task(self, task) -> None:
         """One MC x NC block of C: for each KC block, pack B (if fed), run the micro-kernels."""
         cg, b, plan, tile = self.cg, self.cg.builder, self.plan, self.tile
         _, n_blocks, m_blocks = self.blocks
@@ -395,10 +406,8 @@ class GemmEmitter:
                 start = index_add(b, index_mul(b, global_panel, plan.k), pc)
                 return element_gep(b, self.packed, index_mul(b, start, tile.nr), self.ty)
 
+            self._final = (batch_index, last)  # for the micro-tiles' epilogue
             self._emit_block(a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer)
-            if epilogue is not None:
-                with b.if_then(last):
-                    epilogue(self, batch_index, ic, mc, jc, nc)
 
     def _emit_block(self, a, c, ic, mc, jc, nc, pc, kc, first, panel_pointer) -> None:
         """All micro-tiles of rows [ic, ic+mc) x columns [jc, jc+nc): rows outer, so the
@@ -518,18 +527,57 @@ class GemmEmitter:
                             loaded = b.insert_element(loaded, x, ir.Constant(I32, lane))
                     initial.append(b.select(first, zero, loaded))
         final = self._accumulate(a, m0, rows, pc, kc, layout, initial)
+
+        def store_tile():
+            i = 0
+            for r in range(rows):
+                for pointer, col0, vectors, columns in layout:
+                    for v in range(vectors):
+                        address, valid = c_vector(r, col0, v, columns)
+                        if valid == tile.lanes:
+                            b.store(final[i], address, align=self.eb)
+                        else:
+                            for lane in range(valid):
+                                x = b.extract_element(final[i], ir.Constant(I32, lane))
+                                b.store(x, element_gep(b, address, lane, self.ty))
+                        i += 1
+
+        if self._epilogue is None:
+            store_tile()
+            return
+        batch_index, last = self._final
+        if isinstance(last, ir.Constant) and last.constant:
+            self._epilogue_tile(final, m0, rows, layout, batch_index)
+            return
+        with b.if_else(last) as (final_block, partial_block):
+            with final_block:
+                self._epilogue_tile(final, m0, rows, layout, batch_index)
+            with partial_block:
+                store_tile()
+
+    def _epilogue_tile(self, final, m0, rows: int, layout, batch_index) -> None:
+        """Store the finished micro-tile through the fusion's epilogue: each tile row's
+        vectors go to a stack row (`scratch`, which LLVM keeps in registers once it has
+        vectorized the epilogue's loop), and the epilogue computes the output from it.
+        No element of C is read back, so the epilogue never reloads what it stores."""
+        b, tile = self.cg.builder, self.tile
+        scratch = self._scratch()
         i = 0
         for r in range(rows):
-            for pointer, col0, vectors, columns in layout:
+            for _, col0, vectors, columns in layout:
                 for v in range(vectors):
-                    address, valid = c_vector(r, col0, v, columns)
-                    if valid == tile.lanes:
-                        b.store(final[i], address, align=self.eb)
-                    else:
-                        for lane in range(valid):
-                            x = b.extract_element(final[i], ir.Constant(I32, lane))
-                            b.store(x, element_gep(b, address, lane, self.ty))
+                    b.store(final[i], element_gep(b, scratch, v * tile.lanes, self.ty),
+                            align=self.eb)
                     i += 1
+                self._epilogue(self, batch_index, index_add(b, m0, r), col0, columns, scratch)
+
+    def _scratch(self):
+        """The stack row of NR elements the tile epilogue reads (one per function)."""
+        if self._tile_row is None:
+            self._tile_row = self.cg.alloca(ir.ArrayType(self.ty, self.tile.nr), name="gemm.tile")
+            self._tile_row.align = BUFFER_ALIGNMENT
+            self._tile_row.type = PTR  # an opaque pointer (IR text says `ptr` either way)
+        return self._tile_row
 
 
     def _c_rows(self, c, m0, rows: int) -> list:
@@ -622,8 +670,9 @@ def emit_gemm(em, inst: Instruction, after_row=None) -> bool:
     `em` is the entry emitter or a fusion scope. In the entry, the GEMM is a kernel
     function whose tasks run on the caller's pool (backends/cpu/tasks.py). In a fusion,
     it runs task `em.task` of the fusion's kernel (every task when that is None), and
-    after_row(for_each), when given, runs once per finished block of the output
-    (for_each(body) loops body(index) over it).
+    after_row, when given, is the fusion's Epilogue: `after_row.apply(index, value)`
+    stores the output element at `index` from the dot's element `value` (a register
+    value), for each element of each finished micro-tile.
     """
     gemm = prepare_gemm(em.target, inst, em.constant_operand, em.threads)
     if gemm is None:
@@ -654,9 +703,10 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
                index_of) -> None:
     """Emit `gemm` (C, A and, when fed, B at `pointers`; a constant B at `packed`): in the
     entry, as a kernel function whose tasks run on the caller's pool; in a fusion, as
-    task `em.task` of the fusion's kernel, with after_row's epilogue over each finished
-    block (index_of(emitter, batch_index, m, n) is the output index of C[batch, m, n] of
-    the GemmEmitter `emitter` running the block)."""
+    task `em.task` of the fusion's kernel, each finished micro-tile stored through
+    `after_row.apply(index, value)` (the fusion's Epilogue) when given
+    (index_of(emitter, batch_index, m, n) is the output index of C[batch, m, n] of the
+    GemmEmitter `emitter` running the tile)."""
     fed = len(pointers) > 2
     slot_bytes = gemm.pack_bytes if fed else 0
     if em.in_entry:
@@ -671,21 +721,17 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
         cg.builder.ret_void()
         em.run_tasks(kernel, pointers, gemm.tasks)
         return
-    cg = em.cg
+    cg, b = em.cg, em.cg.builder
     if slot_bytes:
-        gemm.scratch = scratch_slot(cg.builder, em.scratch_in_kernel(slot_bytes, gemm.tasks),
-                                    em.slot, slot_bytes)
+        gemm.scratch = scratch_slot(b, em.scratch_in_kernel(slot_bytes, gemm.tasks), em.slot,
+                                    slot_bytes)
     epilogue = None
-    if after_row is not None:
-        b = cg.builder
+    if after_row is not None:  # a fusion's Epilogue: applied to each finished tile row
 
-        def epilogue(emitter, batch_index, ic, mc, jc, nc):
-            def for_each(body):
-                with cg.for_range(mc, name="er") as r:
-                    with cg.for_range(nc, name="ec") as col:
-                        body(index_of(emitter, batch_index, index_add(b, ic, r), index_add(b, jc, col)))
-
-            after_row(for_each)
+        def epilogue(emitter, batch_index, m, col0, columns, row):
+            with cg.for_range(columns, name="et") as col:
+                hero = b.load(element_gep(b, row, col, emitter.ty), typ=emitter.ty)
+                after_row.apply(index_of(emitter, batch_index, m, index_add(b, col0, col)), hero)
 
     gemm.emit(cg, pointers[0], pointers[1], pointers[2] if fed else None, packed, epilogue,
               task=em.task)

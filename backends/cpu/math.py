@@ -1,7 +1,7 @@
 """Transcendental functions emitted inline as LLVM IR, so objects never call libm.
 
 Every function here takes and returns f64 values. f16 operands, and f32 operands of the
-functions math_f32.py does not have in f32 (erf, the trigonometry, power, ...), are widened
+functions math_f32.py does not have in f32 (the trigonometry, power, fmod, ...), are widened
 to f64, computed with shorter polynomials (`Precision.F32`, still ~1e-9 relative before the
 final rounding) and rounded once, which makes them within an ulp or so of correctly
 rounded; f64 gets full-length polynomials (a few ulp). The code is branch-free (selects, not
@@ -122,10 +122,14 @@ class FloatOps:
         return self.b.icmp_signed("<", self.b.bitcast(a, self.int_ty), self.i(0))
 
     def poly(self, x, coefficients):
-        """Horner's scheme for sum(coefficients[k] * x**k)."""
+        """Horner's scheme for sum(coefficients[k] * x**k). Each step may contract into a
+        fused multiply-add where the target has one: one rounding instead of two, so the
+        stated error bounds hold either way, and half the instructions."""
         acc = self.c(coefficients[-1])
+        contract = ("contract",)
         for coefficient in reversed(coefficients[:-1]):
-            acc = self.add(self.mul(acc, x), self.c(coefficient))
+            acc = self.b.fadd(self.b.fmul(acc, x, flags=contract), self.c(coefficient),
+                              flags=contract)
         return acc
 
     def round_to_int(self, t):
@@ -360,35 +364,49 @@ def _hermite(n: int, x: Fraction) -> Fraction:
 
 
 @lru_cache(maxsize=None)
-def _erf_table() -> list[list[float]]:
-    """Taylor coefficients of erf around the centre of each interval.
+def erf_taylor_table(intervals: int, degree: int) -> tuple[tuple[float, ...], ...]:
+    """Taylor coefficients of erf around the centre of each interval [j, j+1) * _ERF_STEP.
 
     d^k/dx^k erf(x) = 2/sqrt(pi) * (-1)^(k-1) * H_{k-1}(x) * exp(-x^2) for k >= 1.
     """
     table = []
-    for j in range(_ERF_INTERVALS):
+    for j in range(intervals):
         centre = Fraction(2 * j + 1, 8)
         weight = 2.0 / float(SQRT_PI) * math.exp(-float(centre * centre))
         row = [math.erf(float(centre))]
-        for k in range(1, _ERF_DEGREE + 1):
+        for k in range(1, degree + 1):
             derivative = (-1) ** (k - 1) * float(_hermite(k - 1, centre))
             row.append(weight * derivative / math.factorial(k))
-        table.append(row)
-    return table
+        table.append(tuple(row))
+    return tuple(table)
 
 
-def _erf_table_global(cg: CodeGen) -> ir.GlobalVariable:
-    name = "aotc.erf_taylor_table"
+def table_global(cg: CodeGen, name: str, ty: ir.Type, rows) -> ir.GlobalVariable:
+    """A private constant [rows][columns] array of `ty` in the module (made once per name)."""
     if name in cg.module.globals:
         return cg.module.globals[name]
-    row_type = ir.ArrayType(F64, _ERF_DEGREE + 1)
-    table_type = ir.ArrayType(row_type, _ERF_INTERVALS)
+    row_type = ir.ArrayType(ty, len(rows[0]))
+    table_type = ir.ArrayType(row_type, len(rows))
     table = ir.GlobalVariable(cg.module, table_type, name=name)
-    table.initializer = ir.Constant(table_type, [ir.Constant(row_type, row) for row in _erf_table()])
+    table.initializer = ir.Constant(table_type, [ir.Constant(row_type, list(row)) for row in rows])
     table.global_constant = True
     table.linkage = "private"
     table.align = 64
     return table
+
+
+def table_polynomial(o: FloatOps, table: ir.GlobalVariable, row, h):
+    """Horner's scheme in h with the coefficients of table[row] (row: an i64 index)."""
+    b = o.b
+    columns = table.value_type.element.count
+    zero = ir.Constant(ir.IntType(32), 0)
+    acc = None
+    for k in reversed(range(columns)):
+        slot = b.gep(table, [zero, row, ir.Constant(ir.IntType(32), k)], inbounds=True,
+                     source_etype=table.value_type)
+        coefficient = b.load(slot, typ=o.ty)
+        acc = coefficient if acc is None else o.add(o.mul(acc, h), coefficient)
+    return acc
 
 
 def erf(cg: CodeGen, x, precision: Precision):
@@ -405,17 +423,9 @@ def erf(cg: CodeGen, x, precision: Precision):
     scaled = o.sel(o.lt(scaled, o.c(_ERF_INTERVALS - 0.5)), scaled, o.c(_ERF_INTERVALS - 0.5))
     j = b.fptosi(scaled, I64)
     centre = o.mul(o.add(b.sitofp(j, F64), o.c(0.5)), o.c(_ERF_STEP))
-    h = o.sub(a, centre)
-    table = _erf_table_global(cg)
-    row_type = table.value_type.element
-    zero = ir.Constant(ir.IntType(32), 0)
-    acc = None
-    for k in reversed(range(_ERF_DEGREE + 1)):
-        slot = b.gep(table, [zero, j, ir.Constant(ir.IntType(32), k)], inbounds=True,
-                     source_etype=table.value_type)
-        coefficient = b.load(slot, typ=F64)
-        acc = coefficient if acc is None else o.add(o.mul(acc, h), coefficient)
-    del row_type
+    table = table_global(cg, "aotc.erf_taylor_table", F64,
+                         erf_taylor_table(_ERF_INTERVALS, _ERF_DEGREE))
+    acc = table_polynomial(o, table, j, o.sub(a, centre))
     result = o.sel(o.lt(a, o.c(_ERF_STEP)), near_zero, acc)
     result = o.sel(o.ge(a, o.c(6.0)), o.c(1.0), result)
     return o.copysign(result, x)  # NaN stays NaN
@@ -468,31 +478,49 @@ def _exponent(o: FloatOps, a):
     return o.b.sub(o.b.lshr(bits, ir.Constant(I64, 52)), ir.Constant(I64, 1023))
 
 
+#: fmod of f32 operands: bits of quotient taken per step (q < 2**29 and 24-bit y make
+#: q * y exact in f64), and the steps that cover the largest exponent gap (2**127 / 2**-149).
+_FMOD_STEP_BITS, _FMOD_F32_STEPS = 28, 10
+
+
+def _fmod_f32(o: FloatOps, ax, ay):
+    """|x| mod |y| for f32 magnitudes widened to f64, exactly and without a division per
+    step: step k subtracts round(r / s) * s with s = |y| * 2**g, g falling by 28 from the
+    exponent gap to 0. Each product q * s is exact (q < 2**29, s has 24 bits) and so is
+    each difference (the result is a multiple of s's ulp below 2 s); r / s is r times the
+    reciprocal of |y| scaled by 2**-g, one rounding off, so q may be one too big: a
+    negative r gets s back."""
+    b = o.b
+    zero, step = ir.Constant(I64, 0), ir.Constant(I64, _FMOD_STEP_BITS)
+    inverse = o.div(o.c(1.0), ay)
+    gap = b.sub(_exponent(o, ax), _exponent(o, ay))
+    r = ax
+    for _ in range(_FMOD_F32_STEPS):
+        gap = b.sub(gap, step)
+        gap = b.select(b.icmp_signed(">", gap, zero), gap, zero)
+        scaled = o.mul(ay, o.pow2(gap))
+        q = o.round_to_int(o.mul(r, o.mul(inverse, o.pow2(b.sub(zero, gap)))))
+        r = o.sub(r, o.mul(q, scaled))
+        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, scaled), r)
+    return r
+
+
 def fmod(cg: CodeGen, x, y, precision: Precision):
     """C's fmod (result has the sign of x).
 
-    For f32 operands (widened to f64) it is exact: each step subtracts a multiple q < 2^28
-    of y * 2^k, which f64 represents exactly, cutting the exponent gap by 27 bits; 11
-    steps cover the whole f32 range. For f64 operands one step is taken, exact while
-    |x / y| < 2^53 / ulp-ish (large quotients lose accuracy).
+    For f32 operands (widened to f64) it is exact (_fmod_f32). For f64 operands one step
+    is taken, exact while |x / y| < 2^53 / ulp-ish (large quotients lose accuracy).
     """
-    o, b = FloatOps(cg), cg.builder
+    o = FloatOps(cg)
     ax, ay = o.fabs(x), o.fabs(y)
-    steps = 11 if precision is Precision.F32 else 1
-    r = ax
-    for _ in range(steps):
-        gap = b.sub(b.sub(_exponent(o, o.sel(o.gt(r, ay), r, ay)), _exponent(o, ay)),
-                    ir.Constant(I64, 27))
-        if precision is Precision.F32:
-            scaled = o.mul(ay, o.pow2(b.select(b.icmp_signed(">", gap, ir.Constant(I64, 0)), gap,
-                                               ir.Constant(I64, 0))))
-        else:
-            scaled = ay
-        q = _floor(o, o.div(r, scaled))
-        r = o.sub(r, o.mul(q, scaled))
+    if precision is Precision.F32:
+        r = _fmod_f32(o, ax, ay)
+    else:
+        q = _floor(o, o.div(ax, ay))
+        r = o.sub(ax, o.mul(q, ay))
         # The division may round q one off either way.
-        r = o.sel(o.ge(r, scaled), o.sub(r, scaled), r)
-        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, scaled), r)
+        r = o.sel(o.ge(r, ay), o.sub(r, ay), r)
+        r = o.sel(o.lt(r, o.c(0.0)), o.add(r, ay), r)
     result = o.copysign(r, x)
     result = o.sel(o.b.or_(o.isinf(x), o.eq(y, o.c(0.0))), o.c(math.nan), result)
     result = o.sel(o.b.and_(o.isinf(y), o.isfinite(x)), x, result)

@@ -1,62 +1,93 @@
-"""exp, expm1, log, log1p, tanh and logistic for f32 operands, computed in f32.
+"""exp, expm1, log, log1p, tanh, logistic and erf for f32 operands, computed in f32.
 
 math.py computes in f64 and rounds once; that is accurate but halves the vector width and
 adds two conversions per element. These use the same reductions in f32 arithmetic with
-polynomials long enough for f32 (Taylor series; coefficients from exact rationals), so a
-vectorized loop runs twice as many lanes. Branch-free, like math.py.
+polynomials long enough for f32 (Taylor series from exact rationals, or near-minimax ones
+fitted here at Chebyshev nodes: exp's, and erf's tail), so a vectorized loop runs twice as
+many lanes. Branch-free, like math.py. Polynomials and the ln2 reduction may contract into
+fused multiply-adds where the target has them (one rounding instead of two).
 
 Error bounds: ULP_BOUNDS, in ulps of the f32 result against a float64 reference;
 tests/test_math_f32.py asserts them on a million log-uniform inputs per function plus the
-special values, and tools/f32_math_sweep.py checks them over the 2^32 inputs (its recorded
-run, a strided 19.5% of them, found at most: exp 1.22, expm1 1.50, log 0.74, log1p 2.45,
-tanh 3.25 (small |x|: t / (t + 2) compounds expm1's error), logistic 1.54).
+special values, and tools/f32_math_sweep.py checks them over the 2^32 inputs; its recorded
+runs, with the largest error found per function, are in tools/f32_math_sweep.md.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import llvmlite.ir as ir
 import numpy as np
 
 from .codegen import CodeGen
 from .llvm_types import F32, I32
-from .math import LN2, FloatOps, split_constant
+from .math import LN2, SQRT_PI, FloatOps, split_constant
 
 #: Largest error in ulps over every f32 input (tools/f32_math_sweep.py; see docs there).
 ULP_BOUNDS = {"exponential": 2, "exponential-minus-one": 2, "log": 1, "log-plus-one": 3,
-              "tanh": 4, "logistic": 3}
+              "tanh": 4, "logistic": 3, "erf": 2}
 
 # ln2 = HI + LO with HI of 16 bits, so n * HI is exact for |n| < 2**8 (all f32 exponents).
 LN2_HI, LN2_LO = (float(np.float32(part)) for part in split_constant(LN2, 16, 2))
-EXP_DEGREE = 7  # |r| <= ln2/2: r**8/8! < 2**-27
+EXP_DEGREE = 6  # fitted on |r| <= 0.36 (ln2/2 plus a tail): relative error 3e-9
 EXPM1_DEGREE = 8
 LOG_TERMS = 6  # |s| <= 0.172: s**12/13 < 2**-33
+
+
+@lru_cache(maxsize=None)
+def chebyshev_fit(fn, low: float, high: float, degree: int) -> tuple[float, ...]:
+    """Monomial coefficients of the degree-`degree` polynomial interpolating `fn` (a
+    float64 function of a float) at Chebyshev nodes of [low, high]: near-minimax."""
+    nodes = np.cos(np.pi * (np.arange(4 * degree + 8) + 0.5) / (4 * degree + 8))
+    x = (high + low) / 2 + (high - low) / 2 * nodes
+    fit = np.polynomial.Chebyshev.fit(x, [fn(float(v)) for v in x], degree, domain=[low, high])
+    return tuple(float(c) for c in fit.convert(kind=np.polynomial.Polynomial).coef)
 
 
 def _ops(cg: CodeGen) -> FloatOps:
     return FloatOps(cg, F32)
 
 
+#: 1.5 * 2**23: adding it rounds |t| < 2**22 to an integer held in the low mantissa bits.
+_ROUNDING_MAGIC = 1.5 * 2.0**23
+_ROUNDING_MAGIC_BITS = int(np.float32(_ROUNDING_MAGIC).view(np.int32))
+
+
+def _contracted(o: FloatOps, a, b, c):
+    """a * b + c, fused into one multiply-add where the target has one (one rounding)."""
+    return o.b.fadd(o.b.fmul(a, b, flags=("contract",)), c, flags=("contract",))
+
+
 def _reduce_ln2(o: FloatOps, x):
-    """x = n*ln2 + r with |r| <= ln2/2 (|x| < 2**20); returns (n as i32, r)."""
-    n = o.round_to_int(o.mul(x, o.c(1.0 / math.log(2.0))))
-    r = o.sub(o.sub(x, o.mul(n, o.c(LN2_HI))), o.mul(n, o.c(LN2_LO)))
-    return o.b.fptosi(n, I32), r
+    """x = n*ln2 + r with |r| <= ln2/2 (x finite or NaN, |x| < 2**20); returns (n as i32, r).
+
+    n comes from the bits of x/ln2 + 1.5 * 2**23 rather than through fptosi, whose result
+    on NaN would be poison: for NaN x, n is some integer and r is NaN.
+    """
+    v = _contracted(o, x, o.c(1.0 / math.log(2.0)), o.c(_ROUNDING_MAGIC))
+    n = o.sub(v, o.c(_ROUNDING_MAGIC))
+    # n * LN2_HI is exact, so contracting into a fused multiply-add changes nothing there.
+    r = _contracted(o, n, o.c(-LN2_HI), x)
+    r = _contracted(o, n, o.c(-LN2_LO), r)
+    return o.b.sub(o.b.bitcast(v, I32), o.i(_ROUNDING_MAGIC_BITS)), r
 
 
-def exp(cg: CodeGen, x):
+def exp(cg: CodeGen, x, tail=None):
+    """e**x, or e**(x + tail) for a small `tail` that x's rounding lost."""
     o = _ops(cg)
-    # Past -104 the result rounds to 0, past 89 to inf; NaN is replaced by 0 so no poison
-    # reaches the integer exponent math.
-    xc = o.sel(o.isnan(x), o.c(0.0), o.clamp(x, -104.0, 89.0))
+    # Past -104 the result rounds to 0, past 89 to inf (NaN stays NaN through the clamp
+    # and the reduction).
+    xc = o.clamp(x, -104.0, 89.0)
     n, r = _reduce_ln2(o, xc)
-    p = o.poly(r, [1.0 / math.factorial(k) for k in range(EXP_DEGREE + 1)])
+    if tail is not None:
+        r = o.add(r, tail)
+    p = o.poly(r, list(chebyshev_fit(math.exp, -0.36, 0.36, EXP_DEGREE)))
     # 2**n in two halves so that neither factor leaves the normal range (subnormal results
     # are rounded once, by the last product).
     half = o.b.ashr(n, o.i(1))
-    result = o.mul(o.mul(p, o.pow2(half)), o.pow2(o.b.sub(n, half)))
-    return o.sel(o.isnan(x), x, result)
+    return o.mul(o.mul(p, o.pow2(half)), o.pow2(o.b.sub(n, half)))
 
 
 def _expm1_series(o: FloatOps, r):
@@ -129,8 +160,69 @@ def logistic(cg: CodeGen, x):
     return o.sel(o.ge(x, o.c(0.0)), o.div(o.c(1.0), denominator), o.div(e, denominator))
 
 
+# erf. Below ERFC_SPLIT its odd Maclaurin series, written a + a (c0 - 1 + c1 a**2 + ...)
+# so that the rounding of 2/sqrt(pi) does not show. Above it 1 - erfc(a), with
+# erfc(a) = exp(-a**2) erfcx(a) and (1 + 2a) erfcx(a) a polynomial in
+# y = (a - K) / (a + K) (the variable of Shepherd and Laframboise's Chebyshev expansion;
+# its coefficients are fitted here, at Chebyshev nodes, against math.erfc).
+# exp(-a**2) gets a**2 as an exact head plus a tail.
+# erfc(10.06) < 2**-150 (0 in f32); 1 - erfc(3.92) rounds to 1 (and clamping there keeps
+# exp's result normal: subnormal arithmetic is slow).
+ERFC_SPLIT, ERFC_ZERO, ERF_ONE = 0.75, 10.1, 4.0
+ERF_SERIES_TERMS, ERFCX_K, ERFCX_DEGREE = 10, 2.0, 10
+
+
+@lru_cache(maxsize=None)
+def erfcx_polynomial() -> tuple[tuple[float, ...], float, float]:
+    """(coefficients in u, centre, half width): (1 + 2a) exp(a**2) erfc(a) ~= p(u) with
+    u = (y - centre) / half width in [-1, 1], y = (a - K) / (a + K), a in [ERFC_SPLIT,
+    ERFC_ZERO]; relative error ~5e-10."""
+    low, high = ((end - ERFCX_K) / (end + ERFCX_K) for end in (ERFC_SPLIT, ERFC_ZERO))
+    centre, half = (high + low) / 2, (high - low) / 2
+    nodes = np.cos(np.pi * (np.arange(200) + 0.5) / 200)
+    a = ERFCX_K * (1 + centre + half * nodes) / (1 - centre - half * nodes)
+    values = [(1 + 2 * v) * math.erfc(v) * math.exp(v * v) for v in a]
+    series = np.polynomial.Chebyshev.fit(nodes, values, ERFCX_DEGREE, domain=[-1, 1])
+    return tuple(float(c) for c in series.convert(kind=np.polynomial.Polynomial).coef), centre, half
+
+
+def _exp_minus_square(cg: CodeGen, a):
+    """exp(-a**2) to f32 exp's accuracy: a = h + l with h a's top 12 bits, so that
+    -a**2 = -h*h (exact) - l (a + h) (small), whose sum exp reduces together."""
+    o, b = _ops(cg), cg.builder
+    h = b.bitcast(b.and_(b.bitcast(a, I32), o.i(-(1 << 12))), F32)
+    return exp(cg, o.sub(o.c(-0.0), o.mul(h, h)), o.sub(o.c(-0.0), o.mul(o.sub(a, h), o.add(a, h))))
+
+
+def _erf_series(o: FloatOps, a):
+    series = [float(2 / SQRT_PI) * (-1) ** k / (math.factorial(k) * (2 * k + 1))
+              for k in range(ERF_SERIES_TERMS)]
+    series[0] -= 1.0
+    return o.add(a, o.mul(a, o.poly(o.mul(a, a), series)))
+
+
+def _erfc_tail(cg: CodeGen, a, limit: float):
+    """erfc(a) for a >= ERFC_SPLIT (a clamped to `limit`, where the caller's result no
+    longer changes; NaN stays)."""
+    o = _ops(cg)
+    a = o.sel(o.gt(a, o.c(limit)), o.c(limit), a)
+    coefficients, centre, half = erfcx_polynomial()
+    y = o.div(o.sub(a, o.c(ERFCX_K)), o.add(a, o.c(ERFCX_K)))
+    u = o.mul(o.sub(y, o.c(centre)), o.c(1 / half))
+    scaled = o.div(o.poly(u, list(coefficients)), o.add(o.c(1.0), o.add(a, a)))
+    return o.mul(_exp_minus_square(cg, a), scaled)
+
+
+def erf(cg: CodeGen, x):
+    o = _ops(cg)
+    a = o.fabs(x)
+    result = o.sel(o.lt(a, o.c(ERFC_SPLIT)), _erf_series(o, a),
+                   o.sub(o.c(1.0), _erfc_tail(cg, a, ERF_ONE)))
+    return o.copysign(result, x)  # NaN stays NaN
+
+
 #: HLO opcode -> the f32 function.
 FUNCTIONS = {"exponential": exp, "exponential-minus-one": expm1, "log": log,
-             "log-plus-one": log1p, "tanh": tanh, "logistic": logistic}
+             "log-plus-one": log1p, "tanh": tanh, "logistic": logistic, "erf": erf}
 
 __all__ = ["FUNCTIONS", "ULP_BOUNDS"]

@@ -191,7 +191,10 @@ def _inline(cg: CodeGen, kernel: ir.Function, pointers: list, tasks: int) -> Non
 def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int):
     """worker(ctx, s): kernel(ctx[0], ..., s, t) for each t it takes from the counter
     *ctx[buffers] (an atomic fetch-and-add) while t < tasks."""
-    fn = ir.Function(module, TASK_FN, name=module.get_unique_name(f"{kernel.name}.worker"))
+    name = f"{kernel.name}.{tasks}.worker"
+    if name in module.globals:  # a kernel shared by identical ones (shared_kernels.py)
+        return module.globals[name]
+    fn = ir.Function(module, TASK_FN, name=name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     context, slot = fn.args

@@ -98,7 +98,10 @@ def _softmax(ctx, node, inputs):
     shifted, axis, kept = _shifted_logits(ctx, node, single(inputs))
     e = ctx.b.unary("exponential", shifted)
     total = ctx.reduce(e, "add", 0, [axis])
-    return ctx.b.binary("divide", e, ctx.b.broadcast(total, e.shape.dims, kept))
+    # One division per row, then a multiply per element (as TensorFlow's kernel does: a
+    # vector division costs several multiplies).
+    scale = ctx.b.binary("divide", ctx.full_like(total, 1), total)
+    return ctx.b.binary("multiply", e, ctx.b.broadcast(scale, e.shape.dims, kept))
 
 
 @lowering("LogSoftmax")
