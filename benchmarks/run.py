@@ -221,23 +221,32 @@ def tflite_runner(frozen, threads: int, work: Path):
 # -- one model -------------------------------------------------------------------------------
 
 
+def write_model(name: str, batch: int, out: Path):
+    """Model `name` at `batch` written under `out`: (label, its directory, (Keras model,
+    frozen graph), GraphDef path, Config path, seeded inputs, the inputs' .bin files)."""
+    from bench_models import MODELS
+
+    label = name if batch == 1 else f"{name}_b{batch}"
+    work = out / label
+    built = MODELS[name](batch)
+    graph, config = built[1].write(work)
+    inputs = built[1].random_inputs(seed=0)
+    files = []
+    for i, x in enumerate(inputs):
+        files.append(work / f"arg{i}.bin")
+        files[-1].write_bytes(np.ascontiguousarray(x).tobytes())
+    return label, work, built, graph, config, inputs, files
+
+
 def bench_model(name: str, batch: int, args) -> Row:
     import tensorflow as tf
 
     import aotc
     import tfcompile_aot
-    from bench_models import MODELS
 
-    label = name if batch == 1 else f"{name}_b{batch}"
+    label, work, (keras_model, frozen), graph, config, inputs, input_files = write_model(
+        name, batch, Path(args.out))
     row = Row(label)
-    work = Path(args.out) / label
-    keras_model, frozen = MODELS[name](batch)
-    graph, config = frozen.write(work)
-    inputs = frozen.random_inputs(seed=0)
-    input_files = []
-    for i, x in enumerate(inputs):
-        input_files.append(work / f"arg{i}.bin")
-        input_files[-1].write_bytes(np.ascontiguousarray(x).tobytes())
     expected = frozen.reference(*inputs)
 
     # TensorFlow: eager, graph, XLA JIT.

@@ -32,13 +32,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from run import Row, build_aotc_timer, compile_aotc, parse_models  # noqa: E402
+from run import Row, build_aotc_timer, compile_aotc, parse_models, write_model  # noqa: E402
 
 
 def arena_row(name: str, batch: int, work: Path) -> tuple:
@@ -66,17 +64,7 @@ def arena_row(name: str, batch: int, work: Path) -> tuple:
 
 def speedup_row(name: str, batch: int, args) -> tuple:
     """(label, 1-thread medians, 2-thread medians, per-pair ratios)."""
-    from bench_models import MODELS
-
-    label = name if batch == 1 else f"{name}_b{batch}"
-    work = Path(args.out) / label
-    _, frozen = MODELS[name](batch)
-    graph, config = frozen.write(work)
-    inputs = frozen.random_inputs(seed=0)
-    files = []
-    for i, x in enumerate(inputs):
-        files.append(work / f"arg{i}.bin")
-        files[-1].write_bytes(np.ascontiguousarray(x).tobytes())
+    label, work, _, graph, config, _, files = write_model(name, batch, Path(args.out))
     exes = {}
     for threads in (1, 2):
         out = work / f"threads{threads}"

@@ -139,7 +139,8 @@ def _expand_dims(ctx, node, inputs):
 
 
 @lowering("Transpose")
-def _transpose(ctx, node, inputs):
+def transpose(ctx, node, inputs):
+    """Transpose's rule, also ConjugateTranspose's first step (ops/complex.py)."""
     x, perm_input = inputs
     perm = ctx.static_ints(node, perm_input, "perm")
     if sorted(perm) != list(range(x.shape.rank)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .array import transpose
 from .registry import lowering, single
 
 
@@ -52,13 +53,7 @@ def _angle(ctx, node, inputs):
 
 @lowering("ConjugateTranspose")
 def _conjugate_transpose(ctx, node, inputs):
-    x, perm_input = inputs
-    perm = ctx.static_ints(node, perm_input, "perm")
-    if sorted(perm) != list(range(x.shape.rank)):
-        ctx.error(node, f"perm {perm} is not a permutation of the {x.shape.rank} input dims")
-    if perm != sorted(perm):
-        x = ctx.b.transpose(x, perm)
-    return conjugate(ctx.b, x)
+    return conjugate(ctx.b, transpose(ctx, node, inputs))
 
 
 #: TF op -> (fft_type, number of transformed dimensions).
