@@ -16,20 +16,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import models  # noqa: E402
 from models import FrozenModel, freeze_keras  # noqa: E402
 
 
 def mlp(batch: int):
-    """784 -> 256 -> 128 -> 10 with ReLU and softmax: tests/models.py's keras_mlp."""
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(1234)
-    model = tf.keras.Sequential([
-        tf.keras.Input((784,)),
-        tf.keras.layers.Dense(256, activation="relu"),
-        tf.keras.layers.Dense(128, activation="relu"),
-        tf.keras.layers.Dense(10, activation="softmax"),
-    ])
+    """784 -> 256 -> 128 -> 10 with ReLU and softmax: tests/models.py's MLP."""
+    model = models.mlp_model()
     return model, freeze_keras(model, [(batch, 784)])
 
 
@@ -91,22 +84,11 @@ def mobilenet_v2(batch: int, size: int = 96, alpha: float = 0.35):
 
 
 def lenet(batch: int):
-    """LeNet-5: two 5x5 conv + average-pool stages, then 120-84-10 dense layers."""
+    """LeNet-5 with average pooling in both stages (the figures in README.md are for it)."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1234)
-    layers = tf.keras.layers
-    model = tf.keras.Sequential([
-        tf.keras.Input((28, 28, 1)),
-        layers.Conv2D(6, 5, padding="same", activation="relu"),
-        layers.AveragePooling2D(2),
-        layers.Conv2D(16, 5, activation="relu"),
-        layers.AveragePooling2D(2),
-        layers.Flatten(),
-        layers.Dense(120, activation="relu"),
-        layers.Dense(84, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
+    model = models.lenet(first_pool="average")
     return model, freeze_keras(model, [(batch, 28, 28, 1)])
 
 

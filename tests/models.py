@@ -75,18 +75,22 @@ def freeze_keras(model, input_shapes: list[tuple[int, ...]], dtype="float32", *,
     return FrozenModel(graph_def.SerializeToString(), config, feeds, reference)
 
 
-def keras_mlp(batch: int) -> FrozenModel:
-    """The foundation issue's MLP: 784 -> 256 -> 128 -> 10 with softmax."""
+def mlp_model():
+    """The foundation issue's MLP: 784 -> 256 -> 128 -> 10 with softmax (seeded)."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(1234)
-    model = tf.keras.Sequential([
+    return tf.keras.Sequential([
         tf.keras.Input((784,)),
         tf.keras.layers.Dense(256, activation="relu"),
         tf.keras.layers.Dense(128, activation="relu"),
         tf.keras.layers.Dense(10, activation="softmax"),
     ])
-    return freeze_keras(model, [(batch, 784)])
+
+
+def keras_mlp(batch: int) -> FrozenModel:
+    """`mlp_model()` frozen at `batch`."""
+    return freeze_keras(mlp_model(), [(batch, 784)])
 
 
 # -- the model zoo: the Keras models the end-to-end tests (and the CUDA backend's PTX and
@@ -97,14 +101,17 @@ TEXT_VOCAB, TEXT_SEQUENCE, TEXT_EMBEDDING = 100, 16, 16
 ENCODER_SEQUENCE, ENCODER_WIDTH = 8, 32
 
 
-def lenet():
+def lenet(first_pool: str = "max"):
+    """LeNet-5: two 5x5 conv + pooling stages (the first "max" or "average"), then
+    120-84-10 dense layers."""
     import tensorflow as tf
 
     layers = tf.keras.layers
+    pool = {"max": layers.MaxPooling2D, "average": layers.AveragePooling2D}[first_pool]
     return tf.keras.Sequential([
         tf.keras.Input((28, 28, 1)),
         layers.Conv2D(6, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
+        pool(2),
         layers.Conv2D(16, 5, activation="relu"),
         layers.AveragePooling2D(2),
         layers.Flatten(),
