@@ -176,39 +176,15 @@ int main(int argc, char** argv) {
 }
 """
 
-_TFCOMPILE_MAIN = _TIMING + r"""
-int main(int argc, char** argv) {
-  const size_t count = sizeof(kAllocations) / sizeof(kAllocations[0]);
+def _tfcompile_main() -> str:
+    """The tfcompile timer's main() with this file's timing loop (tfcompile_aot's pieces)."""
+    import tfcompile_aot
+
+    return (_TIMING + "\nint main(int argc, char** argv) {" + tfcompile_aot.TABLE_SETUP + r"""
   const int samples = std::atoi(argv[1]);
-  std::vector<void*> table(count, nullptr);
-  size_t next_constant = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const Allocation& a = kAllocations[i];
-    if (a.kind == 0) { table[i] = kConstants[next_constant++] + 64; continue; }
-    table[i] = std::aligned_alloc(64, (a.size + 63) / 64 * 64 + 64);
-    std::memset(table[i], 0, a.size);
-    if (a.kind == 2 && a.param >= 0) {
-      std::ifstream in(argv[2 + a.param], std::ios::binary);
-      in.read(static_cast<char*>(table[i]), static_cast<std::streamsize>(a.size));
-    }
-  }
-  Eigen::ThreadPool pool(1);
-  Eigen::ThreadPoolDevice device(&pool, 1);
-  RunOptions options{&device};
   double ns = TimePerCall([&] { return RunProgram(table.data(), &options); }, samples);
   if (ns < 0) { std::fprintf(stderr, "run failed\n"); return 1; }
-  std::printf("%.2f\n", ns);
-  for (size_t i = 0; i < count; ++i) {
-    const Allocation& a = kAllocations[i];
-    if (a.kind == 2 && a.result >= 0) {
-      std::ofstream out(std::string(argv[argc - 1]) + "/result" + std::to_string(a.result) + ".bin",
-                        std::ios::binary);
-      out.write(static_cast<const char*>(table[i]), static_cast<std::streamsize>(a.size));
-    }
-  }
-  return 0;
-}
-"""
+  std::printf("%.2f\n", ns);""" + tfcompile_aot.WRITE_RESULTS)
 
 
 def _run_timer(exe: Path, samples: int, inputs: list[Path], out: Path) -> float:
@@ -241,25 +217,11 @@ def time_aotc(case: Case, work: Path, inputs: list[Path], samples: int):
 
 
 def time_tfcompile(case: Case, work: Path, inputs: list[Path], samples: int):
-    import tensorflow as tf
-
     import tfcompile_aot
 
     out = work / "tfcompile"
     compiled = tfcompile_aot.compile_graph(case.graph, case.config, out, case.name)
-    source_text = tfcompile_aot.timer_source(compiled.header)
-    main_start = source_text.index("\nint main(")
-    source = out / "kernel_timer.cc"
-    source.write_text(source_text[:main_start] + _TFCOMPILE_MAIN)
-    exe = out / "kernel_timer"
-    tf_dir = Path(tf.__file__).parent
-    done = subprocess.run(
-        ["g++", "-O2", "-march=native", *tf.sysconfig.get_compile_flags(), str(source),
-         *map(str, compiled.objects), f"-L{tf_dir}", "-l:libtensorflow_framework.so.2",
-         "-l:libtensorflow_cc.so.2", f"-Wl,-rpath,{tf_dir}", "-lpthread", "-o", str(exe)],
-        capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError("building the tfcompile timer failed:\n" + done.stderr[-2000:])
+    exe = tfcompile_aot.build_timer(compiled, out, threads=1, main=_tfcompile_main())
     seconds = _run_timer(exe, samples, inputs, out)
     return seconds, _read_results(out, case.expected)
 

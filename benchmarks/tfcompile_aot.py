@@ -85,9 +85,10 @@ def _allocations(text: str) -> list[tuple[int, int, int, int]]:
     return [(int(p) & 3, int(p) >> 2, number(a), number(r)) for p, a, r in found]
 
 
-def timer_source(header: Path) -> str:
+def timer_source(header: Path, main: str | None = None) -> str:
     """C++ source that runs the tfcompile program of `header`:
-        timer RUNS ARG0.bin ... OUTDIR   -> prints the median run time in ns, writes results"""
+        timer RUNS ARG0.bin ... OUTDIR   -> prints the median run time in ns, writes results
+    `main`: another main() (built from TABLE_SETUP and WRITE_RESULTS)."""
     text = header.read_text()
     kernels = re.findall(r"^\s*(XLA_CPU_KernelError\* \w+\(const XLA_CPU_KernelCallFrame\* call_frame\);)",
                          text, re.M)
@@ -118,14 +119,15 @@ def timer_source(header: Path) -> str:
         "struct Allocation { int kind; uint64_t size; int param; int result; };",
         f"static const Allocation kAllocations[] = {{\n{table}\n}};",
         f"static char* const kConstants[] = {{{', '.join(constants) or 'nullptr'}}};",
-        _MAIN,
+        main or _MAIN,
     ])
 
 
-_MAIN = r"""
-int main(int argc, char** argv) {
+#: The start of a timer's main(): the buffer table (constants checked and placed, the other
+#: buffers allocated, parameters read from argv[2], argv[3], ...) and `options`, an Eigen
+#: pool of TIMER_THREADS threads.
+TABLE_SETUP = r"""
   const size_t count = sizeof(kAllocations) / sizeof(kAllocations[0]);
-  const int runs = std::atoi(argv[1]);
   std::vector<void*> table(count, nullptr);
   size_t next_constant = 0;
   for (size_t i = 0; i < count; ++i) {
@@ -148,15 +150,10 @@ int main(int argc, char** argv) {
   Eigen::ThreadPool pool(TIMER_THREADS);
   Eigen::ThreadPoolDevice device(&pool, TIMER_THREADS);
   RunOptions options{&device};
-  std::vector<double> times;
-  for (int r = 0; r < runs + 3; ++r) {
-    auto start = std::chrono::steady_clock::now();
-    if (!RunProgram(table.data(), &options)) { std::fprintf(stderr, "run failed\n"); return 1; }
-    auto stop = std::chrono::steady_clock::now();
-    if (r >= 3) times.push_back(std::chrono::duration<double, std::nano>(stop - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  std::printf("%.0f\n", times[times.size() / 2]);
+"""
+
+#: The end of a timer's main(): the results written to OUTDIR (the last argument).
+WRITE_RESULTS = r"""
   for (size_t i = 0; i < count; ++i) {
     const Allocation& a = kAllocations[i];
     if (a.kind == 2 && a.result >= 0) {
@@ -169,14 +166,27 @@ int main(int argc, char** argv) {
 }
 """
 
+_MAIN = "\nint main(int argc, char** argv) {" + TABLE_SETUP + r"""
+  const int runs = std::atoi(argv[1]);
+  std::vector<double> times;
+  for (int r = 0; r < runs + 3; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    if (!RunProgram(table.data(), &options)) { std::fprintf(stderr, "run failed\n"); return 1; }
+    auto stop = std::chrono::steady_clock::now();
+    if (r >= 3) times.push_back(std::chrono::duration<double, std::nano>(stop - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  std::printf("%.0f\n", times[times.size() / 2]);""" + WRITE_RESULTS
 
-def build_timer(result: TfcompileResult, work_dir: Path, threads: int = 1) -> Path:
-    """Compile and link the timing program for `result` (Eigen on `threads` threads);
-    returns the executable."""
+
+def build_timer(result: TfcompileResult, work_dir: Path, threads: int = 1,
+                main: str | None = None) -> Path:
+    """Compile and link the timing program for `result` (Eigen on `threads` threads; `main`
+    as for `timer_source`); returns the executable."""
     import tensorflow as tf
 
     source = work_dir / "tfcompile_timer.cc"
-    source.write_text(timer_source(result.header))
+    source.write_text(timer_source(result.header, main))
     exe = work_dir / "tfcompile_timer"
     tf_dir = Path(tf.__file__).parent
     command = ["g++", "-O2", "-march=native", f"-DTIMER_THREADS={threads}",
