@@ -101,6 +101,12 @@ def test_tiles_follow_the_target():
     assert (choose_tile(t("x86_64", "+avx2,+avx,+fma"), 4).nr, choose_tile(t("x86_64", "+avx"), 4).rows) == (16, 6)
     assert (choose_tile(t("aarch64", ""), 4).nr, choose_tile(t("aarch64", ""), 4).rows) == (8, 12)
     assert (choose_tile(t("riscv64", ""), 8).nr, choose_tile(t("riscv64", ""), 8).rows) == (4, 6)
+    # Few columns on AVX-512: one 256-bit vector per row (16 registers without AVX-512VL).
+    vl = t("x86_64", "+avx512f,+avx512vl,+avx2")
+    assert (choose_tile(vl, 4, 8).lanes, choose_tile(vl, 4, 8).rows) == (8, 12)
+    assert (choose_tile(t("x86_64", "+avx512f"), 4, 6).lanes, choose_tile(t("x86_64", "+avx512f"), 4, 6).rows) == (8, 12)
+    assert choose_tile(t("x86_64", "+avx512f"), 4, 6).registers == 16
+    assert (choose_tile(vl, 4, 16).lanes, choose_tile(vl, 4, 16).vectors) == (16, 1)
 
 
 def test_constant_weight_is_stored_packed_only():

@@ -79,6 +79,13 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
 #: MobileNetV2 a little faster with 150). LLVM reads it as a process-wide option.
 UNROLL_THRESHOLD = 150
 
+#: How many MemorySSA accesses dead-store elimination walks from each store (LLVM's
+#: default: 90). The GEMM and convolution kernels store a whole micro-tile of C at a time,
+#: and DSE's walks over those stores took a third of LLVM's optimization time on LeNet's
+#: second convolution; at 20 the optimized IR of the compile-time set is identical and
+#: the optimization 19-30% faster (ResNet-style 1.14 -> 0.91 s, LeNet b8 0.47 -> 0.33 s).
+DSE_WALK_LIMIT = 20
+
 _options_set = False
 
 
@@ -86,6 +93,7 @@ def _set_llvm_options() -> None:
     global _options_set
     if not _options_set:
         llvm.set_option("aotc", f"-unroll-threshold={UNROLL_THRESHOLD}")
+        llvm.set_option("aotc", f"-dse-memoryssa-walklimit={DSE_WALK_LIMIT}")
         _options_set = True
 
 

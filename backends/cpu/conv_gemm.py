@@ -381,8 +381,11 @@ def prepare_conv_gemm(target, inst: Instruction, constant_of,
         return None
     outputs = inst.shape.dims[dn.output_feature]
     tile = choose_tile(target, 4 if ty == F32 else 8, outputs)
-    if outputs < tile.lanes and inst.operands[1].shape.dims[dn.kernel_input_feature] < tile.lanes:
-        return None  # few features in and out: the direct loops are faster
+    # Few features in and out: the direct loops are faster. "Few" is below a vector, as
+    # measured with AVX2's 8 f32 lanes; AVX-512's wider vectors do not move the line.
+    few = min(tile.lanes, 32 // (4 if ty == F32 else 8))
+    if outputs < few and inst.operands[1].shape.dims[dn.kernel_input_feature] < few:
+        return None
     if any(d == 0 for d in inst.shape.dims) or any(d == 0 for d in inst.operands[0].shape.dims):
         return None
     window = inst.attrs["window"]

@@ -98,8 +98,15 @@ def choose_tile(target, element_bytes: int, columns: int | None = None) -> Tile:
     vectors and one broadcast (AVX-512: 12 x 32 f32, AVX2: 6 x 16, NEON: 12 x 8). When
     the product has at most one vector of `columns` (a convolution with few output
     features), one vector per row and twice the rows (up to 12): a second vector would
-    only multiply padding, and more rows are more independent accumulators."""
+    only multiply padding, and more rows are more independent accumulators. On AVX-512,
+    a product of at most half a vector of columns uses 256-bit vectors (AVX-512VL keeps
+    all 32 registers for them): a zmm tile would leave half its lanes idle, and the
+    narrow-convolution choices of conv_gemm.py then match those measured on AVX2."""
     width, registers = vector_registers(target)
+    if columns is not None and width > 32 and columns <= width // 2 // element_bytes:
+        width //= 2
+        if "+avx512vl" not in target.features.split(","):
+            registers = 16  # ymm16-31 need AVX-512VL
     vectors = 1 if columns is not None and columns <= width // element_bytes else 2
     rows = min(12, (registers - vectors - 1) // vectors)
     return Tile(width // element_bytes, vectors, rows, registers)
