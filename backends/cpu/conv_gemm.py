@@ -86,7 +86,8 @@ class ConvGemm(GemmEmitter):
         self.threads = threads
         self.kc = max(1, plan.k)  # one K block: A rows are gathered per tap
         if not self.skinny:
-            self.mc = min(tile.rows * TILES_PER_TASK, -(-m // tile.rows) * tile.rows)
+            rows = self.tile.rows  # MR: may be fewer than `tile`'s (gemm.rows_dividing)
+            self.mc = min(rows * TILES_PER_TASK, -(-m // rows) * rows)
             self.split_rows()
         self.zeros = None
 
@@ -404,11 +405,11 @@ def emit_conv_gemm(em, inst: Instruction, after_row=None) -> bool:
     rhs = em.constant_operand(inst.operands[1])
     packed = None
     if isinstance(conv, PhasedConv):
-        conv.packed = [em.constants.raw(("conv", rhs, conv.tile, repr(p.dn), p.phase),
+        conv.packed = [em.constants.raw(("conv", rhs, conv.tile.nr, repr(p.dn), p.phase),
                                         lambda p=p: p.pack(rhs), f"packed.{rhs.name}")
                        for p in conv.phases]
     else:
-        packed = em.constants.raw(("conv", rhs, conv.tile, repr(conv.dn)), lambda: conv.pack(rhs),
+        packed = em.constants.raw(("conv", rhs, conv.tile.nr, repr(conv.dn)), lambda: conv.pack(rhs),
                                   f"packed.{rhs.name}")
     conv.zeros = em.constants.raw(("zeros", conv.inputs, conv.eb),
                                   lambda: bytes(conv.inputs * conv.eb), "zeros")
