@@ -2,27 +2,29 @@
 MultiOutputFusion, producer-consumer flavour).
 
 After instruction fusion (fusion.py) a value that a reduce reads and that other
-instructions also need, and that is too expensive to copy into each of them, is a loop
-fusion of its own: softmax's exp(x - max) is stored by one kernel, read back by the
-reduce fusion summing it and read again by the loop scaling it. The reduce reads every
-element of that value once, so it can compute the value instead of reading it and store
-each element as it goes: one pass over the row where there were two.
+instructions also need is either a loop fusion of its own, when it is too big to copy
+(softmax's exp(x - max) over 8 x 1000: stored by one kernel, read back by the fusion
+summing it and read again by the loop scaling it), or copied into every user, when it is
+small (recomputed by the sum and by the scaling). The reduce computes every element of
+its input once, so it can store each element of that value as it goes: one pass over
+the row where there were two, and no second computation of the value.
 
-This pass merges such a producer (a loop fusion, or an instruction a loop fusion could
-hold) into the reduce (a kInput fusion, or a bare reduce) that reads it, when
+For each reduce (a kInput fusion, or a bare reduce) this pass
 
-- the producer has users besides the reduce (else fusion.py would have fused it, or
-  refused it for reasons that still hold);
-- inside the reduce fusion, the producer's value reaches the reduce only through
-  elementwise ops of its own dims, so each of its elements is computed exactly once, at
-  its own index, by the reduce's walk over its operand;
-- no other operand of the consumer depends on the producer (the merged fusion would
-  read its own output);
-- the merged fusion stays within `max_fused_instructions`.
+1. merges into it a producer it reads (a loop fusion, or an instruction a loop fusion
+   could hold) when the producer has other users (else fusion.py would have fused it,
+   or refused it for reasons that still hold); inside the reduce fusion the producer's
+   value reaches the reduce only through elementwise ops of its own dims, so each of its
+   elements is computed exactly once, at its own index, by the reduce's walk over its
+   operand; no other operand of the consumer depends on the producer (the merged fusion
+   would read its own output); the merged fusion stays within `max_fused_instructions`;
+2. lets each loop fusion that reads the reduce's result and recomputes a value the reduce
+   fusion computes on the same elementwise way to its reduce (the same function of the
+   same entry values), one with an expensive op in it, read that value instead.
 
 The fusion becomes tuple-shaped: its root is tuple(main, siblings...), the main output
-being the reduce's result (with its epilogue) and each sibling a merged producer's value
-(fusion_analysis.fusion_outputs). The fusion's users read the main output, and the
+being the reduce's result (with its epilogue) and each sibling a value computed on the
+way (fusion_analysis.fusion_outputs). The fusion's users read the main output, and the
 producer's users the sibling, through get-tuple-element. A backend that runs this pass
 (the CPU backend: `CpuBackend.hlo_passes`) must emit such fusions: the hero's loop stores
 each sibling element when it computes it.
@@ -33,8 +35,8 @@ from __future__ import annotations
 from ..hlo.ir import Computation, Instruction, Module
 from ..hlo.shape import Shape
 from .fusion_analysis import (dependents, find_hero, fused_computation, fusion_kind,
-                              fusion_outputs, is_elementwise, is_loop_fusible)
-from .fusion_builder import merge_producer, wrap_in_fusion
+                              fusion_outputs, is_elementwise, is_expensive, is_loop_fusible)
+from .fusion_builder import merge_producer, read_instead, wrap_in_fusion
 from .naming import NameUniquer
 from .pass_base import ModulePass
 
@@ -63,6 +65,7 @@ class MultiOutputFusion(ModulePass):
             while (producer := self._producer(computation, consumer)) is not None:
                 consumer = _merge(computation, consumer, producer, names)
                 changed = True
+            changed |= _take_over_copies(computation, consumer, names)
         return changed
 
     def _producer(self, computation: Computation, consumer: Instruction) -> Instruction | None:
@@ -167,36 +170,124 @@ def _merge(computation: Computation, consumer: Instruction, producer: Instructio
                     computation.instructions.remove(op)
     merge_producer(fusion, producer, names, duplicate=False, copies=copies)
     value = copies[fused_computation(producer).root if producer.opcode == "fusion" else producer]
+    sibling = _add_output(computation, fusion, value, names)
+    for inst in computation.instructions:
+        inst.replace_operand(producer, sibling)
+    if computation.root is producer:
+        computation.root = sibling
+    computation.instructions.remove(producer)
+    computation.sort()
+    return fusion
+
+
+def _add_output(computation: Computation, fusion: Instruction, value: Instruction,
+                names: NameUniquer) -> Instruction:
+    """Make fused `value` an output of `fusion` (a tuple root: main output first, its
+    users then read it through get-tuple-element); returns the entry's get-tuple-element
+    of `value`, placed at the end of the entry (the caller sorts)."""
     fused = fused_computation(fusion)
     outputs = fusion_outputs(fused)
-    new_fusion_value = fused.root.opcode != "tuple"
+    if value in outputs:
+        k = outputs.index(value)
+        for inst in computation.instructions:
+            if (inst.opcode == "get-tuple-element" and inst.operands[0] is fusion
+                    and inst.attrs["index"] == k):
+                return inst
+        return computation.add(_element(fusion, k, value.shape, names))
     root = Instruction("tuple", Shape.tuple([o.shape for o in outputs] + [value.shape]),
                        [*outputs, value], name=names.fresh("tuple"))
-    if not new_fusion_value:
+    was_tuple = fused.root.opcode == "tuple"
+    if was_tuple:
         fused.instructions.remove(fused.root)
     fused.add(root)
     fused.root = root
     main_shape = fusion.shape
     fusion.shape = root.shape
     fusion.attrs["kind"] = fusion_kind(fused)  # kInput: the reduce is still the hero
-
-    readers = [inst for inst in computation.instructions if inst is not fusion]
-    if new_fusion_value:  # the fusion's users read its main output
+    if not was_tuple:  # the fusion's users read its main output
         main = _element(fusion, 0, main_shape, names)
-        for inst in readers:
-            inst.replace_operand(fusion, main)
+        for inst in computation.instructions:
+            if inst is not fusion:
+                inst.replace_operand(fusion, main)
         if computation.root is fusion:
             computation.root = main
         computation.add(main)
-    sibling = _element(fusion, len(outputs), value.shape, names)
-    for inst in readers:
-        inst.replace_operand(producer, sibling)
-    if computation.root is producer:
-        computation.root = sibling
-    computation.add(sibling)
-    computation.instructions.remove(producer)
-    computation.sort()
-    return fusion
+    return computation.add(_element(fusion, len(outputs), value.shape, names))
+
+
+def _take_over_copies(computation: Computation, consumer: Instruction,
+                      names: NameUniquer) -> bool:
+    """Let loop fusions reading the reduce fusion `consumer` read, as a sibling output,
+    an expensive value they recompute that `consumer` computes on its reduce's way
+    (fusion.py copies a small expensive producer into each of its users: a small
+    softmax's exp(x - max) into the sum and into the scaling). Returns whether any did."""
+    if consumer.opcode != "fusion":
+        return False
+    fused = fused_computation(consumer)
+    candidates = _sibling_candidates(fused, _reduce_hero(consumer))
+    if not candidates:
+        return False
+    bound = dict(zip(fused.parameters, consumer.operands))
+    readers = {consumer} | {i for i in computation.instructions
+                            if i.opcode == "get-tuple-element" and i.operands[0] is consumer}
+    users = [i for i in computation.instructions
+             if i.opcode == "fusion" and i.attrs.get("kind") == "kLoop" and i is not consumer
+             and any(op in readers for op in i.operands)]
+    changed = False
+    for user in users:
+        found = _copy_in(fused, bound, candidates, user)
+        if found is None:
+            continue
+        value, copy = found
+        read_instead(user, copy, _add_output(computation, consumer, value, names), names)
+        changed = True
+    if changed:
+        computation.sort()
+    return changed
+
+
+def _sibling_candidates(fused: Computation, hero: Instruction) -> list[Instruction]:
+    """Values `fused` computes on the elementwise way to its reduce `hero`'s operand (each
+    element once, at its index) that cost real work to recompute, nearest the hero first."""
+    dims = hero.operands[0].shape.dims
+    chain, seen, stack = [], set(), [hero.operands[0]]
+    while stack:
+        inst = stack.pop()
+        if inst in seen or not is_elementwise(inst) or inst.shape.dims != dims:
+            continue
+        seen.add(inst)
+        chain.append(inst)
+        stack.extend(inst.operands)
+    order = {inst: k for k, inst in enumerate(fused.instructions)}
+    return sorted((v for v in chain if any(is_expensive(i) for i in _cone(v))),
+                  key=order.__getitem__, reverse=True)
+
+
+def _copy_in(fused: Computation, bound: dict, candidates: list[Instruction],
+             user: Instruction) -> tuple[Instruction, Instruction] | None:
+    """(a candidate, the non-root instruction of `user`'s fused computation computing the
+    same function of the same entry values), or None."""
+    theirs = fused_computation(user)
+    their_bound = dict(zip(theirs.parameters, user.operands))
+    memo: dict = {}
+
+    def same(a: Instruction, b: Instruction) -> bool:
+        key = (a, b)
+        if key not in memo:
+            if a.opcode == "parameter" or b.opcode == "parameter":
+                memo[key] = (a.opcode == b.opcode == "parameter"
+                             and bound[a] is their_bound[b])
+            else:
+                memo[key] = (a.same_op(b) and len(a.operands) == len(b.operands)
+                             and all(same(x, y) for x, y in zip(a.operands, b.operands)))
+        return memo[key]
+
+    for value in candidates:
+        for inst in theirs.instructions:
+            if (inst is not theirs.root and inst.opcode == value.opcode
+                    and inst.shape == value.shape and same(value, inst)):
+                return value, inst
+    return None
 
 
 def _element(fusion: Instruction, index: int, shape: Shape, names: NameUniquer) -> Instruction:

@@ -554,9 +554,21 @@ def test_large_softmax_sums_exp_where_it_computes_it():
     assert MultiOutputFusion().run(module) is False  # nothing left to merge
 
 
-def test_small_softmax_has_no_multi_output_fusion():
-    """exp of a small softmax is recomputed in both consumers (fusion.py): nothing to merge."""
-    changed, module = fuse_multi_output(softmax(8, 10))
+def test_small_softmax_division_reads_the_exp_its_sum_stored():
+    """fusion.py copies the exp of a small softmax into the sum and into the division; the
+    division then reads it from the sum's fusion instead (a sibling output) rather than
+    computing it again. x - max, cheap, is not taken over (log-softmax's subtraction)."""
+    _, module = fuse_multi_output(softmax(8, 10))
+    ks = kernels(module)
+    assert [k.opcode for k in ks] == ["reduce", "fusion", "fusion"]
+    merged, divide = ks[1:]
+    root = merged.called_computations[0].root
+    assert [op.opcode for op in root.operands] == ["reduce", "exponential"]
+    assert fused_opcodes(divide) == ["broadcast", "divide"]
+    assert sorted(op.attrs.get("index") for op in divide.operands) == [0, 1]
+    text = "HloModule m\n" + SOFTMAX.replace("BATCH", "8").replace("CLASSES", "10").replace(
+        "divide(e, bsm)", "subtract(sh, bsm)")
+    _, module = fuse_multi_output(text)
     assert not any(k.shape.is_tuple for k in kernels(module))
 
 
@@ -684,6 +696,23 @@ def test_default_pipeline_preserves_results_of_random_modules(seed):
     for consumer in module.entry.instructions:
         for producer in set(consumer.operands):
             assert fusion.fusion_decision(consumer, producer, users) is not None
+
+
+def test_multi_output_fusion_preserves_results_of_random_modules():
+    """Random modules fused without copies of expensive producers (so that exp and tanh
+    loops with several users are stored), then merged into the reductions reading them:
+    the evaluator gives the same results, and some merges happen."""
+    merged = 0
+    for seed in range(16):
+        module, args = random_module(seed)
+        pipeline = Pipeline("fuse", [InstructionFusion(duplicate_elements=0),
+                                     DeadCodeElimination(), MultiOutputFusion()])
+        before = evaluate(module, *args)
+        pipeline.run(module)
+        verify(module)
+        assert_same(before, evaluate(module, *args))
+        merged += sum(k.shape.is_tuple for k in kernels(module))
+    assert merged >= 3
 
 
 def test_fusion_of_random_modules_is_deterministic():

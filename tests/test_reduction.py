@@ -100,7 +100,7 @@ def test_reduce_matches_evaluator(reduced, k):
 
 
 def _softmax(b, rows, n):
-    x = b.parameter(Shape.array("f32", [rows, n]), f"x{n}")
+    x = b.parameter(Shape.array("f32", [rows, n]), f"x{rows}_{n}")
     high = b.reduce(x, b.constant(np.float32(-np.inf)), [1], scalar_computation("maximum", "f32"))
     shifted = b.unary("exponential", b.binary("subtract", x, b.broadcast(high, [rows, n], [0])))
     total = b.reduce(shifted, b.constant(np.float32(0)), [1], scalar_computation("add", "f32"))
@@ -110,14 +110,13 @@ def _softmax(b, rows, n):
 
 
 # Softmax row lengths: 1, primes, around the vector widths and the four-vector steps.
-SOFTMAX_LENGTHS = (1, 7, 8, 9, 17, 31, 33, 63, 64, 65, 1000)
-
-
-def _softmax_rows(n):
-    """Rows enough for exp(x - max) to be stored (more than fusion.py copies), so that the
-    CPU backend's multi-output fusion computes, stores and sums it in one pass; 101 rows
-    of 1000 make three tasks of uneven rows on 4 threads (backends/cpu/tasks.py)."""
-    return 101 if n >= 1000 else max(5, 4096 // n + 1)
+# (rows, length): rows enough for exp(x - max) to be stored (more elements than fusion.py
+# copies), so that the CPU backend's multi-output fusion computes, stores and sums it in
+# one pass (101 rows of 1000: three tasks of uneven rows on 4 threads, backends/cpu/tasks.py);
+# and 5 rows, whose exp fusion.py copies into the division, which then reads it from the
+# sum's fusion instead. Lengths: 1, primes, around the vector widths and the four-vector steps.
+SOFTMAX_SHAPES = [(max(5, 4096 // n + 1), n) for n in (1, 7, 8, 9, 17, 31, 33, 63, 64, 65)] + [
+    (101, 1000), (5, 7), (5, 33), (5, 100)]
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +126,7 @@ def softmaxes():
     driver does for the CPU (fusion, then multi-output fusion), compiled for 1 and for 4
     threads (run inline: every task in turn), against the evaluator."""
     b = Builder("main")
-    roots = [_softmax(b, _softmax_rows(n), n) for n in SOFTMAX_LENGTHS]
+    roots = [_softmax(b, rows, n) for rows, n in SOFTMAX_SHAPES]
     y = b.parameter(Shape.array("f32", [67, 97]), "y")
     e = b.unary("exponential", y)
     zero = b.constant(np.float32(0))
@@ -136,8 +135,8 @@ def softmaxes():
     module = b.module(b.tuple(roots), name="softmaxes")
     rng = np.random.default_rng(5)
     inputs = []
-    for n in SOFTMAX_LENGTHS:
-        x = rng.uniform(-5, 5, (_softmax_rows(n), n)).astype(np.float32)
+    for rows, n in SOFTMAX_SHAPES:
+        x = rng.uniform(-5, 5, (rows, n)).astype(np.float32)
         x[1, n // 2] = np.nan  # a NaN row stays NaN
         x[2, n - 1] = np.inf  # an infinite max: NaN (inf - inf), as TensorFlow gives
         x[3, 0] = -np.inf  # -inf contributes exp(-inf) = 0
@@ -152,14 +151,18 @@ def softmaxes():
 
 def test_softmax_exp_is_stored_by_its_sum(softmaxes):
     """Each softmax's exp, and the returned exp, is a sibling output of a reduce fusion
-    (two reductions of the same exp: the second reads the first one's sibling)."""
+    (two reductions of the same exp: the second reads the first one's sibling), and no
+    other fusion computes an exp."""
     module, _, _ = softmaxes
     merged = [i for i in module.entry.instructions if i.opcode == "fusion" and i.shape.is_tuple]
-    assert len(merged) == len(SOFTMAX_LENGTHS) + 1
+    assert len(merged) == len(SOFTMAX_SHAPES) + 1
+    assert not any(i.opcode == "exponential" for f in module.entry.instructions
+                   if f.opcode == "fusion" and not f.shape.is_tuple
+                   for i in f.called_computations[0].instructions)
 
 
-@pytest.mark.parametrize("k", range(len(SOFTMAX_LENGTHS) + 3),
-                         ids=[f"softmax{n}" for n in SOFTMAX_LENGTHS] + ["exp", "rows", "columns"])
+@pytest.mark.parametrize("k", range(len(SOFTMAX_SHAPES) + 3), ids=[
+    f"softmax{rows}x{n}" for rows, n in SOFTMAX_SHAPES] + ["exp", "rows", "columns"])
 def test_softmax_rows_with_nan_and_infinity(softmaxes, k):
     _, (one, four), expected = softmaxes
     np.testing.assert_array_equal(four[k], one[k])  # bit-identical for any thread count
