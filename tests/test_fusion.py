@@ -572,7 +572,7 @@ def test_small_softmax_division_reads_the_exp_its_sum_stored():
     assert not any(k.shape.is_tuple for k in kernels(module))
 
 
-def test_multi_output_fusion_refuses_a_consumer_that_reads_the_producer_twice():
+def test_multi_output_fusion_refuses_a_producer_another_operand_depends_on():
     """A producer that another operand of the reduce fusion also depends on (a dot of it)
     stays: the merged fusion would read its own output. A returned one merges, and the
     entry returns the sibling output."""
@@ -698,14 +698,16 @@ def test_default_pipeline_preserves_results_of_random_modules(seed):
             assert fusion.fusion_decision(consumer, producer, users) is not None
 
 
-def test_multi_output_fusion_preserves_results_of_random_modules():
-    """Random modules fused without copies of expensive producers (so that exp and tanh
-    loops with several users are stored), then merged into the reductions reading them:
-    the evaluator gives the same results, and some merges happen."""
+@pytest.mark.parametrize("copies", [0, 4096])
+def test_multi_output_fusion_preserves_results_of_random_modules(copies):
+    """Random modules fused with copies of small expensive producers (then read from the
+    reductions computing them) or without (then exp and tanh loops with several users are
+    stored, and merged into the reductions reading them): the evaluator gives the same
+    results, and some merges happen."""
     merged = 0
     for seed in range(16):
         module, args = random_module(seed)
-        pipeline = Pipeline("fuse", [InstructionFusion(duplicate_elements=0),
+        pipeline = Pipeline("fuse", [InstructionFusion(duplicate_elements=copies),
                                      DeadCodeElimination(), MultiOutputFusion()])
         before = evaluate(module, *args)
         pipeline.run(module)

@@ -205,12 +205,14 @@ def test_random_fused_modules_match_the_evaluator():
 
 def test_random_multi_output_fusions_match_the_evaluator():
     """Random modules whose expensive loops are stored (no copies) and merged into the
-    reductions reading them (passes/multi_output_fusion.py): tuple-shaped reduce fusions
-    storing their siblings, against the evaluator."""
-    for seed in (1, 2, 3, 7):  # the seeds of test_fusion's random modules that merge
+    reductions reading them, or copied and then read from the reductions computing them
+    (passes/multi_output_fusion.py): tuple-shaped reduce fusions storing their siblings,
+    against the evaluator."""
+    # The seeds of test_fusion's random modules that merge, fused without and with copies.
+    for seed, copies in [(1, 0), (2, 0), (3, 0), (7, 0), (1, 4096), (3, 4096)]:
         module, args = random_module(seed)
         expected = evaluate(module, *args)
-        Pipeline("fuse", [InstructionFusion(duplicate_elements=0), DeadCodeElimination(),
+        Pipeline("fuse", [InstructionFusion(duplicate_elements=copies), DeadCodeElimination(),
                           MultiOutputFusion()]).run(module)
         assert any(i.opcode == "fusion" and i.shape.is_tuple for i in module.entry.instructions)
         _compare(Compiled(module)(*args), expected, rtol=5e-5, atol=5e-5)
