@@ -75,6 +75,7 @@ def _space_depth(tf, x):
 # name -> (function of (tf, *inputs), input shapes)
 CASES = {
     "softmax": (lambda tf, x: tf.nn.softmax(x), [(8, 1000)]),
+    "softmax_rows": (lambda tf, x: tf.nn.softmax(x), [(32, 128)]),  # attention-like rows
     "log_softmax": (lambda tf, x: tf.nn.log_softmax(x), [(8, 100)]),
     "layer_norm": (_layer_norm, [(32, 256)]),
     "cumsum": (lambda tf, x: tf.math.cumsum(x, axis=1, exclusive=True, reverse=True), [(4, 256)]),

@@ -26,8 +26,10 @@ operand element many times), a hero is never copied, and an expensive producer i
 fused into a consumer that reads its elements more than once. Opcodes this pass does not
 know are never fused (see fusion_analysis).
 
-Multi-output fusion is not done: a producer needed outside its consumer's fusion is
-either cheap enough to copy or materialized.
+This pass makes no multi-output fusions: a producer needed outside its consumer's fusion
+is either cheap enough to copy or materialized. The CPU backend runs
+multi_output_fusion.py afterwards, which lets a reduction store such a value as it
+computes it.
 """
 
 from __future__ import annotations

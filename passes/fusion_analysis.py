@@ -149,16 +149,26 @@ def dependents(computation: Computation, start: Instruction) -> list[Instruction
     return result
 
 
-def is_epilogue_of(computation: Computation, hero: Instruction) -> bool:
-    """Whether everything after `hero` up to the root is elementwise over the hero's
-    dimensions and the root has the hero's shape: then the root's element i needs only
-    element i of the hero, so the hero can be computed in the fusion's output buffer and
-    the epilogue applied in place."""
-    after = dependents(computation, hero)
+def fusion_outputs(computation: Computation) -> list[Instruction]:
+    """What a fused computation computes: its root, or for a multi-output fusion (a tuple
+    root, passes/multi_output_fusion.py) the root's elements, the first being the main
+    output (a hero's result) and the others siblings computed on the way."""
     root = computation.root
-    if root is not hero and root not in after:
+    return list(root.operands) if root.opcode == "tuple" else [root]
+
+
+def is_epilogue_of(computation: Computation, hero: Instruction) -> bool:
+    """Whether everything after `hero` up to the (main) output is elementwise over the
+    hero's dimensions and that output has the hero's shape: then its element i needs only
+    element i of the hero, so the hero can be computed in the fusion's (main) output buffer
+    and the epilogue applied in place. A multi-output fusion's other outputs must not
+    depend on the hero (they are computed while it reads its operands)."""
+    main, *siblings = fusion_outputs(computation)
+    root = computation.root
+    after = [i for i in dependents(computation, hero) if i is not root or root.opcode != "tuple"]
+    if main is not hero and main not in after:
         return False
-    if root.shape != hero.shape:
+    if main.shape != hero.shape or any(s is hero or s in after for s in siblings):
         return False
     return all(is_elementwise(i) and i.shape.dims == hero.shape.dims for i in after)
 

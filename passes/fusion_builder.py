@@ -104,6 +104,29 @@ def merge_producer(fusion: Instruction, producer: Instruction, names: NameUnique
     fusion.attrs["kind"] = fusion_kind(computation)
 
 
+def read_instead(fusion: Instruction, fused: Instruction, operand: Instruction,
+                 names: NameUniquer) -> None:
+    """Make `fusion` read `operand` (an instruction outside it, of the same shape) where
+    it computed its fused instruction `fused` (not the root): `fused`'s uses take a
+    parameter standing for `operand`, and what only `fused` needed, instructions and
+    parameters with their operands, is dropped."""
+    computation = fused_computation(fusion)
+    if operand in fusion.operands:
+        param = computation.parameters[fusion.operands.index(operand)]
+    else:
+        param = _parameter(computation, len(fusion.operands), operand, names)
+        fusion.operands.append(operand)
+    for inst in computation.instructions:
+        inst.replace_operand(fused, param)
+    computation.sort()  # the new parameter was appended after its users
+    computation.remove_dead()
+    used = {op for inst in computation.instructions for op in inst.operands}
+    for p in list(computation.parameters):
+        if p not in used and p is not computation.root:
+            _remove_parameter(fusion, computation, p)
+    fusion.attrs["kind"] = fusion_kind(computation)
+
+
 def _copy_body(body: Computation, operands, value_of, name_of, copies: dict,
                body_copies: dict, new: list) -> Instruction:
     """Copy `body`'s instructions with its parameters bound to `operands` (appending the

@@ -20,6 +20,7 @@ from aotc.passes.dce import DeadCodeElimination
 from aotc.passes.fusion import InstructionFusion
 from aotc.passes.fusion_analysis import find_hero, reuses_operand
 from aotc.passes.inline import CallInliner
+from aotc.passes.multi_output_fusion import MultiOutputFusion
 from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.passes.simplifier import AlgebraicSimplifier
 from aotc.report import NO_CODE
@@ -530,6 +531,74 @@ def test_large_softmax_materializes_exp_once():
     assert fused_opcodes(kernels(module)[1]) == ["broadcast", "exponential", "subtract"]
 
 
+def fuse_multi_output(text):
+    """InstructionFusion, DCE, then MultiOutputFusion (as the CPU backend runs them)."""
+    pipeline = Pipeline("fuse", [InstructionFusion(), DeadCodeElimination(),
+                                 MultiOutputFusion()])
+    return check_preserves(pipeline, text)
+
+
+def test_large_softmax_sums_exp_where_it_computes_it():
+    """The exp loop merges into the sum's fusion as a second output (a tuple root): one
+    kernel computes, stores and sums exp(x - max); the division reads it back."""
+    _, module = fuse_multi_output(softmax(64, 1000))
+    ks = kernels(module)
+    assert [k.opcode for k in ks] == ["reduce", "fusion", "fusion"]
+    merged, divide = ks[1:]
+    assert merged.shape.is_tuple and merged.attrs["kind"] == "kInput"
+    root = merged.called_computations[0].root
+    assert [op.opcode for op in root.operands] == ["reduce", "exponential"]
+    assert find_hero(merged.called_computations[0]) is root.operands[0]
+    assert sorted((op.opcode, op.attrs.get("index")) for op in divide.operands) == [
+        ("get-tuple-element", 0), ("get-tuple-element", 1)]
+    assert MultiOutputFusion().run(module) is False  # nothing left to merge
+
+
+def test_small_softmax_division_reads_the_exp_its_sum_stored():
+    """fusion.py copies the exp of a small softmax into the sum and into the division; the
+    division then reads it from the sum's fusion instead (a sibling output) rather than
+    computing it again. x - max, cheap, is not taken over (log-softmax's subtraction)."""
+    _, module = fuse_multi_output(softmax(8, 10))
+    ks = kernels(module)
+    assert [k.opcode for k in ks] == ["reduce", "fusion", "fusion"]
+    merged, divide = ks[1:]
+    root = merged.called_computations[0].root
+    assert [op.opcode for op in root.operands] == ["reduce", "exponential"]
+    assert fused_opcodes(divide) == ["broadcast", "divide"]
+    assert sorted(op.attrs.get("index") for op in divide.operands) == [0, 1]
+    text = "HloModule m\n" + SOFTMAX.replace("BATCH", "8").replace("CLASSES", "10").replace(
+        "divide(e, bsm)", "subtract(sh, bsm)")
+    _, module = fuse_multi_output(text)
+    assert not any(k.shape.is_tuple for k in kernels(module))
+
+
+def test_multi_output_fusion_refuses_a_producer_another_operand_depends_on():
+    """A producer that another operand of the reduce fusion also depends on (a dot of it)
+    stays: the merged fusion would read its own output. A returned one merges, and the
+    entry returns the sibling output."""
+    text = "HloModule m\n" + REDUCERS + """
+ENTRY main {
+  x = f32[64,128]{1,0} parameter(0)
+  w = f32[128,128]{1,0} parameter(1)
+  e = f32[64,128]{1,0} exponential(x)
+  d = f32[64,128]{1,0} dot(e, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  a = f32[64,128]{1,0} add(e, d)
+  zero = f32[] constant(0)
+  s = f32[64]{0} reduce(a, zero), dimensions={1}, to_apply=add_f32
+  ROOT t = (f32[64]{0}, f32[64,128]{1,0}) tuple(s, e)
+}
+"""
+    changed, module = fuse_multi_output(text)
+    assert not any(k.shape.is_tuple for k in kernels(module))
+    returned = text.replace("add(e, d)", "add(e, x)").replace(
+        "  d = f32[64,128]{1,0} dot(e, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}\n", "")
+    changed, module = fuse_multi_output(returned)
+    assert changed
+    (merged,) = [k for k in kernels(module) if k.shape.is_tuple]
+    assert [(op.opcode, op.operands[0]) for op in module.entry.root.operands] == [
+        ("get-tuple-element", merged)] * 2
+
+
 def test_layer_norm_moments_fuse_into_their_reductions():
     text = "HloModule m\n" + REDUCERS + """
 ENTRY main {
@@ -627,6 +696,25 @@ def test_default_pipeline_preserves_results_of_random_modules(seed):
     for consumer in module.entry.instructions:
         for producer in set(consumer.operands):
             assert fusion.fusion_decision(consumer, producer, users) is not None
+
+
+@pytest.mark.parametrize("copies", [0, 4096])
+def test_multi_output_fusion_preserves_results_of_random_modules(copies):
+    """Random modules fused with copies of small expensive producers (then read from the
+    reductions computing them) or without (then exp and tanh loops with several users are
+    stored, and merged into the reductions reading them): the evaluator gives the same
+    results, and some merges happen."""
+    merged = 0
+    for seed in range(16):
+        module, args = random_module(seed)
+        pipeline = Pipeline("fuse", [InstructionFusion(duplicate_elements=copies),
+                                     DeadCodeElimination(), MultiOutputFusion()])
+        before = evaluate(module, *args)
+        pipeline.run(module)
+        verify(module)
+        assert_same(before, evaluate(module, *args))
+        merged += sum(k.shape.is_tuple for k in kernels(module))
+    assert merged >= 3
 
 
 def test_fusion_of_random_modules_is_deterministic():

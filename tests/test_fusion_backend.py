@@ -16,7 +16,10 @@ from aotc.compiler import compile_graph
 from aotc.hlo.evaluation import evaluate
 from aotc.hlo.parser import parse_module
 from aotc.options import CompileOptions
-from aotc.passes.pipeline import default_pipeline
+from aotc.passes.dce import DeadCodeElimination
+from aotc.passes.fusion import InstructionFusion
+from aotc.passes.multi_output_fusion import MultiOutputFusion
+from aotc.passes.pipeline import Pipeline, default_pipeline
 from aotc.report import NO_CODE, build_report, compilation_report
 from conftest import EXAMPLES, run_aotc
 from compiled import Compiled
@@ -198,6 +201,21 @@ def test_random_fused_modules_match_the_evaluator():
         kinds |= {i.attrs["kind"] for i in module.entry.instructions if i.opcode == "fusion"}
         _compare(Compiled(module)(*args), expected, rtol=5e-5, atol=5e-5)
     assert kinds == {"kLoop", "kInput", "kOutput"}
+
+
+def test_random_multi_output_fusions_match_the_evaluator():
+    """Random modules whose expensive loops are stored (no copies) and merged into the
+    reductions reading them, or copied and then read from the reductions computing them
+    (passes/multi_output_fusion.py): tuple-shaped reduce fusions storing their siblings,
+    against the evaluator."""
+    # The seeds of test_fusion's random modules that merge, fused without and with copies.
+    for seed, copies in [(1, 0), (2, 0), (3, 0), (7, 0), (1, 4096), (3, 4096)]:
+        module, args = random_module(seed)
+        expected = evaluate(module, *args)
+        Pipeline("fuse", [InstructionFusion(duplicate_elements=copies), DeadCodeElimination(),
+                          MultiOutputFusion()]).run(module)
+        assert any(i.opcode == "fusion" and i.shape.is_tuple for i in module.entry.instructions)
+        _compare(Compiled(module)(*args), expected, rtol=5e-5, atol=5e-5)
 
 
 # -- real models -----------------------------------------------------------------------------

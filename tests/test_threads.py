@@ -178,10 +178,9 @@ def test_kernels_are_split(compiled):
     kinds = {}
     for name in workers:
         kinds[name.split(".")[0]] = kinds.get(name.split(".")[0], 0) + 1
-    # gemm; fusions: the fused GEMM, the loop, the fused norms, softmax's two loops;
-    # reduce: rows, mx, sum (unfused; two of them are the same kernel, emitted once by
-    # backends/cpu/shared_kernels.py, so one worker less); scan: the three; reduce-window:
-    # the max-pool.
+    # gemm; fusions: the fused GEMM, the loop, the fused norms, softmax's exp with its sum
+    # (a multi-output fusion, passes/multi_output_fusion.py) and its division; reduce:
+    # rows, mx (unfused); scan: the three; reduce-window: the max-pool.
     assert kinds == {"gemm": 1, "fusion": 5, "reduce": 2, "scan": 3, "reduce-window": 1}, workers
     fusions = {i.attrs["kind"] for i in compilation.module.entry.instructions
                if i.opcode == "fusion"}

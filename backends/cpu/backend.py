@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aotc.passes.multi_output_fusion import MultiOutputFusion
+
 from ..base import Backend, BackendOptionError, BackendResult
 from ..registry import register_backend
 from .compiler import compile_module
@@ -26,6 +28,11 @@ class CpuBackend(Backend):
                                          options.target_features or None)
         except TargetError as e:  # a triple, CPU or feature LLVM does not know
             raise BackendOptionError(str(e)) from None
+
+    def hlo_passes(self) -> list:
+        """A reduction computes the loop it reads and stores it as a second output, where
+        other users need that loop too (softmax's exp: passes/multi_output_fusion.py)."""
+        return [MultiOutputFusion()]
 
     def scratch_bytes(self, inst) -> int:
         """A fed GEMM's packing buffers, one per concurrently running task

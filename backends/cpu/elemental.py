@@ -52,6 +52,9 @@ class ElementalEmitter:
         self.sources = sources
         self._id = next(_ids)
         self._keep_alive: list = []  # cache keys hold ids; keep their objects alive
+        # inst -> tap(index, value), called where an element of inst is generated (a
+        # multi-output fusion stores its siblings so: backends/cpu/fusion_emitter.py).
+        self.taps: dict[Instruction, Callable[[Index, object], None]] = {}
 
     def value(self, inst: Instruction, index: Index):
         """The element of `inst` at `index`, read from its source or generated (memoized)."""
@@ -62,7 +65,14 @@ class ElementalEmitter:
         self._keep_alive.append(index)
         if _same_index(inst) and not self.cg.has(key):
             self._generate_operands_first(inst, index)
-        return self.cg.cached(key, lambda: self.generate(inst, index))
+        return self.cg.cached(key, lambda: self._generate_tapped(inst, index))
+
+    def _generate_tapped(self, inst: Instruction, index: Index):
+        value = self.generate(inst, index)
+        tap = self.taps.get(inst)
+        if tap is not None:
+            tap(index, value)
+        return value
 
     def _key(self, inst: Instruction, index: Index):
         return (self._id, id(inst), tuple(id(v) for v in index))
@@ -85,7 +95,7 @@ class ElementalEmitter:
                     seen.add(id(op))
                     stack.append((op, False))
         for node in order[:-1]:  # the last is `inst`, which the caller generates
-            self.cg.cached(self._key(node, index), lambda n=node: self.generate(n, index))
+            self.cg.cached(self._key(node, index), lambda n=node: self._generate_tapped(n, index))
 
     def generate(self, inst: Instruction, index: Index):
         """Emit the computation of `inst`'s element at `index` from its operands."""

@@ -30,6 +30,12 @@ in registers (the hero's element is a register value, never stored); for the dir
 loops of other dots and convolutions, in place after each output row's accumulation
 (while the row is in cache); for other heroes, in a second loop nest over the output in
 the same kernel.
+
+A multi-output fusion (passes/multi_output_fusion.py: a reduce hero whose fusion also
+returns values its input computes, softmax's exp) is emitted the same way, its main
+output in the first tuple element's buffer; each sibling is stored by an elemental *tap*
+(`ElementalEmitter.taps`) where the reduce's walk over its operand computes it, so the
+value is computed, stored and reduced in one pass (by the same task as its reduce rows).
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from typing import Callable
 import llvmlite.ir as ir
 
 from aotc.hlo import Instruction
-from aotc.passes.fusion_analysis import KINDS_WITH_HERO, find_hero, fused_computation
+from aotc.passes.fusion_analysis import (KINDS_WITH_HERO, find_hero, fused_computation,
+                                        fusion_outputs)
 
 from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
@@ -79,7 +86,8 @@ class FusionScope:
 
     def __init__(self, em: EntryEmitter, fusion: Instruction, cg: CodeGen,
                  views: dict[Instruction, BufferView], task: ir.Value | None = None,
-                 slot: ir.Value | None = None, scratch: ir.Value | None = None):
+                 slot: ir.Value | None = None, scratch: ir.Value | None = None,
+                 outputs: list[BufferView | None] | None = None):
         self._em = em
         self._fusion = fusion
         self.cg = cg
@@ -89,6 +97,8 @@ class FusionScope:
         # Tasks the fusion's output loops are split into (`_loop_tasks`), or None.
         self.split: int | None = None
         self._views = views  # the fusion and its operands -> their buffers in the kernel
+        # A multi-output fusion's element buffers (None where nothing reads one).
+        self.outputs = outputs or []
         self._bound = dict(zip(fused_computation(fusion).parameters, fusion.operands))
         self._placed: dict[Instruction, BufferView] = {}
         self.elemental = ElementalEmitter(cg, em.constants, self._source)
@@ -105,6 +115,20 @@ class FusionScope:
             raise ValueError(f"{self._fusion.name}: {needed} bytes of scratch needed, "
                              f"{0 if piece is None else piece.size} reserved")
         return self._scratch
+
+    def main_view(self) -> BufferView:
+        """The buffer of the fusion's (main) output: a multi-output fusion's first element."""
+        if not self._fusion.shape.is_tuple:
+            return self.view(self._fusion)
+        if not self.outputs or self.outputs[0] is None:
+            raise ValueError(f"{self._fusion.name}: nothing reads its main output")
+        return self.outputs[0]
+
+    def element_views(self, inst: Instruction) -> list[BufferView | None]:
+        """The kernel's views of a multi-output fusion's elements (materialize_call's)."""
+        if inst is self._fusion:
+            return self.outputs
+        return self._em.element_views(inst)
 
     def place(self, inst: Instruction, view: BufferView) -> None:
         """Materialize fused `inst` in `view` (the hero, in the fusion's output buffer)."""
@@ -183,11 +207,16 @@ class Epilogue:
         self.out.store(index, elemental.value(self.root, index))
 
 
-def _buffer_key(em: EntryEmitter, inst: Instruction):
-    """What identifies `inst`'s buffer (equal for values sharing one in place); None for
-    constants, which the kernel reads from their globals."""
+def _buffer_key(em: EntryEmitter, inst: Instruction, element: int = -1):
+    """What identifies `inst`'s buffer (equal for values sharing one in place), or that of
+    its tuple element `element`; None for constants, which the kernel reads from their
+    globals, and for tuple elements nothing reads."""
     if inst.opcode == "constant":
         return None
+    if element >= 0:
+        pieces = em.assignment.tuple_slices.get(inst) or []
+        piece = pieces[element] if element < len(pieces) else None
+        return None if piece is None else (piece.kind, piece.index, piece.offset)
     piece = em.assignment.slice_of(inst)
     if piece is None:
         return ("value", id(inst))
@@ -196,18 +225,30 @@ def _buffer_key(em: EntryEmitter, inst: Instruction):
     return (piece.kind, piece.index, piece.offset)
 
 
+def _holders(fusion: Instruction) -> list[tuple[Instruction, int, object]]:
+    """(instruction, tuple element or -1, shape) of every value whose buffer the fusion's
+    kernel touches: its output (each element of a multi-output fusion's), its operands."""
+    if fusion.shape.is_tuple:
+        outputs = [(fusion, k, shape) for k, shape in enumerate(fusion.shape.tuple_shapes)]
+    else:
+        outputs = [(fusion, -1, fusion.shape)]
+    return outputs + [(op, -1, op.shape) for op in fusion.operands]
+
+
 def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
     """Declare the fusion's kernel function `kernel(buffers..., i64 slot, i64 task)` (the
     fusion's scratch, when buffer assignment reserved some, is the last buffer); return the
     scope its body is emitted through (the caller returns from the function) and a
     function that runs its `tasks` tasks from the entry (backends/cpu/tasks.py), to call
     once the body is complete."""
-    buffers: dict = {}  # key -> the first instruction seen with that buffer
-    for inst in [fusion, *fusion.operands]:
-        key = _buffer_key(em, inst)
-        if key is not None:
-            buffers.setdefault(key, inst)
-    pointers = [em.pointer_of(inst) for inst in buffers.values()]
+    buffers: dict = {}  # key -> the entry's pointer to it (the first holder seen)
+    holders = _holders(fusion)
+    for inst, element, _ in holders:
+        key = _buffer_key(em, inst, element)
+        if key is not None and key not in buffers:
+            buffers[key] = (em.element_views(inst)[element].pointer if element >= 0
+                            else em.pointer_of(inst))
+    pointers = list(buffers.values())
     scratch = em.assignment.scratch_of(fusion)
     if scratch is not None:  # the hero's scratch (a fed GEMM's packing slots): last
         pointers.append(em.cg.builder.gep(em.temps_arg, [int_const(scratch.offset)],
@@ -215,14 +256,23 @@ def _kernel(em: EntryEmitter, fusion: Instruction, tasks: int = 1):
     fn, cg = task_kernel(em.llvm_module, f"fusion.{fusion.name}", len(pointers), em.target,
                          BUFFER_ALIGNMENT)
     argument = {key: arg for key, arg in zip(buffers, fn.args)}
-    views = {}
-    for inst in [fusion, *fusion.operands]:
-        key = _buffer_key(em, inst)
-        if key is not None:
-            views[inst] = BufferView(cg, argument[key], inst.shape)
+    views, outputs = {}, []
+    for inst, element, shape in holders:
+        key = _buffer_key(em, inst, element)
+        view = None if key is None else BufferView(cg, argument[key], shape)
+        if element >= 0:
+            outputs.append(view)
+        elif view is not None:
+            views[inst] = view
     scope = FusionScope(em, fusion, cg, views, fn.args[-1] if tasks > 1 else None,
-                        slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None)
+                        slot=fn.args[-2], scratch=fn.args[len(buffers)] if scratch else None,
+                        outputs=outputs)
     return scope, lambda: em.run_tasks(fn, pointers, tasks)
+
+
+def _main_shape(fusion: Instruction):
+    """The shape of the fusion's (main) output: a multi-output fusion's first element."""
+    return fusion.shape.tuple_shapes[0] if fusion.shape.is_tuple else fusion.shape
 
 
 def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
@@ -233,7 +283,7 @@ def _tasks(em: EntryEmitter, fusion: Instruction) -> int:
         return 1
     hero = find_hero(computation)
     prepare = _TASKED_HEROES.get(hero.opcode) if hero is not None else None
-    if prepare is None or not hero.shape.same_array(fusion.shape):
+    if prepare is None or not hero.shape.same_array(_main_shape(fusion)):
         return 1
     bound = dict(zip(computation.parameters, fusion.operands))
     gemm = prepare(em.target, hero, lambda inst: em.constant_operand(bound.get(inst, inst)),
@@ -249,21 +299,21 @@ def _loop_tasks(em: EntryEmitter, fusion: Instruction) -> int:
     each output element one row folded in registers, backends/cpu/reduction.py): rows of
     the output per task, so every element is computed by one task in the same order
     whatever the split. 1 for everything else (a full reduction to one element included)."""
-    shape = fusion.shape
-    order = iteration_order(shape)
+    shape = _main_shape(fusion)
     if fusion.attrs.get("kind") not in KINDS_WITH_HERO:
-        return split_count(shape.dims, order, shape.num_elements, em.threads)
+        return split_count(shape.dims, iteration_order(shape), shape.num_elements, em.threads)
     hero = find_hero(fused_computation(fusion))
     if (hero is None or hero.opcode != "reduce" or hero.shape.is_tuple
             or not hero.shape.same_array(shape) or accumulator_lanes(em.target, hero) <= 1):
         return 1
-    return split_count(shape.dims, order, hero.operands[0].shape.num_elements, em.threads)
+    return split_count(shape.dims, iteration_order(shape), hero.operands[0].shape.num_elements,
+                       em.threads)
 
 
 @materializer("fusion")
 def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
-    if fusion.shape.is_tuple:
-        # Multi-output loop fusions (the pass makes none) stay in the entry function.
+    if fusion.shape.is_tuple and fusion.attrs.get("kind") not in KINDS_WITH_HERO:
+        # Multi-output loop fusions (the passes make none) stay in the entry function.
         materialize_call(em, fusion)
         return
     tasks, split = _tasks(em, fusion), None
@@ -281,15 +331,21 @@ def _materialize_fusion(em: EntryEmitter, fusion: Instruction) -> None:
 def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
     computation = fused_computation(fusion)
     hero = find_hero(computation) if fusion.attrs.get("kind") in KINDS_WITH_HERO else None
-    if hero is None or not hero.shape.same_array(fusion.shape):
+    main, *siblings = fusion_outputs(computation)
+    if hero is None or not hero.shape.same_array(_main_shape(fusion)) or (
+            siblings and hero.opcode != "reduce"):
         # A loop fusion; or a hero fusion this emitter cannot place (then computing every
         # element from the root is still correct, only slower).
         materialize_call(scope, fusion)
         return
-    out = scope.view(fusion)  # in the fusion's layout, which layout assignment may choose
+    out = scope.main_view()  # in the fusion's layout, which layout assignment may choose
     scope.place(hero, out)
-    root = computation.root
-    epilogue = None if root is hero else Epilogue(scope, hero, root, out)
+    # A multi-output fusion's siblings (passes/multi_output_fusion.py): the reduce computes
+    # each of their elements once, as it reads its operand, and stores it there and then.
+    for sibling, view in zip(siblings, scope.outputs[1:]):
+        if view is not None:
+            scope.elemental.taps[sibling] = view.store
+    epilogue = None if main is hero else Epilogue(scope, hero, main, out)
 
     row_emitter = ROW_EMITTERS.get(hero.opcode)
     if row_emitter is not None:
@@ -297,4 +353,4 @@ def _emit_body(scope: FusionScope, fusion: Instruction) -> None:
         return
     materialize(scope, hero)
     if epilogue is not None:
-        epilogue(lambda body: scope.output_loop(fusion.shape, body, name="e"))
+        epilogue(lambda body: scope.output_loop(out.shape, body, name="e"))

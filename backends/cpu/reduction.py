@@ -4,13 +4,17 @@ whose fused operands it computes inline).
 A reduce of one input whose reducer is a plain associative op of its two parameters (add,
 multiply, maximum, minimum) and whose init is that op's identity, over rows that are
 contiguous in memory (the innermost reduced dimension is the input's most minor), folds
-each row into a vector of `lanes` accumulators (a vector register's worth): `lanes`
-consecutive elements per step, gathered into a vector (which LLVM turns into a vector load,
-or vectorizes the fused computation producing them), the remainder into a scalar, all
-combined pairwise at the end. The reducer's rule runs on the vectors as it does on scalars. XLA
-reassociates float reductions the same way; a sum may differ from a sequential fold by a
-few ulps. Every other reduce (variadic, custom reducers, other inits, short or strided
-rows) folds sequentially, in the evaluator's order.
+each row into up to four vectors of `lanes` accumulators (vector registers): each step
+takes `lanes` consecutive elements per vector, gathered into a vector (which LLVM turns
+into a vector load, or vectorizes the fused computation producing them); the vectors are
+independent dependency chains, so the fold runs at the reducer's throughput rather than
+its latency. Whole vectors left after the last step go one to each accumulator, the last
+few elements into a scalar; all are combined pairwise at the end, in a fixed order (a row
+is never split between tasks, so the result does not depend on the thread count). The
+reducer's rule runs on the vectors as it does on scalars. XLA reassociates float
+reductions the same way; a sum may differ from a sequential fold by a few ulps. Every
+other reduce (variadic, custom reducers, other inits, short or strided rows) folds
+sequentially, in the evaluator's order.
 """
 
 from __future__ import annotations
@@ -77,6 +81,17 @@ def accumulator_lanes(target, inst: Instruction) -> int:
     return lanes if x.shape.dims[order[-1]] >= 2 * lanes else 1
 
 
+def accumulator_vectors(size: int, lanes: int) -> int:
+    """How many vectors of `lanes` accumulators fold a row of `size` elements: up to
+    four independent chains (a vector add or NaN-propagating maximum has a latency of
+    several cycles, a chain of one runs at that latency), while the row holds two
+    vectors per accumulator."""
+    count = 1
+    while count < 4 and size >= 4 * count * lanes:
+        count *= 2
+    return count
+
+
 @elemental("reduce")
 def _reduce(e: ElementalEmitter, inst, index):
     """Reduce into register accumulators (one per input, or `lanes` for plain reducers of
@@ -119,43 +134,59 @@ def _reduce(e: ElementalEmitter, inst, index):
     identity = scalar_constant(x.shape.element_type,
                                _IDENTITIES[plain_reducer(reducer)](x.shape.element_type))
     vector = ir.VectorType(ty, lanes)
-    accumulator = cg.alloca(vector, name="reduce.lanes")
-    remainder = cg.alloca(ty, name="reduce.tail")
-    b.store(ir.Constant(vector, [identity.constant] * lanes), accumulator)
-    b.store(identity, remainder)
     row = order[-1]
     size = input_shape.dims[row]
-    blocks = size // lanes
+    count = accumulator_vectors(size, lanes)
+    accumulators = [cg.alloca(vector, name=f"reduce.lanes{k}") for k in range(count)]
+    remainder = cg.alloca(ty, name="reduce.tail")
+    for accumulator in accumulators:
+        b.store(ir.Constant(vector, [identity.constant] * lanes), accumulator)
+    b.store(identity, remainder)
+    step = count * lanes
+    blocks, vectors_left = size // step, size % step // lanes
+    tail_start = blocks * step + vectors_left * lanes
 
     def element(reduced_index, position):
         at = dict(reduced_index)
         at[row] = position
         return e.value(x, full_index([at.get(d) for d in range(input_shape.rank)]))
 
+    def fold_vector(reduced_index, base, accumulator):
+        gathered = ir.Constant(vector, None)
+        for j in range(lanes):  # lanes consecutive elements: a vector load, or SLP's
+            position = b.add(base, int_const(j), flags=("nuw", "nsw"))
+            gathered = b.insert_element(gathered, element(reduced_index, position),
+                                        int_const(j))
+        (folded,) = e.apply(reducer, [b.load(accumulator, typ=vector), gathered])
+        b.store(folded, accumulator)
+
     def per_row(reduced_index):
         reduced_index = dict(enumerate(reduced_index))
         with cg.for_range(blocks, name="rv") as block:
-            base = b.mul(block, int_const(lanes), flags=("nuw", "nsw"))
-            gathered = ir.Constant(vector, None)
-            for j in range(lanes):  # lanes consecutive elements: a vector load, or SLP's
-                position = b.add(base, int_const(j), flags=("nuw", "nsw"))
-                gathered = b.insert_element(gathered, element(reduced_index, position),
-                                            int_const(j))
-            (folded,) = e.apply(reducer, [b.load(accumulator, typ=vector), gathered])
-            b.store(folded, accumulator)
+            base = b.mul(block, int_const(step), flags=("nuw", "nsw"))
+            for k, accumulator in enumerate(accumulators):  # independent chains
+                fold_vector(reduced_index, b.add(base, int_const(k * lanes), flags=("nuw", "nsw")),
+                            accumulator)
+        for k in range(vectors_left):  # whole vectors after the blocks, one per accumulator
+            fold_vector(reduced_index, int_const(blocks * step + k * lanes), accumulators[k])
         if size % lanes:
             with cg.for_range(size % lanes, name="rt") as tail:
-                value = element(reduced_index, b.add(tail, int_const(blocks * lanes)))
+                value = element(reduced_index, b.add(tail, int_const(tail_start)))
                 (folded,) = e.apply(reducer, [b.load(remainder, typ=ty), value])
                 b.store(folded, remainder)
 
     extents = list(input_shape.dims)
     extents[row] = 1
     cg.loop_nest(extents, order[:-1], per_row, name="r")
-    folded = b.load(accumulator, typ=vector)
+    folded = _pairwise(e, reducer, [b.load(a, typ=vector) for a in accumulators])[0]
     values = [b.extract_element(folded, int_const(j)) for j in range(lanes)]
     values.append(b.load(remainder, typ=ty))
-    while len(values) > 1:  # pairwise, in a fixed order
+    return _pairwise(e, reducer, values)[0]
+
+
+def _pairwise(e: ElementalEmitter, reducer: Computation, values: list) -> list:
+    """`values` combined pairwise by `reducer` (vectors or scalars), in a fixed order."""
+    while len(values) > 1:
         values = [e.apply(reducer, values[k:k + 2])[0] if k + 1 < len(values) else values[k]
                   for k in range(0, len(values), 2)]
-    return values[0]
+    return values
