@@ -189,7 +189,10 @@ def build_timer(result: TfcompileResult, work_dir: Path, threads: int = 1,
     source.write_text(timer_source(result.header, main))
     exe = work_dir / "tfcompile_timer"
     tf_dir = Path(tf.__file__).parent
-    command = ["g++", "-O2", "-march=native", f"-DTIMER_THREADS={threads}",
+    # No -march=native: g++ 12 cannot compile Eigen's AVX512-FP16 header, which the
+    # host's flags pull in on CPUs with that extension; the timer itself only loops and
+    # calls tfcompile's object, and TensorFlow's flags fix Eigen's layouts.
+    command = ["g++", "-O2", f"-DTIMER_THREADS={threads}",
                *tf.sysconfig.get_compile_flags(), str(source),
                *map(str, result.objects), f"-L{tf_dir}", "-l:libtensorflow_framework.so.2",
                "-l:libtensorflow_cc.so.2", f"-Wl,-rpath,{tf_dir}", "-lpthread", "-o", str(exe)]
