@@ -26,7 +26,8 @@ backends/cpu/convolution.py. Fewer output features than a vector (down to one, a
 image decoder's last layer) take a tile of one vector per row and more rows
 (`choose_tile`) when there are at least a vector of input features: the idle lanes
 cost less than the direct loops' scalar accumulation (with few input features too, the
-direct loops win, as measured on LeNet's 1 -> 6 first layer).
+direct loops win, and with one input feature line_conv.py's line vectors; LeNet's
+1 -> 6 first layer was measured).
 """
 
 from __future__ import annotations
@@ -382,7 +383,8 @@ def prepare_conv_gemm(target, inst: Instruction, constant_of,
         return None
     outputs = inst.shape.dims[dn.output_feature]
     tile = choose_tile(target, 4 if ty == F32 else 8, outputs)
-    # Few features in and out: the direct loops are faster. "Few" is below a vector, as
+    # Few features in and out: the direct loops (or line_conv.py's, for one input
+    # feature) are faster. "Few" is below a vector, as
     # measured with AVX2's 8 f32 lanes; AVX-512's wider vectors do not move the line.
     few = min(tile.lanes, 32 // (4 if ty == F32 else 8))
     if outputs < few and inst.operands[1].shape.dims[dn.kernel_input_feature] < few:

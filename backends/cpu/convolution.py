@@ -38,6 +38,7 @@ from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .conv_gemm import emit_conv_gemm
 from .depthwise import VECTORS, depthwise_tasks, prepare_depthwise, tap_range
+from .line_conv import line_conv_tasks, prepare_line_conv
 from .tasks import task_kernel
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant
 from .emitter import EntryEmitter, materializer
@@ -198,9 +199,10 @@ def _reduce_window(e: ElementalEmitter, inst: Instruction, index):
 def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> None:
     """Float convolutions with a constant kernel and one feature group run as implicit
     GEMM (backends/cpu/conv_gemm.py), depthwise ones with multiplier 1 on
-    backends/cpu/depthwise.py's register blocks; other float convolutions accumulate
-    rows of output features in place (module docstring); other types take the elemental
-    loop.
+    backends/cpu/depthwise.py's register blocks, those with one input feature and few
+    output features on backends/cpu/line_conv.py's line vectors; other float
+    convolutions accumulate rows of output features in place (module docstring); other
+    types take the elemental loop.
 
     after_row(for_each), when given, runs once each output row is final; for_each(body)
     loops body(index) over that row (for an output fusion's epilogue, as with dots; the
@@ -220,8 +222,12 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
         return
     views = [em.view(inst), *(em.view(op) for op in inst.operands)]
     depthwise = prepare_depthwise(em.target, inst)
+    line = prepare_line_conv(em.target, inst)
 
     def emit(cg: CodeGen, views, task) -> None:
+        if line is not None:
+            line.emit(cg, *(view.pointer for view in views), after_row, task)
+            return
         if depthwise is None:
             _emit_row_loops(cg, inst, *views, after_row, task=task)
             return
@@ -255,6 +261,8 @@ def direct_tasks(inst: Instruction) -> int:
     if not t.is_float or register_type(t) == HALF:
         return 1
     lines = depthwise_tasks(inst)  # depthwise.py's register-blocked loops
+    if lines is None:
+        lines = line_conv_tasks(inst)  # line_conv.py's
     if lines is not None:
         return lines
     return int(np.prod([inst.shape.dims[d] for d in _position_order(inst)[:2]], dtype=np.int64))

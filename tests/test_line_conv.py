@@ -1,0 +1,105 @@
+"""Convolutions with one input feature and few output features, vectorized along the
+output line (backends/cpu/line_conv.py), against the NumPy evaluator.
+
+One module holds every case: lines shorter than, equal to and just past a vector (4, 8
+and 16 lanes), SAME/VALID/asymmetric padding and padding wider than the window reaches,
+window dilation, strides across lines (the line itself is stride 1), 1 to 8 output
+features, batch 2, 1-D and 3-D windows, a fed kernel, and a fused bias + ReLU6 epilogue.
+Compiled for the host, x86 with only AVX2 and with only SSE2, and run for aarch64 under
+qemu.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aotc.backends.cpu.line_conv import line_conv_tasks
+from aotc.backends.cpu.target import resolve_target
+from aotc.hlo import Shape
+from aotc.hlo.builder import Builder
+from aotc.hlo.evaluation import evaluate
+from aotc.hlo.window import WindowDim
+from aotc.passes.pipeline import default_pipeline
+
+from compiled import Compiled
+
+# (input dims (one feature), kernel spatial, output features, [(stride, pad_lo, pad_hi,
+#  window dilation)] per spatial dimension, kernel "const"/"fed", fused epilogue)
+CASES = [
+    ((8, 28, 28, 1), (5, 5), 6, [(1, 2, 2, 1)] * 2, "const", True),  # LeNet's first layer
+    ((1, 9, 17, 1), (3, 3), 5, [(1, 1, 1, 1)] * 2, "const", False),  # 17: a vector and one
+    ((2, 6, 16, 1), (3, 3), 8, [(2, 0, 1, 1), (1, 1, 1, 1)], "fed", True),  # 16 lanes, stride 2 rows
+    ((1, 5, 8, 1), (5, 5), 1, [(1, 0, 0, 1), (1, 0, 0, 1)], "const", False),  # VALID: 4 wide
+    ((1, 7, 12, 1), (3, 3), 3, [(1, 2, 2, 2)] * 2, "const", True),  # window dilation 2
+    ((1, 4, 5, 1), (2, 7), 7, [(1, 1, 0, 1), (1, 3, 4, 1)], "fed", False),  # padding > line
+    ((3, 33, 1), (4,), 2, [(1, 2, 1, 1)], "const", False),  # 1-D
+    ((1, 3, 4, 9, 1), (2, 3, 3), 4, [(1, 0, 1, 1), (2, 1, 1, 1), (1, 1, 1, 1)], "const", True),  # 3-D
+]
+
+
+def _labels(rank: int) -> str:
+    spatial = "".join(str(i) for i in range(rank - 2))
+    return f"b{spatial}f_{spatial}io->b{spatial}f"
+
+
+def _module(cases, seed=0):
+    rng = np.random.default_rng(seed)
+    b = Builder("line_conv_edges")
+    outs, args = [], []
+    for dims, kernel, features, window, weight, fused in cases:
+        x = b.parameter(Shape.array("f32", dims))
+        args.append(rng.standard_normal(dims).astype(np.float32))
+        w = rng.standard_normal((*kernel, 1, features)).astype(np.float32)
+        if weight == "const":
+            rhs = b.constant(w, "f32")
+        else:
+            rhs = b.parameter(Shape.array("f32", w.shape))
+            args.append(w)
+        windows = [WindowDim(size=k, stride=s, padding_low=lo, padding_high=hi,
+                             window_dilation=wd) for k, (s, lo, hi, wd) in zip(kernel, window)]
+        out = b.convolution(x, rhs, windows, _labels(len(dims)))
+        if fused:
+            bias = b.constant(rng.standard_normal(features).astype(np.float32), "f32")
+            out = b.binary("add", out, b.broadcast(bias, out.shape.dims, [out.shape.rank - 1]))
+            out = b.clamp(b.broadcast(b.scalar(0.0, "f32"), out.shape.dims, []), out,
+                          b.broadcast(b.scalar(6.0, "f32"), out.shape.dims, []))
+        outs.append(out)
+    return b.module(b.tuple(outs)), args
+
+
+@pytest.fixture(scope="module")
+def fused():
+    module, args = _module(CASES)
+    expected = evaluate(module, *args)
+    default_pipeline().run(module)
+    return module, args, expected
+
+
+def _check(got, expected):
+    for k, (g, e) in enumerate(zip(got, expected)):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5, err_msg=f"result {k}")
+
+
+def test_cases_take_the_line_loops():
+    module, _ = _module(CASES)
+    convolutions = [i for i in module.entry.instructions if i.opcode == "convolution"]
+    assert all(line_conv_tasks(i) is not None for i in convolutions)
+
+
+@pytest.mark.parametrize("features", [None, "+avx2,+fma,+avx,+sse4.1,-avx512f", "+sse2,-avx,-avx2"],
+                         ids=["host", "avx2", "sse2"])
+def test_edges_on_x86(fused, features):
+    module, args, expected = fused
+    if features is not None and resolve_target(None, None, None).arch != "x86_64":
+        pytest.skip("x86-only feature sets")
+    options = {} if features is None else {"features": features}
+    _check(Compiled(module, **options)(*args), expected)
+
+
+def test_edges_on_aarch64_under_qemu(fused, tmp_path):
+    from test_gemm import run_under_qemu
+
+    module, args, expected = fused
+    _check(run_under_qemu(module, args, tmp_path), expected)
+
