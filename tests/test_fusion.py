@@ -215,6 +215,35 @@ ENTRY main {
     assert d.attrs["rhs_batch_dims"] == (1,) and d.attrs["rhs_contracting_dims"] == (0,)
 
 
+def test_batch_broadcast_weight_becomes_one_gemm():
+    """A weight broadcast over the batch of a batched dot (Keras's attention projections)
+    is contracted directly, the batch dims becoming free dims of the lhs; a broadcast
+    that also adds a non-batch dim, or an lhs whose batch dim is not first, stays."""
+    text = """
+HloModule m
+ENTRY main {
+  x = f32[4,3,5]{2,1,0} parameter(0)
+  w = f32[5,6]{1,0} parameter(1)
+  v = f32[6]{0} parameter(2)
+  y = f32[3,4,5]{2,1,0} parameter(3)
+  wb = f32[4,5,6]{2,1,0} broadcast(w), dimensions={1,2}
+  d = f32[4,3,6]{2,1,0} dot(x, wb), lhs_batch_dims={0}, rhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_contracting_dims={1}
+  vb = f32[4,5,6]{2,1,0} broadcast(v), dimensions={2}
+  kept = f32[4,3,6]{2,1,0} dot(x, vb), lhs_batch_dims={0}, rhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_contracting_dims={1}
+  late = f32[4,3,6]{2,1,0} dot(y, wb), lhs_batch_dims={1}, rhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_contracting_dims={1}
+  ROOT t = (f32[4,3,6]{2,1,0}, f32[4,3,6]{2,1,0}, f32[4,3,6]{2,1,0}) tuple(d, kept, late)
+}
+"""
+    changed, module = check_preserves(AlgebraicSimplifier(), text)
+    assert changed
+    d = entry(module, "d")
+    assert [op.name for op in d.operands] == ["x", "w"]
+    assert d.attrs["lhs_batch_dims"] == () and d.attrs["rhs_batch_dims"] == ()
+    assert d.attrs["lhs_contracting_dims"] == (2,) and d.attrs["rhs_contracting_dims"] == (0,)
+    assert entry(module, "kept").operands[1].opcode == "broadcast"
+    assert entry(module, "late").operands[1].opcode == "broadcast"
+
+
 def test_transpose_kept_when_folding_would_reorder_result_or_stride_the_rhs_rows():
     text = """
 HloModule m

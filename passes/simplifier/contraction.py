@@ -1,5 +1,8 @@
 """Simplifications around contractions (dot, convolution), registered in `RULES`.
 
+Batch broadcasts: a batched dot whose rhs is a weight broadcast over the batch dims is
+one GEMM with the batch dims as free dims of the lhs (no broadcast, a packable weight).
+
 Transpose folding (XLA's TransposeFolding): dot(transpose(x), y) becomes a dot of x whose
 dimension numbers name x's dimensions directly, when that keeps the result's dimension
 order. The CPU dot streams rows of its rhs in the innermost loop, so a transpose of the
@@ -97,6 +100,30 @@ def _fold_transposes_into_dot(inst):
     if operands == inst.operands:
         return None
     return Instruction("dot", inst.shape, operands, attrs, metadata=inst.metadata)
+
+
+# -- batch broadcasts ----------------------------------------------------------------------
+
+
+@rule("dot")
+def _unbatch_broadcast_rhs(inst):
+    """dot(A[b..., m..., k], broadcast(W[k, n]) over the batch dims) -> dot(A, W) with
+    the batch dims as free dims of A: every batch item multiplies the same W, so this is
+    one GEMM of M = batch x m rows whose W (a constant: a Dense layer applied through a
+    BatchMatMul, as Keras's MultiHeadAttention projections are) is packed at compile
+    time, instead of a batched one packing a broadcast copy per item at run time. Only
+    when the result keeps its order: A's batch dims first and in order."""
+    lhs, rhs = inst.operands
+    lb, rb = list(inst.attrs.get("lhs_batch_dims", ())), list(inst.attrs.get("rhs_batch_dims", ()))
+    if not rb or rhs.opcode != "broadcast" or lb != list(range(len(lb))):
+        return None
+    mapped = list(rhs.attrs["dimensions"])  # W's dim d is the broadcast's dim mapped[d]
+    if sorted(set(range(rhs.shape.rank)) - set(mapped)) != sorted(rb) or mapped != sorted(mapped):
+        return None  # the broadcast adds other dims too, or reorders W's
+    attrs = dict(inst.attrs)
+    attrs["lhs_batch_dims"], attrs["rhs_batch_dims"] = (), ()
+    attrs["rhs_contracting_dims"] = tuple(mapped.index(d) for d in inst.attrs["rhs_contracting_dims"])
+    return Instruction("dot", inst.shape, [lhs, rhs.operands[0]], attrs, metadata=inst.metadata)
 
 
 # -- scale folding -------------------------------------------------------------------------
