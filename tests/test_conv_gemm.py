@@ -23,6 +23,7 @@ from aotc.hlo.evaluation import evaluate
 from aotc.hlo.window import WindowDim
 
 from compiled import Compiled
+from conv_cases import labels
 
 # (input NHWC-like dims, kernel spatial, output features, [(stride, pad_lo, pad_hi, win_dil,
 # base_dil)] per spatial dim)
@@ -57,11 +58,6 @@ CASES = [
 QEMU_CASES = sorted(np.random.default_rng(13).choice(len(CASES), 5, replace=False).tolist())
 
 
-def _labels(rank: int) -> str:
-    spatial = "".join(str(i) for i in range(rank - 2))
-    return f"b{spatial}f_{spatial}io->b{spatial}f"
-
-
 def _module(cases, seed=0):
     rng = np.random.default_rng(seed)
     b = Builder("conv_gemm_edges")
@@ -73,7 +69,7 @@ def _module(cases, seed=0):
         windows = [WindowDim(size=k, stride=s, padding_low=lo, padding_high=hi,
                              window_dilation=wd, base_dilation=bd)
                    for k, (s, lo, hi, wd, bd) in zip(kernel, window)]
-        outs.append(b.convolution(x, b.constant(w, "f32"), windows, _labels(len(dims))))
+        outs.append(b.convolution(x, b.constant(w, "f32"), windows, labels(len(dims))))
     return b.module(b.tuple(outs)), args
 
 
@@ -119,7 +115,7 @@ def test_kernel_is_stored_packed_only():
     x = b.parameter(Shape.array("f32", (1, 6, 6, 5)))
     w = np.arange(3 * 3 * 5 * 20, dtype=np.float32).reshape(3, 3, 5, 20)
     window = [WindowDim(size=3, padding_low=1, padding_high=1)] * 2
-    module = b.module(b.tuple([b.convolution(x, b.constant(w, "f32"), window, _labels(4))]))
+    module = b.module(b.tuple([b.convolution(x, b.constant(w, "f32"), window, labels(4))]))
     compiled = Compiled(module)
     nr = choose_tile(resolve_target(None, None, None), 4).nr
     assert compiled.artifact.constant_bytes == 9 * 5 * (-(-20 // nr) * nr) * 4 + 5 * 4

@@ -15,14 +15,11 @@ import numpy as np
 import pytest
 
 from aotc.backends.cpu.line_conv import line_conv_tasks
-from aotc.backends.cpu.target import resolve_target
 from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
-from aotc.hlo.evaluation import evaluate
 from aotc.hlo.window import WindowDim
-from aotc.passes.pipeline import default_pipeline
 
-from compiled import Compiled
+from conv_cases import X86_FEATURES, bias_relu6, check_on_x86, check_under_qemu, fused_module, kernel_operand, labels
 
 # (input dims (one feature), kernel spatial, output features, [(stride, pad_lo, pad_hi,
 #  window dilation)] per spatial dimension, kernel "const"/"fed", fused epilogue)
@@ -38,11 +35,6 @@ CASES = [
 ]
 
 
-def _labels(rank: int) -> str:
-    spatial = "".join(str(i) for i in range(rank - 2))
-    return f"b{spatial}f_{spatial}io->b{spatial}f"
-
-
 def _module(cases, seed=0):
     rng = np.random.default_rng(seed)
     b = Builder("line_conv_edges")
@@ -51,34 +43,19 @@ def _module(cases, seed=0):
         x = b.parameter(Shape.array("f32", dims))
         args.append(rng.standard_normal(dims).astype(np.float32))
         w = rng.standard_normal((*kernel, 1, features)).astype(np.float32)
-        if weight == "const":
-            rhs = b.constant(w, "f32")
-        else:
-            rhs = b.parameter(Shape.array("f32", w.shape))
-            args.append(w)
+        rhs = kernel_operand(b, w, weight, args)
         windows = [WindowDim(size=k, stride=s, padding_low=lo, padding_high=hi,
                              window_dilation=wd) for k, (s, lo, hi, wd) in zip(kernel, window)]
-        out = b.convolution(x, rhs, windows, _labels(len(dims)))
+        out = b.convolution(x, rhs, windows, labels(len(dims)))
         if fused:
-            bias = b.constant(rng.standard_normal(features).astype(np.float32), "f32")
-            out = b.binary("add", out, b.broadcast(bias, out.shape.dims, [out.shape.rank - 1]))
-            out = b.clamp(b.broadcast(b.scalar(0.0, "f32"), out.shape.dims, []), out,
-                          b.broadcast(b.scalar(6.0, "f32"), out.shape.dims, []))
+            out = bias_relu6(b, out, rng)
         outs.append(out)
     return b.module(b.tuple(outs)), args
 
 
 @pytest.fixture(scope="module")
 def fused():
-    module, args = _module(CASES)
-    expected = evaluate(module, *args)
-    default_pipeline().run(module)
-    return module, args, expected
-
-
-def _check(got, expected):
-    for k, (g, e) in enumerate(zip(got, expected)):
-        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5, err_msg=f"result {k}")
+    return fused_module(*_module(CASES))
 
 
 def test_cases_take_the_line_loops():
@@ -87,19 +64,11 @@ def test_cases_take_the_line_loops():
     assert all(line_conv_tasks(i) is not None for i in convolutions)
 
 
-@pytest.mark.parametrize("features", [None, "+avx2,+fma,+avx,+sse4.1,-avx512f", "+sse2,-avx,-avx2"],
-                         ids=["host", "avx2", "sse2"])
+@X86_FEATURES
 def test_edges_on_x86(fused, features):
-    module, args, expected = fused
-    if features is not None and resolve_target(None, None, None).arch != "x86_64":
-        pytest.skip("x86-only feature sets")
-    options = {} if features is None else {"features": features}
-    _check(Compiled(module, **options)(*args), expected)
+    check_on_x86(*fused, features)
 
 
 def test_edges_on_aarch64_under_qemu(fused, tmp_path):
-    from test_gemm import run_under_qemu
-
-    module, args, expected = fused
-    _check(run_under_qemu(module, args, tmp_path), expected)
+    check_under_qemu(*fused, tmp_path)
 

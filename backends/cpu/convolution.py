@@ -37,7 +37,8 @@ from aotc.runtime.program import BUFFER_ALIGNMENT
 from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .conv_gemm import emit_conv_gemm
-from .depthwise import VECTORS, depthwise_tasks, prepare_depthwise, tap_range
+from .depthwise import VECTORS, depthwise_tasks, prepare_depthwise
+from .lines import tap_range
 from .line_conv import line_conv_tasks, prepare_line_conv
 from .tasks import task_kernel
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant

@@ -26,51 +26,28 @@ of convolution.py.
 from __future__ import annotations
 
 import llvmlite.ir as ir
-import numpy as np
 
 from aotc.hlo import Instruction
 
-from .buffers import iteration_order, strides
+from .buffers import strides
 from .codegen import CodeGen
-from .gemm import carried_loop, element_gep, gemm_element_type, index_add, index_mul, vector_registers
+from .gemm import element_gep, gemm_element_type, index_add, index_mul
+from .lines import LineKernel, line_tasks
 from .llvm_types import F32, PTR, int_const
 
 #: Vectors of channels per block (V).
 VECTORS = 2
 
 
-class Depthwise:
-    """The geometry of depthwise convolution `inst` for the register-blocked loops."""
+class Depthwise(LineKernel):
+    """The geometry of depthwise convolution `inst` for the register-blocked loops (the
+    line, the innermost position dimension, is blocked by P pixels)."""
 
     def __init__(self, inst: Instruction, target, element: ir.Type):
-        lhs, rhs = inst.operands
-        self.inst = inst
-        self.dn = dn = inst.attrs["dim_labels"]
-        self.window = inst.attrs["window"]
-        self.ty = element
-        self.eb = 4 if element == F32 else 8
-        width, registers = vector_registers(target)
-        self.lanes = width // self.eb
-        self.vty = ir.VectorType(element, self.lanes)
+        super().__init__(inst, target, element)
         # P pixels x V vectors of accumulators, V kernel vectors and one input vector.
-        self.pixels = max(1, (registers - VECTORS - 2) // VECTORS)
-        self.pixels = min(self.pixels, 8)
-        self.channels = inst.shape.dims[dn.output_feature]
-        self.kernel_sizes = [rhs.shape.dims[d] for d in dn.kernel_spatial]
-        self.base_sizes = [lhs.shape.dims[d] for d in dn.input_spatial]
-        self.in_strides, self.out_strides = strides(lhs.shape), strides(inst.shape)
-        self.k_strides = strides(rhs.shape)
-        order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
-        self.line_dim = order[-1]  # the innermost position dimension: blocked by P
-        self.outer = order[:-1]  # fixed per task
-        # The spatial dimension (window index) that the line runs along, if any.
-        self.line_spatial = (dn.output_spatial.index(self.line_dim)
-                             if self.line_dim in dn.output_spatial else None)
-
-    @property
-    def tasks(self) -> int:
-        """One task per output line."""
-        return int(np.prod([self.inst.shape.dims[d] for d in self.outer], dtype=np.int64))
+        self.pixels = min(8, max(1, (self.registers - VECTORS - 2) // VECTORS))
+        self.channels = inst.shape.dims[self.dn.output_feature]
 
     def emit(self, cg: CodeGen, out, lhs, rhs, zeros, epilogue, task) -> None:
         """Task `task` (an i64 value, or None for all of them in turn): pointers to the
@@ -78,34 +55,13 @@ class Depthwise:
         given, is the fusion's Epilogue (its apply(index, value) stores an element)."""
         self.cg, self.out, self.lhs, self.rhs, self.zeros = cg, out, lhs, rhs, zeros
         self.epilogue, self._row = epilogue, None
-        if task is None:
-            with cg.for_range(self.tasks, name="line") as each:
-                self._emit_line(each)
-        else:
-            self._emit_line(task)
+        self.emit_lines(cg, task, self._emit_line)
 
     # -- one line --
 
-    def _emit_line(self, task) -> None:
-        cg, b, dn = self.cg, self.cg.builder, self.dn
-        shape = self.inst.shape
-        position = [None] * shape.rank  # output index, feature and line entries unset
-        remaining = task
-        for i, d in enumerate(reversed(self.outer)):
-            extent = shape.dims[d]
-            if i == len(self.outer) - 1:
-                position[d] = remaining
-            else:
-                position[d] = b.urem(remaining, int_const(extent))
-                remaining = b.udiv(remaining, int_const(extent))
-        # Outer spatial dimensions: the range of taps inside the input, per dimension.
-        ranges = {}
-        for s, d in enumerate(dn.output_spatial):
-            if s != self.line_spatial:
-                ranges[s] = tap_range(b, position[d], self.window[s], self.kernel_sizes[s],
-                                       self.base_sizes[s])
-        self._position, self._ranges = position, ranges
-        length = shape.dims[self.line_dim]
+    def _emit_line(self) -> None:
+        cg, b = self.cg, self.cg.builder
+        length = self.inst.shape.dims[self.line_dim]
         full, rest = divmod(length, self.pixels)
         with cg.for_range(full, name="px") as block:
             self._emit_pixels(index_mul(b, block, self.pixels), self.pixels)
@@ -135,21 +91,12 @@ class Depthwise:
         lanes = 1 if vty == self.ty else self.lanes
         fma = _fmuladd(cg, vty)
         xs = [index_add(self.cg.builder, x0, p) for p in range(count)]
-        spatial_outer = sorted(self._ranges)
 
         def line_taps(outer_taps, accumulators):
-            """The innermost dimension's taps (unrolled) for the outer taps `outer_taps`."""
-            base = int_const(0)  # the line's batch item (added per pixel along a batch line)
-            if self.line_dim != dn.output_batch:
-                base = index_mul(b, self._position[dn.output_batch], self.in_strides[dn.input_batch])
-            kernel = c0  # kernel input feature index is 0; output feature c0
-            for s, k in zip(spatial_outer, outer_taps):
-                dim = self.window[s]
-                at = self._position[dn.output_spatial[s]]
-                row = b.sub(index_add(b, index_mul(b, at, dim.stride), index_mul(b, k, dim.window_dilation)),
-                            int_const(dim.padding_low))
-                base = b.add(base, b.mul(row, int_const(self.in_strides[dn.input_spatial[s]])))
-                kernel = b.add(kernel, b.mul(k, int_const(self.k_strides[dn.kernel_spatial[s]])))
+            """The innermost dimension's taps (unrolled) for the outer taps `outer_taps`
+            (along a batch line, each pixel adds its own batch item)."""
+            base, kernel = self.outer_row_offsets(b, self.position, outer_taps)
+            kernel = b.add(kernel, c0)  # kernel input feature index is 0; output feature c0
             updated = list(accumulators)
             sizes = [1] if self.line_spatial is None else [self.kernel_sizes[self.line_spatial]]
             for j in range(sizes[0]):
@@ -166,15 +113,7 @@ class Depthwise:
                         updated[i] = b.call(fma, [value, weights[v], updated[i]])
             return updated
 
-        def over(level, taps, accumulators):
-            if level == len(spatial_outer):
-                return line_taps(taps, accumulators)
-            first, tap_count = self._ranges[spatial_outer[level]]
-            return carried_loop(cg, tap_count, accumulators,
-                                lambda t, acc: over(level + 1, taps + [b.add(first, t)], acc),
-                                name=f"k{level}")
-
-        final = over(0, [], [zero] * (count * vectors))
+        final = self.over_outer_taps(cg, self.ranges, [zero] * (count * vectors), line_taps)
         self._store(final, xs, c0, vty, vectors, lanes)
 
     def _input_pointer(self, base, x, j: int, c0):
@@ -200,7 +139,7 @@ class Depthwise:
     def _store(self, final, xs, c0, vty, vectors: int, lanes: int) -> None:
         cg, b, dn = self.cg, self.cg.builder, self.dn
         for p, x in enumerate(xs):
-            index = list(self._position)
+            index = list(self.position)
             index[self.line_dim] = x
             for v in range(vectors):
                 value = final[p * vectors + v]
@@ -241,31 +180,6 @@ def _fmuladd(cg: CodeGen, ty: ir.Type) -> ir.Function:
     return ir.Function(cg.module, ir.FunctionType(ty, [ty] * 3), name=name)
 
 
-def _ceil_div(b: ir.IRBuilder, numerator, divisor: int):
-    """ceil(numerator / divisor) for a signed i64 numerator and a positive constant."""
-    if divisor == 1:
-        return numerator
-    up = b.sdiv(b.add(numerator, int_const(divisor - 1)), int_const(divisor))
-    toward_zero = b.sdiv(numerator, int_const(divisor))  # is the ceiling when <= 0
-    return b.select(b.icmp_signed(">", numerator, int_const(0)), up, toward_zero)
-
-
-def _clamp(b: ir.IRBuilder, value, low: int, high: int):
-    value = b.select(b.icmp_signed("<", value, int_const(low)), int_const(low), value)
-    return b.select(b.icmp_signed(">", value, int_const(high)), int_const(high), value)
-
-
-def tap_range(b: ir.IRBuilder, out_position, dim, kernel_size: int, base_size: int):
-    """(first, count): the kernel taps k of one dimension whose input position
-    out_position * stride + k * dilation - padding_low lies in [0, base_size), which are
-    consecutive. Only for windows without base dilation."""
-    start = b.sub(int_const(dim.padding_low), b.mul(out_position, int_const(dim.stride)))
-    first = _clamp(b, _ceil_div(b, start, dim.window_dilation), 0, kernel_size)
-    end = _ceil_div(b, b.add(start, int_const(base_size)), dim.window_dilation)
-    last = _clamp(b, end, 0, kernel_size)
-    return first, b.sub(last, first)  # a negative count runs no iterations
-
-
 def prepare_depthwise(target, inst: Instruction) -> Depthwise | None:
     """The register-blocked depthwise loops for convolution `inst`, or None where they do
     not apply (module docstring)."""
@@ -276,11 +190,7 @@ def prepare_depthwise(target, inst: Instruction) -> Depthwise | None:
 def depthwise_tasks(inst: Instruction) -> int | None:
     """The task count of `prepare_depthwise`'s loops for `inst` (one per output line), or
     None where they do not apply."""
-    if not _applies(inst):
-        return None
-    dn = inst.attrs["dim_labels"]
-    order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
-    return int(np.prod([inst.shape.dims[d] for d in order[:-1]], dtype=np.int64))
+    return line_tasks(inst) if _applies(inst) else None
 
 
 def _applies(inst: Instruction) -> bool:
@@ -301,4 +211,4 @@ def _applies(inst: Instruction) -> bool:
     return all(d != 0 for d in (*inst.shape.dims, *lhs.shape.dims, *rhs.shape.dims))
 
 
-__all__ = ["Depthwise", "depthwise_tasks", "prepare_depthwise", "tap_range"]
+__all__ = ["Depthwise", "depthwise_tasks", "prepare_depthwise"]

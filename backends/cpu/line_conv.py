@@ -25,14 +25,13 @@ the task split.
 from __future__ import annotations
 
 import llvmlite.ir as ir
-import numpy as np
 
 from aotc.hlo import Instruction
 
-from .buffers import iteration_order, strides
+from .buffers import strides
 from .codegen import CodeGen
-from .depthwise import tap_range
-from .gemm import carried_loop, element_gep, gemm_element_type, index_add, index_mul, vector_registers
+from .gemm import element_gep, gemm_element_type, index_add, index_mul
+from .lines import LineKernel, line_order, line_tasks
 from .llvm_types import F32, I1, I32, PTR, int_const
 
 #: The most output features: one accumulator vector each, beside the input vector and a
@@ -40,32 +39,13 @@ from .llvm_types import F32, I1, I32, PTR, int_const
 MAX_FEATURES = 8
 
 
-class LineConv:
-    """The geometry of convolution `inst` for the line-vectorized loops."""
+class LineConv(LineKernel):
+    """The geometry of convolution `inst` for the line-vectorized loops (the line, the
+    innermost position dimension, is a spatial one: `line_spatial`)."""
 
     def __init__(self, inst: Instruction, target, element: ir.Type):
-        lhs, rhs = inst.operands
-        self.inst = inst
-        self.dn = dn = inst.attrs["dim_labels"]
-        self.window = inst.attrs["window"]
-        self.ty = element
-        self.eb = 4 if element == F32 else 8
-        self.lanes = vector_registers(target)[0] // self.eb
-        self.vty = ir.VectorType(element, self.lanes)
-        self.features = inst.shape.dims[dn.output_feature]
-        self.kernel_sizes = [rhs.shape.dims[d] for d in dn.kernel_spatial]
-        self.base_sizes = [lhs.shape.dims[d] for d in dn.input_spatial]
-        self.in_strides, self.out_strides = strides(lhs.shape), strides(inst.shape)
-        self.k_strides = strides(rhs.shape)
-        order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
-        self.line_dim = order[-1]  # the innermost position dimension: a spatial one
-        self.line = dn.output_spatial.index(self.line_dim)  # its window index
-        self.outer = order[:-1]  # fixed per task
-
-    @property
-    def tasks(self) -> int:
-        """One task per output line."""
-        return int(np.prod([self.inst.shape.dims[d] for d in self.outer], dtype=np.int64))
+        super().__init__(inst, target, element)
+        self.features = inst.shape.dims[self.dn.output_feature]
 
     def emit(self, cg: CodeGen, out, lhs, rhs, epilogue, task) -> None:
         """Task `task` (an i64 value, or None for all of them in turn): pointers to the
@@ -73,28 +53,11 @@ class LineConv:
         apply(index, value) stores an element)."""
         self.cg, self.out, self.lhs, self.rhs, self.epilogue = cg, out, lhs, rhs, epilogue
         self._tile = None
-        if task is None:
-            with cg.for_range(self.tasks, name="line") as each:
-                self._emit_line(each)
-        else:
-            self._emit_line(task)
+        self.emit_lines(cg, task, self._emit_line)
 
-    def _emit_line(self, task) -> None:
-        cg, b, dn = self.cg, self.cg.builder, self.dn
-        shape = self.inst.shape
-        position = [None] * shape.rank  # the output index; feature and line entries unset
-        remaining = task
-        for i, d in enumerate(reversed(self.outer)):
-            if i == len(self.outer) - 1:
-                position[d] = remaining
-            else:
-                position[d] = b.urem(remaining, int_const(shape.dims[d]))
-                remaining = b.udiv(remaining, int_const(shape.dims[d]))
-        self._position = position
-        self._ranges = {s: tap_range(b, position[d], self.window[s], self.kernel_sizes[s],
-                                     self.base_sizes[s])
-                        for s, d in enumerate(dn.output_spatial) if s != self.line}
-        length = shape.dims[self.line_dim]
+    def _emit_line(self) -> None:
+        cg, b = self.cg, self.cg.builder
+        length = self.inst.shape.dims[self.line_dim]
         full, rest = divmod(length, self.lanes)
         if full:
             with cg.for_range(full, name="px") as block:
@@ -107,51 +70,35 @@ class LineConv:
         cg, b, dn = self.cg, self.cg.builder, self.dn
         zero = ir.Constant(self.vty, [0.0] * self.lanes)
         fma = _fmuladd(cg, self.vty)
-        outer = sorted(self._ranges)
-        line_dim = self.window[self.line]
+        line = self.line_spatial
+        line_dim = self.window[line]
         lane_index = ir.Constant(ir.VectorType(ir.IntType(64), self.lanes), list(range(self.lanes)))
 
         def line_taps(taps, accumulators):
             """The line dimension's taps (unrolled) for outer taps `taps`."""
-            base = index_mul(b, self._position[dn.output_batch], self.in_strides[dn.input_batch])
-            kernel = int_const(0)
-            for s, k in zip(outer, taps):
-                dim = self.window[s]
-                at = self._position[dn.output_spatial[s]]
-                row = b.sub(index_add(b, index_mul(b, at, dim.stride), index_mul(b, k, dim.window_dilation)),
-                            int_const(dim.padding_low))
-                base = b.add(base, b.mul(row, int_const(self.in_strides[dn.input_spatial[s]])))
-                kernel = b.add(kernel, b.mul(k, int_const(self.k_strides[dn.kernel_spatial[s]])))
+            base, kernel = self.outer_row_offsets(b, self.position, taps)
             updated = list(accumulators)
-            line_stride = self.in_strides[dn.input_spatial[self.line]]  # 1 (checked)
-            for j in range(self.kernel_sizes[self.line]):
+            line_stride = self.in_strides[dn.input_spatial[line]]  # 1 (checked)
+            for j in range(self.kernel_sizes[line]):
                 # Input positions x0 + lane + j * dilation - padding_low, lanes in [0, size).
                 first = b.sub(index_add(b, x0, j * line_dim.window_dilation),
                               int_const(line_dim.padding_low))
                 positions = b.add(_splat(b, first, self.lanes), lane_index)
-                inside = b.icmp_unsigned("<", positions, ir.Constant(positions.type, [self.base_sizes[self.line]] * self.lanes))
+                inside = b.icmp_unsigned("<", positions, ir.Constant(positions.type, [self.base_sizes[line]] * self.lanes))
                 if count < self.lanes:  # lanes past the block's pixels read nothing either
                     inside = b.and_(inside, ir.Constant(inside.type, [p < count for p in range(self.lanes)]))
                 pointer = b.gep(self.lhs, [b.add(base, b.mul(first, int_const(line_stride)))],
                                 source_etype=self.ty)  # may point before the row: masked lanes
                 value = b.call(_masked_load(cg, self.vty), [pointer, ir.Constant(I32, self.eb),
                                                             inside, zero])
-                k_offset = index_add(b, kernel, j * self.k_strides[dn.kernel_spatial[self.line]])
+                k_offset = index_add(b, kernel, j * self.k_strides[dn.kernel_spatial[line]])
                 for o in range(self.features):
                     w_offset = index_add(b, k_offset, o * self.k_strides[dn.kernel_output_feature])
                     w = b.load(element_gep(b, self.rhs, w_offset, self.ty), typ=self.ty)
                     updated[o] = b.call(fma, [value, _splat(b, w, self.lanes), updated[o]])
             return updated
 
-        def over(level, taps, accumulators):
-            if level == len(outer):
-                return line_taps(taps, accumulators)
-            first, tap_count = self._ranges[outer[level]]
-            return carried_loop(cg, tap_count, accumulators,
-                                lambda t, acc: over(level + 1, taps + [b.add(first, t)], acc),
-                                name=f"k{level}")
-
-        final = over(0, [], [zero] * self.features)
+        final = self.over_outer_taps(cg, self.ranges, [zero] * self.features, line_taps)
         self._store(final, x0, count)
 
     def _store(self, final, x0, count: int) -> None:
@@ -162,7 +109,7 @@ class LineConv:
         for o, vector in enumerate(final):
             b.store(vector, element_gep(b, tile, o * self.lanes, self.ty), align=self.eb)
         with cg.for_range(count, name="pp") as p:
-            index = list(self._position)
+            index = list(self.position)
             index[self.line_dim] = b.add(x0, p)
             for o in range(self.features):
                 value = b.load(element_gep(b, tile, index_add(b, p, o * self.lanes), self.ty),
@@ -215,11 +162,7 @@ def prepare_line_conv(target, inst: Instruction) -> LineConv | None:
 
 def line_conv_tasks(inst: Instruction) -> int | None:
     """The task count of `prepare_line_conv`'s loops (one per output line), or None."""
-    if not _applies(inst):
-        return None
-    dn = inst.attrs["dim_labels"]
-    order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
-    return int(np.prod([inst.shape.dims[d] for d in order[:-1]], dtype=np.int64))
+    return line_tasks(inst) if _applies(inst) else None
 
 
 def _applies(inst: Instruction) -> bool:
@@ -234,7 +177,7 @@ def _applies(inst: Instruction) -> bool:
         return False
     if any(dim.base_dilation != 1 for dim in window) or 0 in inst.shape.dims:
         return False
-    order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
+    order = line_order(inst)
     if not order or order[-1] not in dn.output_spatial:
         return False
     line = dn.output_spatial.index(order[-1])
