@@ -249,12 +249,35 @@ def materialize_call(em: EntryEmitter, inst: Instruction) -> None:
     child, computation = callee_emitter(em.elemental, inst)
     root = computation.root
     if not inst.shape.is_tuple:
+        if root.opcode == "concatenate" and getattr(em, "split", None) is None:
+            _store_concatenate(em, em.view(inst), root, child)
+            return
         em.store_loop(em.view(inst), lambda index: child.generate(root, index))
         return
     # Multi-output: one loop nest per element (elements may differ in shape).
     for view, element in zip(em.element_views(inst), _tuple_elements(root)):
         if view is not None:
             em.store_loop(view, lambda index, element=element: child.value(element, index))
+
+
+def _store_concatenate(em: EntryEmitter, out: BufferView, root: Instruction, child) -> None:
+    """A callee whose root is a concatenate (a mirror pad: concatenates of reversed
+    slices): one loop nest per operand into its part of the output, each element
+    generated from that operand alone, instead of choosing the operand per element. (Not
+    for a fusion whose output loops are split into tasks: those rows span operands.)"""
+    b = em.cg.builder
+    (axis,) = root.attrs["dimensions"]
+    order = iteration_order(out.shape)
+    offset = 0
+    for operand in root.operands:
+        def body(index, operand=operand, offset=offset):
+            target = list(index)
+            if offset:
+                target[axis] = b.add(index[axis], int_const(offset), flags=("nuw", "nsw"))
+            out.store(target, child.generate(operand, index))
+
+        em.cg.loop_nest(list(operand.shape.dims), order, body, name="cat")
+        offset += operand.shape.dims[axis]
 
 
 def _tuple_elements(root: Instruction) -> list[Instruction]:
