@@ -33,7 +33,7 @@ from aotc.passes import assign_buffers
 from conftest import build_cpp, run_program
 
 ROWS = 131  # a prime: the row ranges of 4 tasks are uneven
-WIDTH = 1024  # ROWS x WIDTH elements: 4 tasks' worth of work (MIN_TASK_ELEMENTS each)
+WIDTH = 512  # ROWS x WIDTH elements: 4 tasks' worth of work (MIN_TASK_ELEMENTS each)
 
 MODULE = f"""
 HloModule threads

@@ -49,8 +49,10 @@ def scratch_slot(b: ir.IRBuilder, scratch: ir.Value, slot: ir.Value, slot_bytes:
 
 
 #: Elements (of output, or of input for a reduction) below which a loop kernel stays one
-#: task: a pool hand-off costs a few microseconds, which this much work amortizes.
-MIN_TASK_ELEMENTS = 1 << 15
+#: task: a pool hand-off costs about a microsecond (both threads spinning), which this much
+#: work amortizes; split, a loop kernel keeps the rows of the kernels around it on the
+#: same threads (tasks in contiguous ranges), so the next kernel finds them in its cache.
+MIN_TASK_ELEMENTS = 1 << 14
 
 
 def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads: int,
