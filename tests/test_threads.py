@@ -1,13 +1,15 @@
 """Kernels split into tasks (backends/cpu/tasks.py) give bit-identical results for any
 thread count, and their scratch lives in the temp arena (backends/cpu/scratch.py).
 
-One HLO module holds a GEMM with a fed weight (packing into its tasks' scratch slots),
+One HLO module holds a GEMM with a fed weight (packing into its tasks' scratch slots; its
+rows and columns are split at --threads 4),
 the same with a fused bias + ReLU epilogue, a big loop fusion, row reductions (alone and
 with a fused producer), a full reduction (never split), a softmax and scans along the
 minor and a major dimension and a 2x2 max-pool; row counts are primes, so tasks get uneven shares. It is
 compiled once with --threads 4 and run inline (no pool), on 2 and 3 threads through
 `aotc.load(path, threads=N)`, and from C++ on `aotc::ThreadPool pool(4)` given with
-`set_thread_pool`: every result must be the same bytes, and match the evaluator.
+`set_thread_pool`: every result must be the same bytes as inline and as a --threads 1
+build, and match the evaluator.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import aotc
 from aotc.artifact import write_artifact
 from aotc.backends.cpu.scratch import planned_gemm, scratch_bytes
 from aotc.backends.cpu.target import resolve_target
-from aotc.backends.cpu.tasks import MIN_TASK_ELEMENTS, task_slots
+from aotc.backends.cpu.tasks import MIN_TASK_ELEMENTS, balanced_blocks, task_range, task_slots
 from aotc.compiler import compile_graph
 from aotc.hlo import parse_module
 from aotc.hlo.evaluation import evaluate
@@ -31,7 +33,7 @@ from aotc.passes import assign_buffers
 from conftest import build_cpp, run_program
 
 ROWS = 131  # a prime: the row ranges of 4 tasks are uneven
-WIDTH = 1024  # ROWS x WIDTH elements: 4 tasks' worth of work (MIN_TASK_ELEMENTS each)
+WIDTH = 512  # ROWS x WIDTH elements: 4 tasks' worth of work (MIN_TASK_ELEMENTS each)
 
 MODULE = f"""
 HloModule threads
@@ -152,6 +154,20 @@ def test_any_thread_count_gives_the_same_bytes(compiled):
             np.testing.assert_array_equal(got, want)
 
 
+def test_threads_1_build_gives_the_same_bytes(compiled):
+    """Built with --threads 1 (no splits: one task per kernel, GEMM blocks as the cache
+    sets them), the results are the bytes of the --threads 4 build, whose GEMMs split
+    their rows and columns into blocks for 4 threads."""
+    work, _, inputs, _ = compiled
+    options = CompileOptions.from_kwargs(name="threads", cpp_class="t::Threads", threads=1)
+    compilation = compile_graph(str(work / "threads.hlo"), None, options)
+    write_artifact(compilation.program, work / "one", dict(compilation.output.files))
+    one = aotc.load(work / "one")(*inputs)
+    four = aotc.load(work / "out", threads=2)(*inputs)
+    for got, want in zip(one, four):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_cpp_thread_pool_gives_the_same_bytes(compiled):
     work, _, inputs, _ = compiled
     inline = aotc.load(work / "out")(*inputs)
@@ -226,3 +242,18 @@ ENTRY main {
     slot = planned_gemm(target, dot, 1).pack_bytes
     assert slot == 64 * 96 * 4  # K x N: the whole of B in one block
     assert arenas[1] == slot and arenas[4] - arenas[1] == 3 * slot
+
+
+def test_blocks_share_evenly_and_ranges_cover_the_tasks():
+    """tasks.balanced_blocks: 64 rows x 4 panels on 2 threads split the columns (rows in
+    blocks of 36 would leave one thread 36 rows against 28); 256 rows x 2 panels keep the
+    columns whole (one 12-row tile more on one side costs less than re-reading A); one
+    thread keeps the cache blocking. task_range cuts every task count into contiguous
+    ranges that cover it once."""
+    assert balanced_blocks(64, 12, 72, 4, 4, 1, 2) == (72, 2)
+    assert balanced_blocks(256, 12, 96, 2, 2, 1, 2) == (12, 2)
+    assert balanced_blocks(64, 12, 72, 4, 4, 1, 1) == (72, 4)
+    for tasks, slots in ((2, 2), (7, 2), (86, 2), (5, 4), (4, 4)):
+        ranges = [task_range(s, tasks, slots) for s in range(slots)]
+        assert [t for r in ranges for t in r] == list(range(tasks))
+        assert max(map(len, ranges)) - min(map(len, ranges)) <= 1

@@ -50,7 +50,7 @@ from .buffers import strides
 from .codegen import CodeGen
 from .elemental import dot_dimensions
 from .llvm_types import F32, F64, I1, I32, I64, PTR, int_const, register_type
-from .tasks import balanced_block, scratch_slot, task_kernel
+from .tasks import balanced_blocks, scratch_slot, task_kernel
 
 #: Bytes of the buffer holding one packed KC x NC block of a fed B at most (one per
 #: concurrently running task, in the temp arena's scratch; MLAS packs 64 KiB panels).
@@ -329,14 +329,15 @@ class GemmEmitter:
             self.split_rows()
 
     def split_rows(self) -> None:
-        """Smaller MC blocks where the cache blocking leaves too few tasks to share evenly
-        among `threads` (for work worth splitting): tasks are what the pool can run in
-        parallel (tasks.balanced_block)."""
-        plan = self.plan
-        batch, n_blocks, _ = self.blocks
+        """Smaller MC (and NC) blocks where the cache blocking leaves too few tasks to
+        share evenly among `threads` (for work worth splitting): tasks are what the pool
+        can run in parallel (tasks.balanced_blocks)."""
+        plan, tile = self.plan, self.tile
+        batch = int(np.prod(plan.batch, dtype=np.int64))
         if plan.m * plan.n * plan.k >= MIN_SPLIT_MACS:
-            self.mc = balanced_block(plan.m, self.tile.rows, self.mc, batch * n_blocks,
-                                     self.threads)
+            self.mc, width = balanced_blocks(plan.m, tile.rows, self.mc, -(-plan.n // tile.nr),
+                                             self.nc // tile.nr, batch, self.threads)
+            self.nc = width * tile.nr
 
     # -- structure --
 

@@ -8,10 +8,18 @@ depend on how tasks are spread over threads. The entry function runs `tasks` of 
 - with no pool (options or options->parallel_for NULL), or when compiled with
   --threads 1, in a plain loop on the calling thread;
 - otherwise through parallel_for(pool, slots, worker, ctx) with slots = min(--threads,
-  tasks): worker s takes the next task from a counter shared by the workers of the call
-  until none is left. So --threads is the most tasks that run at once, whatever the
-  pool's size, and a worker that starts late or is preempted (a busy machine) leaves
-  its share to the others instead of holding them up.
+  tasks). The tasks are cut into `slots` contiguous ranges, one per slot: worker s runs
+  its own range in order, then helps with the others' (taking their next tasks). So
+  --threads is the most tasks that run at once, whatever the pool's size; a worker that
+  starts late or is preempted (a busy machine) leaves its tasks to the others instead of
+  holding them up; and on a quiet machine each thread works on the same part of the
+  data kernel after kernel (the first rows of the output, say), which its cache still
+  holds from the kernel before: tasks dealt out in turn made each thread read half its
+  input from the other core's cache (a ResNet-style net's convolutions ran 35% slower
+  per thread on 2 threads than on 1).
+
+Each range's next task is a counter on its own cache line (`CounterLine`), which only
+its owner touches until it helps another: taking a task costs no cache-line transfer.
 
 The kernel gets the slot its task runs in (0 inline): slot s names the scratch a task may
 use (a GEMM's packing buffer), at `s * bytes per slot` in the scratch memory buffer
@@ -41,8 +49,10 @@ def scratch_slot(b: ir.IRBuilder, scratch: ir.Value, slot: ir.Value, slot_bytes:
 
 
 #: Elements (of output, or of input for a reduction) below which a loop kernel stays one
-#: task: a pool hand-off costs a few microseconds, which this much work amortizes.
-MIN_TASK_ELEMENTS = 1 << 15
+#: task: a pool hand-off costs about a microsecond (both threads spinning), which this much
+#: work amortizes; split, a loop kernel keeps the rows of the kernels around it on the
+#: same threads (tasks in contiguous ranges), so the next kernel finds them in its cache.
+MIN_TASK_ELEMENTS = 1 << 14
 
 
 def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads: int,
@@ -54,30 +64,51 @@ def split_count(extents: Sequence[int], order: Sequence[int], work: int, threads
     return max(1, min(threads, rows, work // MIN_TASK_ELEMENTS))
 
 
-#: Tasks per thread from which the blocks are taken as they come (the busiest worker
-#: then has at most about 1/this more to do than the others).
+#: Tasks per thread from which the cache blocking's blocks are kept as they are (the
+#: busiest thread then has at most about 1/this more to do than the others).
 BALANCED_TASKS_PER_THREAD = 8
+#: Splitting the columns too makes each thread read every row of A, half of which the
+#: kernel before left in the other core's cache: such a split must leave the busiest
+#: thread less to do by more than 1/this per extra column block to be taken.
+COLUMN_SPLIT_COST = 16
 
 
-def balanced_block(m: int, step: int, largest: int, groups: int, threads: int) -> int:
-    """The height of the blocks that split m rows into tasks for `threads` threads: a
-    multiple of `step` up to `largest`. Tasks are `groups` x blocks (row blocks fastest),
-    which workers of equal speed take in turn (`run_tasks`), so a few tasks can leave one
-    worker with much more than the other (64 rows in blocks of 48: 48 against 16). With
-    fewer than BALANCED_TASKS_PER_THREAD tasks per thread, the height whose busiest
-    worker has the fewest rows, the tallest of equals (fewer tasks); else `largest`."""
-    if threads <= 1 or groups * -(-m // largest) >= BALANCED_TASKS_PER_THREAD * threads:
-        return largest
-    best, best_load = largest, None
-    for height in range(largest, 0, -step):
-        blocks = -(-m // height)
-        tasks = groups * blocks
-        slots = task_slots(tasks, threads)
-        loads = [0] * slots
-        for t in range(tasks):
-            loads[t % slots] += min(height, m - (t % blocks) * height)
-        if best_load is None or max(loads) < best_load:
-            best, best_load = height, max(loads)
+def balanced_blocks(m: int, step: int, largest: int, panels: int, widest: int, groups: int,
+                    threads: int) -> tuple[int, int]:
+    """(height, width): the blocks that split an m-row x `panels`-column-panel output into
+    tasks for `threads` threads, `height` rows (a multiple of `step` up to `largest`) by
+    `width` panels (up to `widest`). Tasks are `groups` x column blocks x row blocks (row
+    blocks fastest), cut into contiguous ranges, one per thread (`run_tasks`), so a few
+    tasks can leave one thread with much more than the other (64 rows in blocks of 48:
+    48 against 16; in blocks of 36, 36 against 28). With fewer than
+    BALANCED_TASKS_PER_THREAD tasks per thread, the blocks whose busiest thread has the
+    fewest rows x panels (column splits counted dearer, COLUMN_SPLIT_COST), of equals the
+    fewest tasks; else (largest, widest)."""
+    def tasks_of(height, width):
+        return groups * -(-panels // width) * -(-m // height)
+
+    if threads <= 1 or tasks_of(largest, widest) >= BALANCED_TASKS_PER_THREAD * threads:
+        return largest, widest
+    best, best_key = (largest, widest), None
+    # Column blocks: as few as the widest allows, up to two per thread.
+    fewest = -(-panels // widest)
+    widths = sorted({-(-panels // count) for count in range(fewest, max(fewest, 2 * threads) + 1)
+                     if count <= panels}, reverse=True)
+    for width in widths:
+        column_blocks = -(-panels // width)
+        for height in range(largest, 0, -step):
+            blocks = -(-m // height)
+            tasks = groups * column_blocks * blocks
+            sizes = [min(height, m - (t % blocks) * height)
+                     * min(width, panels - (t // blocks % column_blocks) * width)
+                     for t in range(tasks)]
+            slots = task_slots(tasks, threads)
+            busiest = max(sum(sizes[t] for t in task_range(s, tasks, slots))
+                          for s in range(slots))
+            # A column split costs 1/COLUMN_SPLIT_COST of the work per extra block.
+            key = (busiest * (COLUMN_SPLIT_COST + column_blocks - fewest), tasks, column_blocks)
+            if best_key is None or key < best_key:
+                best, best_key = (height, width), key
     return best
 
 
@@ -113,6 +144,9 @@ def split_loop_nest(cg: CodeGen, extents: Sequence[int], order: Sequence[int],
 RUN_OPTIONS = ir.LiteralStructType([PTR, PTR])
 TASK_FN = ir.FunctionType(ir.VoidType(), [PTR, I64])
 PARALLEL_FOR = ir.FunctionType(ir.VoidType(), [PTR, I64, PTR, PTR])
+#: i64 words per cache line: the task context keeps each range's counter on a line of
+#: its own, so threads taking tasks from their own ranges share no line.
+LINE_WORDS = 8
 
 
 def task_kernel(module: ir.Module, name: str, buffers: int, target, align: int):
@@ -130,6 +164,12 @@ def task_kernel(module: ir.Module, name: str, buffers: int, target, align: int):
     return fn, CodeGen(module, fn, target)
 
 
+def task_range(slot: int, tasks: int, slots: int) -> range:
+    """The tasks of slot `slot`'s range: `tasks` cut into `slots` contiguous ranges whose
+    sizes differ by one at most."""
+    return range(slot * tasks // slots, (slot + 1) * tasks // slots)
+
+
 def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: list,
               tasks: int, threads: int) -> None:
     """Emit, into `cg` (the entry function), the calls of kernel(pointers..., slot, t) for
@@ -142,32 +182,48 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
         else:
             _inline(cg, kernel, pointers, tasks)
         return
-    worker = _worker(cg.module, kernel, len(pointers), tasks)
-    # ctx: the buffer pointers, then a pointer to the counter of tasks handed out.
-    context = cg.alloca(ir.ArrayType(PTR, len(pointers) + 1), name="task.ctx")
-    context.type = PTR  # an opaque pointer (IR text says `ptr` either way)
-    counter = cg.alloca(I64, name="task.next")
-    counter.align = 8
-    for i, pointer in enumerate([*pointers, counter]):
-        b.store(pointer, b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR))
+    worker = _worker(cg.module, kernel, len(pointers), tasks, slots)
+    # options->parallel_for, or NULL without options.
     has_options = b.icmp_unsigned("!=", options, ir.Constant(PTR, None))
-    with b.if_else(has_options) as (pooled, inline):
-        with pooled:
+    before = b.block
+    with b.if_then(has_options):
+        fn_slot = b.gep(options, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 1)],
+                        inbounds=True, source_etype=RUN_OPTIONS)
+        loaded = b.load(fn_slot, typ=PTR)
+        loaded_in = b.block
+    parallel_for = b.phi(PTR, name="parallel_for")
+    parallel_for.add_incoming(ir.Constant(PTR, None), before)
+    parallel_for.add_incoming(loaded, loaded_in)
+    has_pool = b.icmp_unsigned("!=", parallel_for, ir.Constant(PTR, None))
+    with b.if_else(has_pool) as (on_pool, alone):
+        with on_pool:
+            context = cg.alloca(ir.ArrayType(I64, _context_words(len(pointers), slots)),
+                                name="task.ctx")
+            context.align = 64
+            context.type = PTR  # an opaque pointer (IR text says `ptr` either way)
+            for i, pointer in enumerate(pointers):
+                b.store(pointer, b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR))
+            for v in range(slots):
+                b.store(int_const(task_range(v, tasks, slots).start),
+                        _counter(b, context, len(pointers), int_const(v)), align=8)
             pool_slot = b.gep(options, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 0)],
                               inbounds=True, source_etype=RUN_OPTIONS)
-            fn_slot = b.gep(options, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 1)],
-                            inbounds=True, source_etype=RUN_OPTIONS)
-            parallel_for = b.load(fn_slot, typ=PTR)
             pool = b.load(pool_slot, typ=PTR)
-            has_pool = b.icmp_unsigned("!=", parallel_for, ir.Constant(PTR, None))
-            with b.if_else(has_pool) as (on_pool, alone):
-                with on_pool:
-                    b.store(int_const(0), counter, align=8)
-                    b.call(_IndirectCallee(parallel_for), [pool, int_const(slots), worker, context])
-                with alone:
-                    _inline(cg, kernel, pointers, tasks)
-        with inline:
+            b.call(_IndirectCallee(parallel_for), [pool, int_const(slots), worker, context])
+        with alone:
             _inline(cg, kernel, pointers, tasks)
+
+
+def _context_words(buffers: int, slots: int) -> int:
+    """i64 words of a task context: the buffer pointers, then one line per range counter."""
+    return (-(-buffers // LINE_WORDS) + slots) * LINE_WORDS
+
+
+def _counter(b: ir.IRBuilder, context: ir.Value, buffers: int, slot: ir.Value) -> ir.Value:
+    """The next-task counter of slot `slot`'s range in `context`."""
+    first = -(-buffers // LINE_WORDS) * LINE_WORDS
+    word = b.add(int_const(first), b.mul(slot, int_const(LINE_WORDS)))
+    return b.gep(context, [word], inbounds=True, source_etype=I64)
 
 
 class _IndirectCallee:
@@ -188,9 +244,10 @@ def _inline(cg: CodeGen, kernel: ir.Function, pointers: list, tasks: int) -> Non
         cg.builder.call(kernel, [*pointers, int_const(0), t])
 
 
-def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int):
-    """worker(ctx, s): kernel(ctx[0], ..., s, t) for each t it takes from the counter
-    *ctx[buffers] (an atomic fetch-and-add) while t < tasks."""
+def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, slots: int):
+    """worker(ctx, s): kernel(ctx[0], ..., s, t) for the tasks t of slot s's range, then of
+    slots s + 1, s + 2, ... (mod slots), each taken from its range's counter (an atomic
+    fetch-and-add) while below the range's end."""
     name = f"{kernel.name}.{tasks}.worker"
     if name in module.globals:  # a kernel shared by identical ones (shared_kernels.py)
         return module.globals[name]
@@ -198,21 +255,32 @@ def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int):
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     context, slot = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    blocks = {n: fn.append_basic_block(n) for n in ("entry", "range", "take", "body", "next", "done")}
+    b = ir.IRBuilder(blocks["entry"])
     pointers = [b.load(b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR), typ=PTR)
-                for i in range(buffers + 1)]
-    counter = pointers.pop()
-    header = fn.append_basic_block("take")
-    body = fn.append_basic_block("body")
-    done = fn.append_basic_block("done")
-    b.branch(header)
-    b.position_at_end(header)
+                for i in range(buffers)]
+    b.branch(blocks["range"])
+    # range: j-th range after the worker's own (j = 0 .. slots - 1).
+    b.position_at_end(blocks["range"])
+    j = b.phi(I64, name="j")
+    j.add_incoming(int_const(0), blocks["entry"])
+    owner = b.add(slot, j)
+    owner = b.select(b.icmp_unsigned("<", owner, int_const(slots)), owner,
+                     b.sub(owner, int_const(slots)))
+    counter = _counter(b, context, buffers, owner)
+    end = b.udiv(b.mul(b.add(owner, int_const(1)), int_const(tasks)), int_const(slots))
+    b.branch(blocks["take"])
+    b.position_at_end(blocks["take"])
     # Monotonic is enough: parallel_for orders the tasks' memory with the caller's.
     task = b.atomic_rmw("add", counter, int_const(1), "monotonic")
-    b.cbranch(b.icmp_unsigned("<", task, int_const(tasks)), body, done)
-    b.position_at_end(body)
+    b.cbranch(b.icmp_unsigned("<", task, end), blocks["body"], blocks["next"])
+    b.position_at_end(blocks["body"])
     b.call(kernel, [*pointers, slot, task])
-    b.branch(header)
-    b.position_at_end(done)
+    b.branch(blocks["take"])
+    b.position_at_end(blocks["next"])
+    following = b.add(j, int_const(1))
+    j.add_incoming(following, blocks["next"])
+    b.cbranch(b.icmp_unsigned("<", following, int_const(slots)), blocks["range"], blocks["done"])
+    b.position_at_end(blocks["done"])
     b.ret_void()
     return fn
