@@ -218,6 +218,7 @@ def tool(*names: str) -> str | None:
 READOBJ = tool("llvm-readobj", "llvm-readobj-14", "llvm-readobj-15", "llvm-readobj-16")
 LD64 = tool("ld64.lld", "ld64.lld-14", "ld64.lld-15", "ld64.lld-16")
 LLD_LINK = tool("lld-link", "lld-link-14", "lld-link-15", "lld-link-16")
+LLVM_MC = tool("llvm-mc", "llvm-mc-14", "llvm-mc-15", "llvm-mc-16")
 MINGW = tool("x86_64-w64-mingw32-gcc")
 WINE = tool("wine64", "wine", "/usr/lib/wine/wine64")
 needs_readobj = pytest.mark.skipif(READOBJ is None, reason="needs llvm-readobj (apt llvm)")
@@ -345,12 +346,21 @@ def test_coff_object_is_well_formed(foreign, two_big_constants, triple):
     assert to_constants and all("REL32" in line for line in to_constants), to_constants
 
 
-@pytest.mark.skipif(LLD_LINK is None, reason="needs lld-link (apt lld)")
-def test_msvc_object_links_into_a_dll(foreign, two_big_constants):
+@pytest.mark.skipif(LLD_LINK is None or LLVM_MC is None,
+                    reason="needs lld-link and llvm-mc (apt lld, llvm)")
+def test_msvc_object_links_into_a_dll(foreign, two_big_constants, tmp_path):
     out = foreign["x86_64-pc-windows-msvc"]
-    # Fails on any unresolved symbol: the code's relocations reach the constants.
+    # Code that uses floating point references _fltused, which MSVC's C runtime defines;
+    # this DLL is linked without the runtime (/noentry), so a stub assembled by llvm-mc
+    # defines it (the value the runtime gives it).
+    (tmp_path / "fltused.s").write_text(".data\n.globl _fltused\n_fltused:\n.long 0x9875\n")
+    subprocess.run([LLVM_MC, "-filetype=obj", "-triple=x86_64-pc-windows-msvc",
+                    str(tmp_path / "fltused.s"), "-o", str(tmp_path / "fltused.obj")],
+                   check=True, capture_output=True)
+    # Fails on any other unresolved symbol: the code's relocations reach the constants.
     subprocess.run([LLD_LINK, "/dll", "/noentry", "/export:big_entry", f"/out:{out / 'big.dll'}",
-                    str(out / "big.o")], check=True, capture_output=True)
+                    str(out / "big.o"), str(tmp_path / "fltused.obj")],
+                   check=True, capture_output=True)
     assert (out / "big.dll").stat().st_size > sum(c.nbytes for c in two_big_constants[4])
 
 

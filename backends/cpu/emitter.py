@@ -274,7 +274,7 @@ def _store_concatenate(em: EntryEmitter, out: BufferView, root: Instruction, chi
             target = list(index)
             if offset:
                 target[axis] = b.add(index[axis], int_const(offset), flags=("nuw", "nsw"))
-            out.store(target, child.generate(operand, index))
+            out.store(target, child.value(operand, index))
 
         em.cg.loop_nest(list(operand.shape.dims), order, body, name="cat")
         offset += operand.shape.dims[axis]
