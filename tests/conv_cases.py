@@ -73,3 +73,22 @@ def kernel_operand(b, w, kind: str, args: list):
         return b.constant(w, "f32")
     args.append(w)
     return b.parameter(Shape.array("f32", w.shape))
+
+
+def convolution_case(b, rng, args: list, dims, kernel_dims, weight: str, window, fused: bool,
+                     **attrs):
+    """One case of an edge module: an f32 input of `dims` (its values appended to `args`),
+    a random kernel of `kernel_dims` (constant or fed, `kernel_operand`), the convolution
+    over `window` (TensorFlow's labels; `attrs` such as feature_group_count), and with
+    `fused` the bias + ReLU6 epilogue."""
+    x = b.parameter(Shape.array("f32", dims))
+    args.append(rng.standard_normal(dims).astype(np.float32))
+    w = rng.standard_normal(kernel_dims).astype(np.float32)
+    out = b.convolution(x, kernel_operand(b, w, weight, args), window, labels(len(dims)),
+                        **attrs)
+    return bias_relu6(b, out, rng) if fused else out
+
+
+def convolutions(module) -> list:
+    """The convolutions of `module`'s entry, in order."""
+    return [i for i in module.entry.instructions if i.opcode == "convolution"]

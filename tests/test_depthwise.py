@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from aotc.backends.cpu.depthwise import depthwise_tasks
-from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
 from aotc.hlo.window import WindowDim
 
 from compiled import Compiled
-from conv_cases import X86_FEATURES, bias_relu6, check_on_x86, check_under_qemu, fused_module, kernel_operand, labels
+from conv_cases import (X86_FEATURES, check_on_x86, check_under_qemu, convolution_case,
+                        convolutions, fused_module)
 
 # (input dims, kernel spatial, multiplier, stride, (pad_lo, pad_hi), window dilation,
 #  kernel "const"/"fed", fused epilogue)
@@ -44,17 +44,11 @@ def _module(cases, seed=0):
     b = Builder("depthwise_edges")
     outs, args = [], []
     for dims, kernel, multiplier, stride, (low, high), dilation, weight, fused in cases:
-        x = b.parameter(Shape.array("f32", dims))
-        args.append(rng.standard_normal(dims).astype(np.float32))
         channels = dims[-1]
-        w = rng.standard_normal((*kernel, 1, channels * multiplier)).astype(np.float32)
-        rhs = kernel_operand(b, w, weight, args)
         window = [WindowDim(size=k, stride=stride, padding_low=low, padding_high=high,
                             window_dilation=dilation) for k in kernel]
-        out = b.convolution(x, rhs, window, labels(len(dims)), feature_group_count=channels)
-        if fused:
-            out = bias_relu6(b, out, rng)
-        outs.append(out)
+        outs.append(convolution_case(b, rng, args, dims, (*kernel, 1, channels * multiplier),
+                                     weight, window, fused, feature_group_count=channels))
     return b.module(b.tuple(outs)), args
 
 
@@ -65,8 +59,7 @@ def fused():
 
 def test_cases_take_the_register_blocked_loops():
     module, _ = _module(CASES)
-    convolutions = [i for i in module.entry.instructions if i.opcode == "convolution"]
-    taken = [depthwise_tasks(i) is not None for i in convolutions]
+    taken = [depthwise_tasks(i) is not None for i in convolutions(module)]
     assert taken == [case[2] == 1 for case in CASES]
 
 

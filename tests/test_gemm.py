@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from aotc.backends.cpu.gemm import choose_tile, plan_gemm
+from aotc.backends.cpu.gemm import choose_tile, plan_gemm, rows_dividing
 from aotc.backends.cpu.target import TargetInfo, resolve_target
 from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
@@ -107,6 +107,9 @@ def test_tiles_follow_the_target():
     assert (choose_tile(t("x86_64", "+avx512f"), 4, 6).lanes, choose_tile(t("x86_64", "+avx512f"), 4, 6).rows) == (8, 12)
     assert choose_tile(t("x86_64", "+avx512f"), 4, 6).registers == 16
     assert (choose_tile(vl, 4, 16).lanes, choose_tile(vl, 4, 16).vectors) == (16, 1)
+    # MR: the most rows down to two thirds of the tile's that divide M (no tail kernel).
+    assert [rows_dividing(m, 12) for m in (1024, 144, 100, 49, 13)] == [8, 12, 10, 12, 12]
+    assert [rows_dividing(m, 6) for m in (16, 20, 7)] == [4, 5, 6]
 
 
 def test_constant_weight_is_stored_packed_only():

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from aotc.backends.cpu.line_conv import line_conv_tasks
-from aotc.hlo import Shape
 from aotc.hlo.builder import Builder
 from aotc.hlo.window import WindowDim
 
-from conv_cases import X86_FEATURES, bias_relu6, check_on_x86, check_under_qemu, fused_module, kernel_operand, labels
+from conv_cases import (X86_FEATURES, check_on_x86, check_under_qemu, convolution_case,
+                        convolutions, fused_module)
 
 # (input dims (one feature), kernel spatial, output features, [(stride, pad_lo, pad_hi,
 #  window dilation)] per spatial dimension, kernel "const"/"fed", fused epilogue)
@@ -40,16 +40,10 @@ def _module(cases, seed=0):
     b = Builder("line_conv_edges")
     outs, args = [], []
     for dims, kernel, features, window, weight, fused in cases:
-        x = b.parameter(Shape.array("f32", dims))
-        args.append(rng.standard_normal(dims).astype(np.float32))
-        w = rng.standard_normal((*kernel, 1, features)).astype(np.float32)
-        rhs = kernel_operand(b, w, weight, args)
         windows = [WindowDim(size=k, stride=s, padding_low=lo, padding_high=hi,
                              window_dilation=wd) for k, (s, lo, hi, wd) in zip(kernel, window)]
-        out = b.convolution(x, rhs, windows, labels(len(dims)))
-        if fused:
-            out = bias_relu6(b, out, rng)
-        outs.append(out)
+        outs.append(convolution_case(b, rng, args, dims, (*kernel, 1, features), weight,
+                                     windows, fused))
     return b.module(b.tuple(outs)), args
 
 
@@ -60,8 +54,7 @@ def fused():
 
 def test_cases_take_the_line_loops():
     module, _ = _module(CASES)
-    convolutions = [i for i in module.entry.instructions if i.opcode == "convolution"]
-    assert all(line_conv_tasks(i) is not None for i in convolutions)
+    assert all(line_conv_tasks(i) is not None for i in convolutions(module))
 
 
 @X86_FEATURES

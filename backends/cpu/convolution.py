@@ -38,7 +38,7 @@ from .buffers import BufferView, iteration_order
 from .codegen import CodeGen
 from .conv_gemm import emit_conv_gemm
 from .depthwise import VECTORS, depthwise_tasks, prepare_depthwise
-from .lines import tap_range
+from .lines import line_order, tap_range
 from .line_conv import line_conv_tasks, prepare_line_conv
 from .tasks import task_kernel
 from .elemental import ElementalEmitter, accumulator_type, elemental, scalar_constant
@@ -248,12 +248,6 @@ def emit_convolution(em: EntryEmitter, inst: Instruction, after_row=None) -> Non
         emit(em.cg, views, em.task)
 
 
-def _position_order(inst: Instruction) -> list[int]:
-    """The output's batch and spatial dimensions, major to minor."""
-    feature = inst.attrs["dim_labels"].output_feature
-    return [d for d in iteration_order(inst.shape) if d != feature]
-
-
 def direct_tasks(inst: Instruction) -> int:
     """Tasks of the direct float loops: one per index of the two outermost position
     dimensions (batch x first spatial, in NHWC: one output row each); 1 where the
@@ -266,7 +260,7 @@ def direct_tasks(inst: Instruction) -> int:
         lines = line_conv_tasks(inst)  # line_conv.py's
     if lines is not None:
         return lines
-    return int(np.prod([inst.shape.dims[d] for d in _position_order(inst)[:2]], dtype=np.int64))
+    return int(np.prod([inst.shape.dims[d] for d in line_order(inst)[:2]], dtype=np.int64))
 
 
 def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: BufferView,
@@ -277,7 +271,7 @@ def _emit_row_loops(cg: CodeGen, inst: Instruction, out: BufferView, lhs: Buffer
     geometry = ConvGeometry(inst)
     dn = geometry.dn
     zero = ir.Constant(register_type(inst.shape.element_type), 0.0)
-    position_order = [d for d in iteration_order(inst.shape) if d != dn.output_feature]
+    position_order = line_order(inst)
     feature = dn.output_feature
     # Loops over the output feature row: only that dimension's extent is used.
     row_extents = [1] * inst.shape.rank

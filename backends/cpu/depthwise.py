@@ -31,9 +31,9 @@ from aotc.hlo import Instruction
 
 from .buffers import strides
 from .codegen import CodeGen
-from .gemm import element_gep, gemm_element_type, index_add, index_mul
+from .gemm import element_gep, fmuladd, gemm_element_type, index_add, index_mul
 from .lines import LineKernel, line_tasks
-from .llvm_types import F32, PTR, int_const
+from .llvm_types import PTR, int_const
 
 #: Vectors of channels per block (V).
 VECTORS = 2
@@ -89,7 +89,7 @@ class Depthwise(LineKernel):
         cg, b, dn = self.cg, self.cg.builder, self.dn
         zero = ir.Constant(vty, 0.0) if vty == self.ty else ir.Constant(vty, [0.0] * self.lanes)
         lanes = 1 if vty == self.ty else self.lanes
-        fma = _fmuladd(cg, vty)
+        fma = fmuladd(cg, vty)
         xs = [index_add(self.cg.builder, x0, p) for p in range(count)]
 
         def line_taps(outer_taps, accumulators):
@@ -167,17 +167,6 @@ class Depthwise(LineKernel):
             self._row = self.cg.alloca(ir.ArrayType(self.ty, self.lanes), name="dw.row")
             self._row.type = PTR  # an opaque pointer (IR text says `ptr` either way)
         return self._row
-
-
-def _fmuladd(cg: CodeGen, ty: ir.Type) -> ir.Function:
-    """llvm.fmuladd on `ty` (a float or a vector of floats)."""
-    if isinstance(ty, ir.VectorType):
-        name = f"llvm.fmuladd.v{ty.count}{'f32' if ty.element == F32 else 'f64'}"
-    else:
-        name = f"llvm.fmuladd.{'f32' if ty == F32 else 'f64'}"
-    if name in cg.module.globals:
-        return cg.module.globals[name]
-    return ir.Function(cg.module, ir.FunctionType(ty, [ty] * 3), name=name)
 
 
 def prepare_depthwise(target, inst: Instruction) -> Depthwise | None:

@@ -60,6 +60,8 @@ class EntryEmitter:
 
     #: Materializers run in the entry function itself (a FusionScope says False).
     in_entry = True
+    #: Tasks the output loops are split into (a FusionScope's, when split); None here.
+    split = None
     #: The task a materializer emits (FusionScope: its kernel's task argument).
     task = None
 
@@ -249,7 +251,7 @@ def materialize_call(em: EntryEmitter, inst: Instruction) -> None:
     child, computation = callee_emitter(em.elemental, inst)
     root = computation.root
     if not inst.shape.is_tuple:
-        if root.opcode == "concatenate" and getattr(em, "split", None) is None:
+        if root.opcode == "concatenate" and em.split is None:
             _store_concatenate(em, em.view(inst), root, child)
             return
         em.store_loop(em.view(inst), lambda index: child.generate(root, index))

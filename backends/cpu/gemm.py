@@ -217,18 +217,17 @@ def panels(matrices: np.ndarray, tile: Tile) -> bytes:
 # -- IR helpers -----------------------------------------------------------------------------
 
 
-def _splat(b: ir.IRBuilder, value, vty: ir.VectorType):
+def splat(b: ir.IRBuilder, value, vty: ir.VectorType):
+    """`value` in every lane of a `vty` vector."""
     one = b.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
     return b.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
                             ir.Constant(ir.VectorType(I32, vty.count), [0] * vty.count))
 
 
-def _fmuladd(cg: CodeGen, vty: ir.VectorType) -> ir.Function:
-    suffix = {F32: "f32", F64: "f64"}[vty.element]
-    name = f"llvm.fmuladd.v{vty.count}{suffix}"
-    if name in cg.module.globals:
-        return cg.module.globals[name]
-    return ir.Function(cg.module, ir.FunctionType(vty, [vty] * 3), name=name)
+def fmuladd(cg: CodeGen, ty: ir.Type) -> ir.Function:
+    """llvm.fmuladd on `ty` (a float or a vector of floats): a * b + c, fused where the
+    target has FMA."""
+    return cg.intrinsic("llvm.fmuladd", ty, [ty] * 3)
 
 
 def carried_loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
@@ -620,7 +619,7 @@ class GemmEmitter:
         """One k of the micro-kernel: B row `b_first + k` of each panel in `layout` times
         element k of each A row (`row_pointers`, elements `a_step` apart), accumulated."""
         b, tile, vty = self.cg.builder, self.tile, self.vty
-        fma = _fmuladd(self.cg, vty)
+        fma = fmuladd(self.cg, vty)
 
         def step(k, accumulators):
             bvectors = []
@@ -632,7 +631,7 @@ class GemmEmitter:
             i = 0
             for pointer in row_pointers:
                 x = b.load(element_gep(b, pointer, index_mul(b, k, a_step), self.ty), typ=self.ty)
-                broadcast = _splat(b, x, vty)
+                broadcast = splat(b, x, vty)
                 for vectors in bvectors:
                     for vector in vectors:
                         updated.append(b.call(fma, [broadcast, vector, accumulators[i]]))
@@ -761,5 +760,5 @@ def emit_tasks(em, inst: Instruction, gemm: GemmEmitter, pointers: list, packed,
               task=em.task)
 
 
-__all__ = ["rows_dividing", "carried_loop", "element_gep", "index_add", "index_mul", "emit_gemm", "emit_tasks", "panels", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
+__all__ = ["carried_loop", "element_gep", "fmuladd", "rows_dividing", "splat", "index_add", "index_mul", "emit_gemm", "emit_tasks", "panels", "prepare_gemm", "GemmEmitter", "GemmPlan", "Tile", "choose_tile", "epilogue_index",
            "gemm_element_type", "pack_constant", "plan_gemm", "vector_registers"]

@@ -30,9 +30,9 @@ from aotc.hlo import Instruction
 
 from .buffers import strides
 from .codegen import CodeGen
-from .gemm import element_gep, gemm_element_type, index_add, index_mul
+from .gemm import element_gep, fmuladd, gemm_element_type, index_add, index_mul, splat
 from .lines import LineKernel, line_order, line_tasks
-from .llvm_types import F32, I1, I32, PTR, int_const
+from .llvm_types import I1, I32, PTR, int_const
 
 #: The most output features: one accumulator vector each, beside the input vector and a
 #: broadcast weight.
@@ -69,7 +69,7 @@ class LineConv(LineKernel):
         """Pixels x0 .. x0 + count - 1 of the line (count <= L), every output feature."""
         cg, b, dn = self.cg, self.cg.builder, self.dn
         zero = ir.Constant(self.vty, [0.0] * self.lanes)
-        fma = _fmuladd(cg, self.vty)
+        fma = fmuladd(cg, self.vty)
         line = self.line_spatial
         line_dim = self.window[line]
         lane_index = ir.Constant(ir.VectorType(ir.IntType(64), self.lanes), list(range(self.lanes)))
@@ -83,7 +83,7 @@ class LineConv(LineKernel):
                 # Input positions x0 + lane + j * dilation - padding_low, lanes in [0, size).
                 first = b.sub(index_add(b, x0, j * line_dim.window_dilation),
                               int_const(line_dim.padding_low))
-                positions = b.add(_splat(b, first, self.lanes), lane_index)
+                positions = b.add(splat(b, first, lane_index.type), lane_index)
                 inside = b.icmp_unsigned("<", positions, ir.Constant(positions.type, [self.base_sizes[line]] * self.lanes))
                 if count < self.lanes:  # lanes past the block's pixels read nothing either
                     inside = b.and_(inside, ir.Constant(inside.type, [p < count for p in range(self.lanes)]))
@@ -95,7 +95,7 @@ class LineConv(LineKernel):
                 for o in range(self.features):
                     w_offset = index_add(b, k_offset, o * self.k_strides[dn.kernel_output_feature])
                     w = b.load(element_gep(b, self.rhs, w_offset, self.ty), typ=self.ty)
-                    updated[o] = b.call(fma, [value, _splat(b, w, self.lanes), updated[o]])
+                    updated[o] = b.call(fma, [value, splat(b, w, self.vty), updated[o]])
             return updated
 
         final = self.over_outer_taps(cg, self.ranges, [zero] * self.features, line_taps)
@@ -132,24 +132,10 @@ class LineConv(LineKernel):
         return self._tile
 
 
-def _splat(b: ir.IRBuilder, value, lanes: int):
-    vty = ir.VectorType(value.type, lanes)
-    one = b.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
-    return b.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
-                            ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
-
-
-def _fmuladd(cg: CodeGen, vty: ir.VectorType) -> ir.Function:
-    element = "f32" if vty.element == F32 else "f64"
-    return cg.intrinsic(f"llvm.fmuladd.v{vty.count}{element}", vty, [vty] * 3, overloads=[])
-
-
 def _masked_load(cg: CodeGen, vty: ir.VectorType) -> ir.Function:
     """llvm.masked.load: lanes whose mask bit is clear read `passthru` and no memory."""
-    element = "f32" if vty.element == F32 else "f64"
-    mask = ir.VectorType(I1, vty.count)
-    return cg.intrinsic(f"llvm.masked.load.v{vty.count}{element}.p0", vty,
-                        [PTR, I32, mask, vty], overloads=[])
+    return cg.intrinsic("llvm.masked.load", vty, [PTR, I32, ir.VectorType(I1, vty.count), vty],
+                        overloads=[vty, PTR])
 
 
 def prepare_line_conv(target, inst: Instruction) -> LineConv | None:

@@ -48,7 +48,12 @@ def int_const(value: int, ty: ir.Type = I64) -> ir.Constant:
 
 
 def float_suffix(ty: ir.Type) -> str:
-    """The overload suffix LLVM intrinsics use for a scalar type, e.g. "f32" or "i64"."""
+    """The overload suffix LLVM intrinsics use for a type, e.g. "f32", "i64", "v16f32"
+    (a vector) or "p0" (a pointer)."""
+    if isinstance(ty, ir.VectorType):
+        return f"v{ty.count}{float_suffix(ty.element)}"
+    if isinstance(ty, ir.PointerType):
+        return "p0"
     if isinstance(ty, ir.IntType):
         return f"i{ty.width}"
     return {HALF: "f16", F32: "f32", F64: "f64"}[ty]

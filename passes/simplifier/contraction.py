@@ -114,7 +114,7 @@ def _unbatch_broadcast_rhs(inst):
     time, instead of a batched one packing a broadcast copy per item at run time. Only
     when the result keeps its order: A's batch dims first and in order."""
     lhs, rhs = inst.operands
-    lb, rb = list(inst.attrs.get("lhs_batch_dims", ())), list(inst.attrs.get("rhs_batch_dims", ()))
+    lb, rb, _, rc, _, _ = _dot_dimensions(inst)
     if not rb or rhs.opcode != "broadcast" or lb != list(range(len(lb))):
         return None
     mapped = list(rhs.attrs["dimensions"])  # W's dim d is the broadcast's dim mapped[d]
@@ -122,7 +122,7 @@ def _unbatch_broadcast_rhs(inst):
         return None  # the broadcast adds other dims too, or reorders W's
     attrs = dict(inst.attrs)
     attrs["lhs_batch_dims"], attrs["rhs_batch_dims"] = (), ()
-    attrs["rhs_contracting_dims"] = tuple(mapped.index(d) for d in inst.attrs["rhs_contracting_dims"])
+    attrs["rhs_contracting_dims"] = tuple(mapped.index(d) for d in rc)
     return Instruction("dot", inst.shape, [lhs, rhs.operands[0]], attrs, metadata=inst.metadata)
 
 
