@@ -12,6 +12,7 @@ from aotc.hlo import Module
 
 from .object_data import for_target
 from .emitter import EntryEmitter
+from .module_parts import CompiledParts, WholeModule, optimize_in_parts
 from .target import TargetInfo, create_target_machine, default_triple, resolve_target
 
 __all__ = ["CpuArtifact", "compile_module", "default_triple"]
@@ -22,15 +23,15 @@ class CpuArtifact:
     """What the CPU backend produces for one module."""
 
     object_code: bytes  # ELF/Mach-O/COFF relocatable object for `triple`
-    optimized: llvm.ModuleRef = field(repr=False)  # the optimized LLVM module
+    optimized: CompiledParts | WholeModule = field(repr=False)  # module_parts.py
     triple: str
     constant_bytes: int  # bytes of constant data in the object
 
     @property
     def llvm_ir(self) -> str:
-        """The optimized LLVM IR, for dumps and debugging (printed on demand: on a big
-        model the text takes a noticeable part of the compile)."""
-        return str(self.optimized)
+        """The optimized LLVM IR, for dumps and debugging (linked and printed on demand: on
+        a big model the text takes a noticeable part of the compile)."""
+        return str(self.optimized.module())
 
 
 def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str | None = None,
@@ -56,17 +57,15 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
         emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
                                threads=threads)
         emitter.emit(entry_symbol)
-        stages.step("LLVM IR text")
-        parsed = llvm.parse_assembly(str(llvm_module))
-        parsed.triple = target.triple
-        parsed.verify()
     with stages.stage("LLVM optimization"):
-        _optimize(parsed, machine, opt_level)
+        optimized = optimize_in_parts(llvm_module, machine,
+                                      lambda part: _optimize(part, machine, opt_level),
+                                      printed=emitter.kernels.printed)
     with stages.stage("object emission"):
-        object_code = machine.emit_object(parsed)
+        object_code = optimized.object_code()
     return CpuArtifact(
         object_code=outside.attach(object_code) if outside else object_code,
-        optimized=parsed,
+        optimized=optimized,
         triple=target.triple,
         constant_bytes=emitter.constants.total_bytes,
     )

@@ -45,6 +45,9 @@ class KernelCache:
         self._kernels: dict[str, ir.Function] = {}
         self._signatures: Counter = Counter()
         self.shared = 0  # kernels dropped for an identical earlier one
+        #: Function name -> IR text of the kernels kept, printed here to compare them
+        #: (module_parts.py prints the module with these instead of printing them again).
+        self.printed: dict[str, str] = {}
 
     def expect(self, instructions: Iterable) -> None:
         """Count the signatures of instructions about to be emitted (every computation
@@ -72,6 +75,7 @@ class KernelCache:
         earlier = self._kernels.get(key)
         if earlier is None:
             self._kernels[key] = kernel
+            self.printed[kernel.name] = text
             return kernel, constants
         del self.module.globals[kernel.name]
         self.shared += 1

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .base import ObjectData, align_up
 
-__all__ = ["ElfData", "SECTION_NAME"]
+__all__ = ["ElfData", "ElfLayout", "SECTION_NAME"]
 
 SECTION_NAME = b".rodata.aotc"
 
@@ -22,7 +22,7 @@ _STV_HIDDEN = 2
 
 
 @dataclass
-class _Layout:
+class ElfLayout:
     """struct formats of one ELF class and byte order."""
 
     endian: str
@@ -62,7 +62,7 @@ class ElfData(ObjectData):
     def _attach(self, obj: bytes) -> bytes:
         if obj[:4] != b"\x7fELF":
             raise ValueError("big constants were declared outside LLVM but the object is not ELF")
-        layout = _Layout("<" if obj[5] == 1 else ">", obj[4] == 2)
+        layout = ElfLayout("<" if obj[5] == 1 else ">", obj[4] == 2)
         out = bytearray(obj)
         header = list(layout.header.unpack_from(out, 0))
         shoff, shentsize, shnum, shstrndx = header[6], header[11], header[12], header[13]
@@ -100,7 +100,7 @@ class ElfData(ObjectData):
         layout.header.pack_into(out, 0, *header)
         return b"".join(chunks)
 
-    def _define_symbols(self, out: bytearray, layout: _Layout, sections, index: int):
+    def _define_symbols(self, out: bytearray, layout: ElfLayout, sections, index: int):
         """Point each undefined blob symbol at its offset in section `index`; returns the
         placement of the blobs referenced (the others are left out)."""
         symtab = next((s for s in sections if s[1] == _SHT_SYMTAB), None)
