@@ -7,8 +7,9 @@ optimized in forked workers and brought back together: the cut is deterministic 
 balanced; linked as IR, what crossed parts is internal again and the code computes what
 the whole module computes (run through LLVM's JIT); the parts' objects merged into one
 and linked into a shared library compute the same, export only the entry and keep the
-kernels local. A worker's failure is reported with its traceback. A real model cut into
-parts gives the same object bytes on one worker as on two.
+kernels local. Cut off early (as the emitter does with the kernels it has completed) or as a
+whole, the same holds. A worker's failure is reported with its traceback. A real model
+compiled with its parts in forked processes or in-process gives the same object bytes.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 import pytest
 
-import aotc
 from aotc.backends.cpu import module_parts
 from aotc.backends.cpu.elf_merge import can_merge, merge_elf
-from aotc.backends.cpu.module_parts import optimize_in_parts, plan_parts
+from aotc.backends.cpu.module_parts import PartPipeline, plan_parts
 from aotc.backends.cpu.target import create_target_machine, resolve_target
 
 F32, I64 = ir.FloatType(), ir.IntType(64)
@@ -105,6 +106,18 @@ def _run(module_ref) -> np.ndarray:
 def small_parts(monkeypatch):
     monkeypatch.setattr(module_parts, "PART_INSTRUCTIONS", 100)
     monkeypatch.setattr(module_parts, "MAX_PARTS", 3)
+    monkeypatch.setattr(module_parts, "CHUNK_INSTRUCTIONS", 300)
+
+
+def _compiled(machine, optimize, early: bool):
+    """The test module through a PartPipeline; `early`: its kernels cut off as the emitter
+    would once they are complete (the entry still open), before the rest."""
+    module = _module()
+    pipeline = PartPipeline(module, machine, optimize, {})
+    if early:
+        pipeline.advance((module.globals["entry"],))
+        assert pipeline.plan.parts == 1
+    return pipeline.finish()
 
 
 def test_plan_is_balanced_deterministic_and_finds_what_crosses(small_parts, machine):
@@ -124,11 +137,12 @@ def test_plan_is_balanced_deterministic_and_finds_what_crosses(small_parts, mach
     assert plan.global_parts["own"] == {plan.function_part["kernel.3"]}
 
 
-def test_parts_link_back_into_the_same_computation(small_parts, machine):
+@pytest.mark.parametrize("early", [False, True], ids=["whole", "early"])
+def test_parts_link_back_into_the_same_computation(small_parts, machine, early):
     whole = llvm.parse_assembly(str(_module()))
     _optimize(whole)
     expected = _run(whole)
-    linked = optimize_in_parts(_module(), machine, _optimize).module()
+    linked = _compiled(machine, _optimize, early).module()
     linked.verify()
     for fn in linked.functions:
         if fn.name.startswith("kernel.") and not fn.is_declaration:
@@ -137,7 +151,7 @@ def test_parts_link_back_into_the_same_computation(small_parts, machine):
 
 
 def test_a_worker_failure_is_reported(small_parts, machine, monkeypatch):
-    if module_parts._workers(3) < 2:
+    if not module_parts._can_fork() or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core or no fork: the parts run in this process")
     parent = os.getpid()
 
@@ -147,16 +161,17 @@ def test_a_worker_failure_is_reported(small_parts, machine, monkeypatch):
         _optimize(part)
 
     with pytest.raises(RuntimeError, match="worker boom"):
-        optimize_in_parts(_module(), machine, fail_in_worker)
+        PartPipeline(_module(), machine, fail_in_worker, {}).finish()
 
 
 @pytest.mark.skipif(not can_merge(llvm.get_process_triple()) or shutil.which("cc") is None,
                     reason="the host's objects are not merged, or no C compiler")
-def test_merged_object_links_and_computes_the_same(small_parts, machine, tmp_path):
+@pytest.mark.parametrize("early", [False, True], ids=["whole", "early"])
+def test_merged_object_links_and_computes_the_same(small_parts, machine, tmp_path, early):
     whole = llvm.parse_assembly(str(_module()))
     _optimize(whole)
     expected = _run(whole)
-    parts = optimize_in_parts(_module(), machine, _optimize)
+    parts = _compiled(machine, _optimize, early)
     assert all(code.object_code for code in parts.codes)
     obj = tmp_path / "merged.o"
     obj.write_bytes(parts.object_code())
@@ -171,19 +186,36 @@ def test_merged_object_links_and_computes_the_same(small_parts, machine, tmp_pat
     assert merge_elf([b"not an object"], set()) is None
 
 
-def test_same_object_on_one_worker_and_on_two(tmp_path, monkeypatch):
-    monkeypatch.setattr(module_parts, "PART_INSTRUCTIONS", 300)
+_COMPILE = """
+import sys
+import aotc
+from aotc.backends.cpu import module_parts
+from aotc.backends.cpu.module_parts import PartPipeline
+module_parts.PART_INSTRUCTIONS, module_parts.CHUNK_INSTRUCTIONS = 300, 1200
+module_parts._can_fork = lambda: sys.argv[4] == "fork"
+finish = PartPipeline.finish
+def spy(pipeline):
+    result = finish(pipeline)
+    print(pipeline.plan.parts, sorted(pipeline.plan.function_part.items()))
+    return result
+PartPipeline.finish = spy
+aotc.compile(*sys.argv[1:4])
+"""
+
+
+def test_same_object_in_forked_workers_and_in_process(tmp_path):
+    """Fresh processes (names in the object count per process), one forking its parts
+    off, one compiling them in-process: the same plan and object bytes."""
     from models import frozen_cnn, lenet
 
     graph, config = frozen_cnn(lenet, (28, 28, 1), 2, seed=0).write(tmp_path / "graph")
-    plans = []
-    monkeypatch.setattr(module_parts, "plan_parts",
-                        lambda *a, plan=plan_parts: plans.append(plan(*a)) or plans[-1])
-    objects = []
-    for workers in (1, 2):
-        monkeypatch.setattr(module_parts, "_workers", lambda parts, n=workers: min(parts, n))
-        out = tmp_path / f"out{workers}"
-        aotc.compile(str(graph), str(config), str(out))
+    plans, objects = [], []
+    for mode in ("fork", "in-process"):
+        out = tmp_path / mode
+        run = subprocess.run([sys.executable, "-c", _COMPILE, str(graph), str(config), str(out),
+                              mode], capture_output=True, text=True, check=True)
+        plans.append(run.stdout.splitlines()[-1])
         objects.append((out / "graph.o").read_bytes())
-    assert plans[0].parts > 1 and plans[0].function_part == plans[1].function_part
+    assert int(plans[0].split()[0]) > 2  # early parts, then the rest cut in two
+    assert plans[0] == plans[1]
     assert objects[0] == objects[1]

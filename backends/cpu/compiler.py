@@ -12,7 +12,7 @@ from aotc.hlo import Module
 
 from .object_data import for_target
 from .emitter import EntryEmitter
-from .module_parts import CompiledParts, WholeModule, optimize_in_parts
+from .module_parts import CompiledParts, PartPipeline, WholeModule
 from .target import TargetInfo, create_target_machine, default_triple, resolve_target
 
 __all__ = ["CpuArtifact", "compile_module", "default_triple"]
@@ -56,11 +56,12 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
         outside = for_target(target.triple, entry_symbol)
         emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
                                threads=threads)
-        emitter.emit(entry_symbol)
+        # Parts of the module are optimized and emitted while the rest is being emitted.
+        parts = PartPipeline(llvm_module, machine, lambda part: _optimize(part, machine, opt_level),
+                             printed=emitter.kernels.printed)
+        emitter.emit(entry_symbol, kernels_done=parts.advance)
     with stages.stage("LLVM optimization"):
-        optimized = optimize_in_parts(llvm_module, machine,
-                                      lambda part: _optimize(part, machine, opt_level),
-                                      printed=emitter.kernels.printed)
+        optimized = parts.finish()
     with stages.stage("object emission"):
         object_code = optimized.object_code()
     return CpuArtifact(

@@ -81,8 +81,11 @@ class EntryEmitter:
 
     # -- functions ---------------------------------------------------------------------------
 
-    def emit(self, entry_symbol: str) -> None:
-        impl = self._emit_impl(f"{entry_symbol}.impl")
+    def emit(self, entry_symbol: str, kernels_done: Callable[[tuple], None] | None = None) -> None:
+        """Emit the entry function `entry_symbol` and its kernels; `kernels_done(open)` is
+        called after each instruction, when every function but those in `open` is
+        complete (module_parts.PartPipeline cuts them off)."""
+        impl = self._emit_impl(f"{entry_symbol}.impl", kernels_done)
         self.emit_entry_function(entry_symbol, impl)
 
     def emit_entry_function(self, symbol: str, impl: ir.Function) -> None:
@@ -99,7 +102,7 @@ class EntryEmitter:
         b.call(impl, [*pointers, temps, options])
         b.ret(ir.Constant(I32, 0))
 
-    def _emit_impl(self, name: str) -> ir.Function:
+    def _emit_impl(self, name: str, kernels_done) -> ir.Function:
         count = self.num_args + self.num_results + 1
         fn = ir.Function(self.llvm_module, ir.FunctionType(ir.VoidType(), [PTR] * (count + 1)),
                          name=name)
@@ -117,6 +120,8 @@ class EntryEmitter:
             self._current = inst  # whose kernels `run_tasks` runs
             materialize(self, inst)
             progress.current().emitted(inst.opcode)
+            if kernels_done is not None:
+                kernels_done((fn,))
         for index, source in self.assignment.result_copies:
             self._copy(self._result_pointer(index), self.pointer_of(source), source.shape.byte_size)
         self.cg.builder.ret_void()

@@ -28,6 +28,7 @@ import contextlib
 import os
 import re
 import struct
+import tempfile
 import signal
 import sys
 import threading
@@ -40,11 +41,18 @@ import llvmlite.ir as ir
 
 from .elf_merge import can_merge, merge_elf
 
-__all__ = ["CompiledParts", "PartCode", "PartPlan", "WholeModule", "optimize_in_parts", "plan_parts"]
+__all__ = ["CompiledParts", "PartCode", "PartPipeline", "PartPlan", "WholeModule", "plan_parts"]
 
 #: Instructions per part: below two parts' worth the module stays whole (forking, parsing
 #: the declarations and linking cost more than they save on a small module).
 PART_INSTRUCTIONS = 1500
+
+#: Instructions of completed functions that make a part while the module is still being
+#: emitted (PartPipeline.advance).
+CHUNK_INSTRUCTIONS = 8000
+
+#: The niceness of the processes that compile early parts.
+EARLY_NICE = 5
 
 #: At most this many parts (each costs a process and a link; more only pays on hosts
 #: with more cores than the 2-4 this is tuned for).
@@ -75,39 +83,59 @@ class PartPlan:
 def plan_parts(module: ir.Module, target_data) -> PartPlan:
     """Cut `module`'s defined functions into parts of similar instruction counts (largest
     first, each to the lightest part: deterministic) and find what crosses parts."""
-    functions = [f for f in module.functions if not f.is_declaration]
-    if any(_holds_pointers(g) for g in module.global_values
-           if isinstance(g, ir.GlobalVariable) and g.initializer is not None):
-        return PartPlan(1)  # an initializer may name other symbols: keep it whole
-    sizes = {f.name: sum(len(b.instructions) for b in f.blocks) for f in functions}
-    parts = max(1, min(MAX_PARTS, sum(sizes.values()) // PART_INSTRUCTIONS))
-    plan = PartPlan(parts)
-    if parts == 1:
+    plan = PartPlan(0)
+    if not _cuttable(module):
+        plan.parts = 1
         return plan
-    load = [0] * parts
+    _add_parts(plan, module, [f for f in module.functions if not f.is_declaration],
+               target_data, MAX_PARTS)
+    return plan
+
+
+def _cuttable(module: ir.Module) -> bool:
+    """False when a global's initializer may name other symbols (kept whole then)."""
+    return not any(_holds_pointers(g) for g in module.global_values
+                   if isinstance(g, ir.GlobalVariable) and g.initializer is not None)
+
+
+def _size(function: ir.Function) -> int:
+    return sum(len(block.instructions) for block in function.blocks)
+
+
+def _add_parts(plan: PartPlan, module: ir.Module, functions: list[ir.Function], target_data,
+               most: int, export_all: bool = False) -> None:
+    """Cut `functions` into new parts of `plan` (one per PART_INSTRUCTIONS, 1 to `most`),
+    and record what they read and what crosses parts; `export_all`: every function and
+    big global they define may be read by parts cut later (made hidden-external)."""
+    sizes = {f.name: _size(f) for f in functions}
+    count = max(1, min(most, sum(sizes.values()) // PART_INSTRUCTIONS))
+    first = plan.parts
+    plan.parts += count
+    load = [0] * count
     for f in sorted(functions, key=lambda f: -sizes[f.name]):  # stable: module order on ties
         part = load.index(min(load))
-        plan.function_part[f.name] = part
+        plan.function_part[f.name] = first + part
         load[part] += sizes[f.name]
-    defined = {g.name: g for g in module.global_values
-               if isinstance(g, ir.GlobalVariable) and g.initializer is not None}
-    plan.global_parts = {name: set() for name in defined}
     for f in functions:
         part = plan.function_part[f.name]
+        if export_all:
+            plan.exported.setdefault(f.name, f.linkage)
         for name in _references(f):
-            if name in plan.global_parts:
-                plan.global_parts[name].add(part)
+            value = module.globals[name]
+            if isinstance(value, ir.GlobalVariable) and value.initializer is not None:
+                readers = plan.global_parts.setdefault(name, set())
+                if not readers and value.global_constant \
+                        and value.value_type.get_abi_size(target_data) <= COPY_BYTES:
+                    plan.copied.add(name)
+                readers.add(part)
+                if name not in plan.copied and (len(readers) > 1 or export_all):
+                    plan.exported.setdefault(name, value.linkage)
             elif plan.function_part.get(name, part) != part:
-                plan.exported.setdefault(name, module.globals[name].linkage)
-    for name, readers in plan.global_parts.items():
-        var = defined[name]
-        if not readers:
-            readers.add(0)  # read by no function: part 0 keeps it all the same
-        if var.global_constant and var.value_type.get_abi_size(target_data) <= COPY_BYTES:
-            plan.copied.add(name)
-        elif len(readers) > 1:
-            plan.exported[name] = var.linkage
-    return plan
+                plan.exported.setdefault(name, value.linkage)
+    if not export_all:  # the last cut: globals no function reads go to its first part
+        for value in module.global_values:
+            if isinstance(value, ir.GlobalVariable) and value.initializer is not None:
+                plan.global_parts.setdefault(value.name, {first})
 
 
 def _holds_pointers(var: ir.GlobalVariable) -> bool:
@@ -151,7 +179,7 @@ def _as_part(module: ir.Module, plan: PartPlan, part: int,
     kept = {}
     for name, value in everything.items():
         if isinstance(value, ir.Function) and not value.is_declaration:
-            if plan.function_part[name] != part:
+            if plan.function_part.get(name) != part:  # another part's, or not cut yet
                 change(value, "blocks", [])
                 change(value, "linkage", "hidden")  # llvmlite prints it where LLVM reads it
             elif name in printed:
@@ -159,7 +187,7 @@ def _as_part(module: ir.Module, plan: PartPlan, part: int,
             elif name in plan.exported:
                 change(value, "linkage", "hidden")
         elif isinstance(value, ir.GlobalVariable) and value.initializer is not None:
-            if part not in plan.global_parts[name]:
+            if part not in plan.global_parts.get(name, ()):
                 continue  # not read here
             if name not in plan.copied and plan.global_owner(name) != part:
                 change(value, "initializer", None)
@@ -215,13 +243,10 @@ def _compile_part(module: ir.Module, plan: PartPlan, part: int, printed: dict[st
                     parsed.as_bitcode())
 
 
-def _workers(parts: int) -> int:
-    """Processes to run `parts` parts in: one per core, where forking is safe (Linux, and
-    no other thread that could hold a lock of LLVM's or the allocator's at the fork)."""
-    if not sys.platform.startswith("linux") or parts == 1 or threading.active_count() > 1:
-        return 1
-    cores = len(os.sched_getaffinity(0))
-    return max(1, min(parts, cores))
+def _can_fork() -> bool:
+    """Whether parts may run in forked processes: on Linux, with no other thread that
+    could hold a lock of LLVM's or the allocator's at the fork."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class CompiledParts:
@@ -274,64 +299,130 @@ class WholeModule:
         return self.parsed
 
 
-def optimize_in_parts(module: ir.Module, machine,
-                      optimize: Callable[[llvm.ModuleRef], None],
-                      printed: dict[str, str] | None = None) -> CompiledParts | WholeModule:
-    """`module` printed, parsed, verified and optimized by `optimize`, in parts where it is
-    big enough (module docstring); on targets whose objects elf_merge.py merges, each part
-    also emits its object with `machine`. `printed` (function name -> IR text) holds
-    functions already printed, as they are."""
-    plan = plan_parts(module, machine.target_data)
-    if plan.parts == 1:
-        parsed = llvm.parse_assembly(str(module))
-        parsed.triple = module.triple
+class PartPipeline:
+    """Cuts a module into parts while the backend is still emitting it.
+
+    The emitter calls `advance` after each HLO instruction: once the functions completed
+    since the last cut hold CHUNK_INSTRUCTIONS, they become a part of their own (every
+    function and big constant in it hidden-external, as parts cut later may call or read
+    them), compiled at once by a forked process, on the other cores while Python goes on
+    emitting. `finish` cuts what remains into parts as `plan_parts` would, compiles them
+    beside the earlier ones and returns the result. The cut depends only on the module
+    and the order it was emitted in; where forking is not safe the same parts compile
+    one after another in this process.
+    """
+
+    def __init__(self, module: ir.Module, machine, optimize: Callable[[llvm.ModuleRef], None],
+                 printed: dict[str, str]):
+        self.module = module
+        self.machine = machine
+        self.optimize = optimize
+        self.printed = printed
+        self.emitter = machine if can_merge(module.triple) else None
+        self.plan = PartPlan(0)
+        self.fork = _can_fork()
+        self.cores = len(os.sched_getaffinity(0)) if self.fork else 1
+        self.children: list[_Child] = []
+        self.codes: dict[int, PartCode] = {}
+        self.sizes: dict[str, int] = {}  # functions cut into early parts: their sizes
+
+    def advance(self, open_functions=()) -> None:
+        """Cut the functions completed so far (all defined ones but `open_functions`) into
+        a part once they hold CHUNK_INSTRUCTIONS."""
+        done = [f for f in self.module.functions if f.blocks and f not in open_functions
+                and f.name not in self.plan.function_part]
+        if sum(map(_size, done)) < CHUNK_INSTRUCTIONS or not _cuttable(self.module):
+            return
+        part = self.plan.parts
+        _add_parts(self.plan, self.module, done, self.machine.target_data, 1, export_all=True)
+        self.sizes.update((f.name, _size(f)) for f in done)
+        # Below the emitter's priority: on a busy machine the emitter, whose work every
+        # part waits for, keeps its core.
+        self._start([part], nice=EARLY_NICE)
+
+    def finish(self) -> CompiledParts | WholeModule:
+        """Cut the rest, compile every part not compiled yet and wait for all of them."""
+        target_data = self.machine.target_data
+        try:
+            if self.plan.parts == 0:  # no early part: the module cut as a whole
+                self.plan = plan_parts(self.module, target_data)
+                if self.plan.parts == 1:
+                    return self._whole()
+                pending = list(range(self.plan.parts))
+            else:
+                self._check_unchanged()
+                first = self.plan.parts
+                rest = [f for f in self.module.functions
+                        if f.blocks and f.name not in self.plan.function_part]
+                _add_parts(self.plan, self.module, rest, target_data, MAX_PARTS)
+                pending = list(range(first, self.plan.parts))
+            workers = max(1, min(len(pending), self.cores))
+            for w in range(1, workers):
+                self._start(pending[w::workers])
+            for part in pending[::workers]:
+                self.codes[part] = self._compile(part)
+            while self.children:
+                self.codes.update(_collect(self.children.pop(0)))
+        finally:
+            for child in self.children:  # after a failure: stop the others
+                _stop(child)
+            self.children = []
+        return CompiledParts(self.plan, [self.codes[p] for p in range(self.plan.parts)],
+                             self.machine)
+
+    def _whole(self) -> WholeModule:
+        parsed = llvm.parse_assembly(str(self.module))
+        parsed.triple = self.module.triple
         parsed.verify()
-        optimize(parsed)
-        return WholeModule(parsed, machine)
-    printed = printed or {}
-    emitter = machine if can_merge(module.triple) else None
-    workers = _workers(plan.parts)
-    children = []
-    try:
-        for w in range(1, workers):
-            children.append(_fork(module, plan, range(w, plan.parts, workers), printed,
-                                  optimize, emitter))
-        codes = {part: _compile_part(module, plan, part, printed, optimize, emitter)
-                 for part in range(0, plan.parts, workers)}
-        while children:
-            codes.update(_collect(children.pop(0)))
-    finally:
-        for child in children:  # after a failure here or in a child: stop the others
-            os.kill(child.pid, signal.SIGKILL)
-            os.close(child.pipe)
-            os.waitpid(child.pid, 0)
-    return CompiledParts(plan, [codes[part] for part in range(plan.parts)], machine)
+        self.optimize(parsed)
+        return WholeModule(parsed, self.machine)
+
+    def _compile(self, part: int) -> PartCode:
+        return _compile_part(self.module, self.plan, part, self.printed, self.optimize,
+                             self.emitter)
+
+    def _start(self, parts: list[int], nice: int = 0) -> None:
+        """Compile `parts` in a forked process (at `nice`), or here and now where forking
+        is unsafe."""
+        if self.fork:
+            self.children.append(_fork(self._compile, parts, nice))
+        else:
+            self.codes.update((part, self._compile(part)) for part in parts)
+
+    def _check_unchanged(self) -> None:
+        """The functions of early parts must not change after their cut (they were
+        compiled as they were then)."""
+        for name, size in self.sizes.items():
+            if _size(self.module.globals[name]) != size:
+                raise AssertionError(f"{name} changed after its part was compiled")
 
 
 @dataclass
 class _Child:
     pid: int
-    pipe: int
+    path: str  # the file it writes its parts to
 
 
 _FRAME = struct.Struct("<qqq")  # part (-1: failure), object bytes, bitcode bytes
 
 
-def _fork(module, plan, parts, printed, optimize, machine) -> _Child:
-    """A forked process that compiles `parts` and writes each to a pipe: a _FRAME, then
-    its object and bitcode; on failure a frame of part -1 and the traceback's text."""
-    read, write = os.pipe()
+def _fork(compile_part: Callable[[int], PartCode], parts: list[int], nice: int = 0) -> _Child:
+    """A forked process that compiles `parts` and writes each to a temporary file: a
+    _FRAME, then its object and bitcode; on failure a frame of part -1 and the
+    traceback's text. (A file, not a pipe: the child finishes without waiting for the
+    parent, which is busy emitting.)"""
+    fd, path = tempfile.mkstemp(prefix="aotc-part-")
     pid = os.fork()
     if pid:
-        os.close(write)
-        return _Child(pid, read)
+        os.close(fd)
+        return _Child(pid, path)
     status = 0
     try:
-        os.close(read)
-        with os.fdopen(write, "wb") as out:
+        os.nice(nice)
+        with os.fdopen(fd, "wb") as out:
             try:
                 for part in parts:
-                    code = _compile_part(module, plan, part, printed, optimize, machine)
+                    code = compile_part(part)
                     out.write(_FRAME.pack(part, len(code.object_code), len(code.bitcode)))
                     out.write(code.object_code)
                     out.write(code.bitcode)
@@ -343,13 +434,19 @@ def _fork(module, plan, parts, printed, optimize, machine) -> _Child:
         os._exit(status)
 
 
+def _stop(child: _Child) -> None:
+    os.kill(child.pid, signal.SIGKILL)
+    os.waitpid(child.pid, 0)
+    os.unlink(child.path)
+
+
 def _collect(child: _Child) -> dict[int, PartCode]:
-    """The parts a child compiled (the child reaped, its pipe closed); raises RuntimeError
-    if it failed."""
-    with os.fdopen(child.pipe, "rb", closefd=False) as pipe:
-        data = pipe.read()
-    os.close(child.pipe)
+    """The parts a child compiled (the child reaped, its file removed); raises
+    RuntimeError if it failed."""
     _, status = os.waitpid(child.pid, 0)
+    with open(child.path, "rb") as file:
+        data = file.read()
+    os.unlink(child.path)
     result, at = {}, 0
     while at + _FRAME.size <= len(data):
         part, objects, bitcode = _FRAME.unpack_from(data, at)
