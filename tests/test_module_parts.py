@@ -219,3 +219,21 @@ def test_same_object_in_forked_workers_and_in_process(tmp_path):
     assert int(plans[0].split()[0]) > 2  # early parts, then the rest cut in two
     assert plans[0] == plans[1]
     assert objects[0] == objects[1]
+
+
+def test_leaving_early_stops_the_workers(small_parts, machine, monkeypatch):
+    """An error while the module is still being emitted: the processes compiling early
+    parts are stopped and reaped, their files removed."""
+    monkeypatch.setattr(module_parts, "_can_fork", lambda: True)
+    module = _module()
+    with pytest.raises(KeyboardInterrupt):
+        with PartPipeline(module, machine, _optimize, {}) as pipeline:
+            pipeline.advance((module.globals["entry"],))
+            children = list(pipeline.children)
+            assert children
+            raise KeyboardInterrupt
+    assert not pipeline.children
+    for child in children:
+        assert not os.path.exists(child.path)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child.pid, 0)  # already reaped

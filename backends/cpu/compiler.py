@@ -56,12 +56,14 @@ def compile_module(module: Module, assignment, *, entry_symbol: str, triple: str
         outside = for_target(target.triple, entry_symbol)
         emitter = EntryEmitter(llvm_module, module, assignment, target, outside=outside,
                                threads=threads)
-        # Parts of the module are optimized and emitted while the rest is being emitted.
-        parts = PartPipeline(llvm_module, machine, lambda part: _optimize(part, machine, opt_level),
-                             printed=emitter.kernels.printed)
-        emitter.emit(entry_symbol, kernels_done=parts.advance)
-    with stages.stage("LLVM optimization"):
-        optimized = parts.finish()
+    # Parts of the module are optimized and emitted while the rest is being emitted;
+    # leaving the block early (an error, an interrupt) stops their processes.
+    with PartPipeline(llvm_module, machine, lambda part: _optimize(part, machine, opt_level),
+                      printed=emitter.kernels.printed) as parts:
+        with stages.stage("backend codegen"):
+            emitter.emit(entry_symbol, kernels_done=parts.advance)
+        with stages.stage("LLVM optimization"):
+            optimized = parts.finish()
     with stages.stage("object emission"):
         object_code = optimized.object_code()
     return CpuArtifact(

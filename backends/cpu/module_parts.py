@@ -364,11 +364,20 @@ class PartPipeline:
             while self.children:
                 self.codes.update(_collect(self.children.pop(0)))
         finally:
-            for child in self.children:  # after a failure: stop the others
-                _stop(child)
-            self.children = []
+            self.close()  # after a failure: stop the others
         return CompiledParts(self.plan, [self.codes[p] for p in range(self.plan.parts)],
                              self.machine)
+
+    def close(self) -> None:
+        """Stop the processes still compiling parts (their results are not wanted)."""
+        while self.children:
+            _stop(self.children.pop())
+
+    def __enter__(self) -> "PartPipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _whole(self) -> WholeModule:
         parsed = llvm.parse_assembly(str(self.module))
