@@ -102,7 +102,7 @@ class EntryEmitter:
         b.call(impl, [*pointers, temps, options])
         b.ret(ir.Constant(I32, 0))
 
-    def _emit_impl(self, name: str, kernels_done) -> ir.Function:
+    def _emit_impl(self, name: str, kernels_done=None) -> ir.Function:
         count = self.num_args + self.num_results + 1
         fn = ir.Function(self.llvm_module, ir.FunctionType(ir.VoidType(), [PTR] * (count + 1)),
                          name=name)

@@ -1,25 +1,29 @@
-"""LLVM optimization in parts: the module's functions cut into parts that forked processes
-print, parse and optimize side by side, then linked back into one module.
+"""LLVM in parts: the module's functions cut into parts that forked processes print,
+parse, optimize and emit side by side, and beside the Python emitter.
 
-Printing llvmlite's IR as text and LLVM's O3 pipeline take most of a big model's compile
-and both work one function at a time (the kernels are `noinline`, tasks.py), so they
-split well. XLA's CPU backend splits its module the same way for parallel code
-generation. Object emission stays one step on the linked module: the artifact is one
-object file.
+Printing llvmlite's IR as text, LLVM's O3 pipeline and object emission take most of a
+big model's compile, and all of them work one function at a time (the kernels are
+`noinline`, tasks.py), so they split well; XLA's CPU backend splits its module the same
+way for parallel code generation. `PartPipeline` cuts the kernels the emitter has
+completed into a part every CHUNK_INSTRUCTIONS, compiled at once while Python goes on
+emitting, and the rest into parts of similar instruction counts once it is done. The
+parts' objects are merged into one (elf_merge.py) where the format allows; elsewhere
+their optimized bitcode is linked into one module, emitted once. Either way the
+artifact is one object file.
 
-The cut depends only on the module (its instruction count), never on the host's cores,
-so every host emits the same object for the same graph; fewer cores only run the parts
-one after another. Each part holds:
+The cut depends only on the module and the order it was emitted in, never on the
+host's cores, so every host emits the same object for the same graph; fewer cores only
+run the parts one after another. Each part holds:
 
 - its functions' definitions, and declarations of the functions they call in other parts
-  (a function called across parts is made external for the optimization; it is made
-  internal again once the parts are linked, before the object is emitted);
+  (a function called across parts, or defined in an early part, is hidden-external while
+  the parts are apart, and local again in the merged object or linked module);
 - the small constant globals its functions read, as private copies, so that LLVM can
   still fold loads from them; a bigger one is defined in the first part that reads it and
   declared in the others.
 
 Parts run in processes forked from the compiler (copy-on-write: nothing is pickled) where
-the platform forks safely (Linux); elsewhere, one after another in this process.
+that is safe (Linux, no other thread); elsewhere, one after another in this process.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import struct
-import tempfile
 import signal
+import struct
 import sys
+import tempfile
 import threading
 import traceback
 from dataclasses import dataclass, field
