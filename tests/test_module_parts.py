@@ -173,8 +173,10 @@ def test_merged_object_links_and_computes_the_same(small_parts, machine, tmp_pat
     expected = _run(whole)
     parts = _compiled(machine, _optimize, early)
     assert all(code.object_code for code in parts.codes)
+    merged = merge_elf([code.object_code for code in parts.codes], set(parts.plan.exported))
+    assert merged is not None and merged == parts.object_code()
     obj = tmp_path / "merged.o"
-    obj.write_bytes(parts.object_code())
+    obj.write_bytes(merged)
     library = tmp_path / "merged.so"
     subprocess.run(["cc", "-shared", "-o", str(library), str(obj)], check=True)
     lib = ctypes.CDLL(str(library))

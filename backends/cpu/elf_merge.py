@@ -8,9 +8,9 @@ names in `internal` (functions and constants only made global so that the parts 
 reach each other) become local symbols, as they would have been in one object; and every
 relocation is moved with its section and renumbered to the merged symbol table (one
 against a section symbol also adds its section's offset to the addend, which is why only
-RELA objects are merged). Anything else (32-bit, REL relocations, section groups, extended
-section numbering) is left to the caller: `merge_elf` returns None and the module is
-emitted as one object instead.
+RELA objects are merged). Anything else (32-bit, REL relocations, section groups,
+sections linked to others, extended section numbering) is left to the caller:
+`merge_elf` returns None and the module is emitted as one object instead.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ _SHT_NULL, _SHT_SYMTAB, _SHT_STRTAB, _SHT_RELA, _SHT_NOBITS = 0, 2, 3, 4, 8
 _SHT_REL, _SHT_GROUP, _SHT_SYMTAB_SHNDX = 9, 17, 18
 _SHT_LLVM_ADDRSIG = 0x6FFF4C03  # symbol indices for identical-code folding: dropped
 _SHF_INFO_LINK = 0x40
+_SHF_UNSUPPORTED = 0x80 | 0x200  # SHF_LINK_ORDER, SHF_GROUP
 _SHN_UNDEF, _SHN_LORESERVE = 0, 0xFF00
 _STB_LOCAL = 0
 _STT_SECTION, _STT_FILE = 3, 4
@@ -87,8 +88,9 @@ def _parse(data: bytes, layout: ElfLayout) -> _Object | None:
         return None
     sections = [list(layout.section.unpack_from(data, shoff + i * shentsize))
                 for i in range(shnum)]
-    if any(s[1] in _UNSUPPORTED for s in sections):
-        return None
+    if any(s[1] in _UNSUPPORTED or s[2] & _SHF_UNSUPPORTED
+           or (s[6] and s[1] not in (_SHT_SYMTAB, _SHT_RELA)) for s in sections):
+        return None  # sections that name other sections (sh_link) are not renumbered
     strings = data[sections[shstrndx][4]:sections[shstrndx][4] + sections[shstrndx][5]]
     names = [_string(strings, s[0]) for s in sections]
     symbols, symbol_names = [], []
