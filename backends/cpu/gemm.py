@@ -314,6 +314,7 @@ class GemmEmitter:
         self.threads = threads
         self.constant = constant
         self.scratch = None  # a fed B's packing buffer: the running task's scratch slot
+        self._tile_m: list = []  # the current micro-tile's row indices (`_micro`)
         self.vty = ir.VectorType(element, tile.lanes)
         self.eb = 4 if element == F32 else 8  # bytes per element
         self.skinny = plan.m < tile.rows
