@@ -18,10 +18,8 @@ import os
 from dataclasses import dataclass
 
 from aotc.frontend.graph import to_config, to_graph_def
-from aotc.frontend.hlo_import import load_hlo_module
 from aotc.frontend.lower import lower
 from aotc.frontend.prune import Subgraph, prune
-from aotc.frontend.saved_model import is_saved_model, load_saved_model
 from aotc.hlo import Module
 
 from .options import CompileOptions, OptionError
@@ -51,6 +49,13 @@ class Imported:
     args: list[tuple[str, str, object, tuple[int, ...]]]  # name, source, dtype, shape
     results: list[tuple[str, str]]  # name, source
     variables: list
+
+
+def is_saved_model(path) -> bool:
+    """True when `path` is a directory (SavedModels are directories). Here rather than
+    from frontend/saved_model.py, which (like frontend/hlo_import.py and the HLO text
+    parser) is imported only for such an input: a GraphDef compile never loads them."""
+    return isinstance(path, (str, os.PathLike)) and os.path.isdir(path)
 
 
 def is_config_free(graph) -> bool:
@@ -102,6 +107,8 @@ def _from_subgraph(subgraph: Subgraph, module: Module, variables) -> Imported:
 
 
 def _saved_model(directory, options: CompileOptions) -> Imported:
+    from aotc.frontend.saved_model import load_saved_model
+
     imported = load_saved_model(
         directory,
         signature_def_key=options.signature_def_key or "serving_default",
@@ -116,6 +123,8 @@ def _saved_model(directory, options: CompileOptions) -> Imported:
 
 
 def _hlo_text(path, options: CompileOptions) -> Imported:
+    from aotc.frontend.hlo_import import load_hlo_module
+
     fn = load_hlo_module(path)
     fn.module.name = options.name
     args = [(a.name, a.label, a.dtype, a.shape) for a in fn.args]

@@ -7,14 +7,27 @@ inference) and `evaluation/` (the NumPy evaluator)."""
 
 from .builder import Builder, scalar_computation
 from .dtypes import DTYPES, DType, dtype, from_numpy
-from .graphviz import to_graphviz
 from .ir import Computation, Instruction, Module
 from .opcodes import OPCODES, OpInfo
-from .parser import HloParseError, parse_module
 from .printer import print_computation, print_instruction, print_module
 from .shape import Shape
 from .shape_rules import ShapeError, infer_shape
 from .verifier import HloVerifierError, find_problems, verify
+
+#: Names whose modules load on first use (PEP 562): the text parser and the graphviz
+#: writer serve `*.hlo` inputs and `--dump-hlo`, not a compile from a GraphDef.
+_LAZY = {"HloParseError": ".parser", "parse_module": ".parser", "to_graphviz": ".graphviz"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Builder", "scalar_computation", "DTYPES", "DType", "dtype", "from_numpy", "Computation",

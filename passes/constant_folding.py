@@ -13,15 +13,11 @@ weight at compile time is a win because the original constant then dies.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from ..hlo.evaluation import evaluate_instruction
 from ..hlo.ir import Computation, Instruction
 from .pass_base import ComputationPass, rewrite_forward
-
-_log = logging.getLogger(__name__)
 
 #: Opcodes never folded: leaves, and tuples (a tuple of constants is not a constant).
 NOT_FOLDABLE = frozenset({"parameter", "constant", "tuple"})
@@ -62,7 +58,9 @@ class ConstantFolding(ComputationPass):
             value = evaluate_instruction(inst, [op.attrs["literal"] for op in inst.operands])
         except Exception as error:  # noqa: BLE001 - folding is optional; a gap in the
             # evaluator (an unsupported op or type such as bf16) must not fail the compile.
-            _log.debug("not folding %s: %s", inst.name, error)
+            import logging  # here: a compile that folds everything never loads logging
+
+            logging.getLogger(__name__).debug("not folding %s: %s", inst.name, error)
             return None
         literal = np.array(value, dtype=inst.shape.element_type.np_dtype, order="C")
         literal = literal.reshape(inst.shape.dims)

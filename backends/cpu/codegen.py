@@ -11,8 +11,16 @@ from typing import Callable, Sequence
 
 import llvmlite.ir as ir
 
+from .folding import FoldingBuilder
 from .llvm_types import I1, I64, float_suffix, int_const
 from .target import TargetInfo
+
+
+def _constant(value) -> int | None:
+    """The int of an integer ir.Constant (a count the folding builder computed), else None."""
+    if isinstance(value, ir.Constant) and isinstance(value.constant, int):
+        return value.constant
+    return None
 
 
 class CodeGen:
@@ -24,7 +32,9 @@ class CodeGen:
         self.target = target
         self._alloca_block = function.append_basic_block("allocas")
         body = function.append_basic_block("body")
-        self.builder = ir.IRBuilder(self._alloca_block)
+        # Folds constant index arithmetic and reuses equal values as they are built
+        # (folding.py): fewer instructions to print and for LLVM to optimize.
+        self.builder = FoldingBuilder(self._alloca_block)
         self._alloca_end = self.builder.branch(body)
         self.builder.position_at_end(body)
         # Scoped memo of generated values: a value made inside a loop body must not be
@@ -79,8 +89,17 @@ class CodeGen:
 
     @contextmanager
     def for_range(self, count, name: str = "i"):
-        """`for (i = 0; i < count; ++i)` with an i64 induction variable; yields i."""
+        """`for (i = 0; i < count; ++i)` with an i64 induction variable; yields i.
+
+        A constant count of 1 is no loop (i is the constant 0), and the body of a
+        constant count of 0 is emitted into blocks that are dropped afterwards: LLVM
+        would delete both, after aotc had printed them and LLVM had parsed them."""
         b = self.builder
+        static = count if isinstance(count, int) else _constant(count)
+        if static is not None and static <= 1:
+            with self._static_range(static) as index:
+                yield index
+            return
         count = int_const(count) if isinstance(count, int) else count
         preheader = b.block
         header = self.function.append_basic_block(f"{name}.header")
@@ -101,6 +120,24 @@ class CodeGen:
         index.add_incoming(following, b.block)
         b.branch(header)
         b.position_at_end(exit_)
+
+    @contextmanager
+    def _static_range(self, count: int):
+        """for_range's body for a constant count of 0 or 1, without the loop."""
+        b = self.builder
+        dropped = None
+        if count <= 0:  # built where no branch leads, then removed with its blocks
+            resume = b.block
+            dropped = len(self.function.blocks)
+            b.position_at_end(self.function.append_basic_block("dead"))
+        self._scopes.append({})
+        try:
+            yield int_const(0)
+        finally:
+            self._scopes.pop()
+        if dropped is not None:
+            del self.function.blocks[dropped:]
+            b.position_at_end(resume)
 
     def loop_nest(self, extents: Sequence[int], order: Sequence[int],
                   body: Callable[[list[ir.Value]], None], name: str = "d") -> None:

@@ -91,6 +91,16 @@ class ConvGemm(GemmEmitter):
             self.mc = min(rows * TILES_PER_TASK, -(-m // rows) * rows)
             self.split_rows()
         self.zeros = None
+        # Per micro-tile: id(row index m) -> (its _rows, its _output_position), built at
+        # the tile's start (`_begin_tile`) so that the row pointers, the taps and the
+        # epilogue's output indices share one delinearization per row.
+        self._row_memo: dict[int, tuple[list, list]] = {}
+
+    def _begin_tile(self) -> None:
+        self._row_memo = {}
+        for m in self._tile_m:
+            rows = self._delinearize(m)
+            self._row_memo[id(m)] = (rows, self._position_of(rows))
 
     def _taps(self) -> list[tuple[tuple, tuple | None]]:
         """(kernel index, per-dimension input offsets) of each tap that reads the input;
@@ -134,6 +144,10 @@ class ConvGemm(GemmEmitter):
 
     def _rows(self, m) -> list:
         """m -> its (batch, j...) indices (j: the output position, or its phase step)."""
+        memo = self._row_memo.get(id(m))
+        return memo[0] if memo is not None else self._delinearize(m)
+
+    def _delinearize(self, m) -> list:
         b = self.cg.builder
         values, remaining = [None] * len(self.extents), m
         for i in reversed(range(len(self.extents))):
@@ -143,12 +157,17 @@ class ConvGemm(GemmEmitter):
                 values[i] = remaining
             else:
                 values[i] = b.urem(remaining, int_const(self.extents[i]))
-                remaining = b.udiv(remaining, int_const(self.extents[i]))
+                if any(extent != 1 for extent in self.extents[:i]):  # else unused
+                    remaining = b.udiv(remaining, int_const(self.extents[i]))
         return values
 
     def _output_position(self, m) -> list:
+        memo = self._row_memo.get(id(m))
+        return memo[1] if memo is not None else self._position_of(self._rows(m))
+
+    def _position_of(self, rows: list) -> list:
         b = self.cg.builder
-        batch, *js = self._rows(m)
+        batch, *js = rows
         if self.phase is None:
             return [batch, *js]
         return [batch, *[index_add(b, index_mul(b, j, dim.base_dilation), p)
@@ -157,8 +176,8 @@ class ConvGemm(GemmEmitter):
     def _c_rows(self, c, m0, rows: int) -> list:
         b, dn = self.cg.builder, self.dn
         pointers = []
-        for r in range(rows):
-            position = self._output_position(index_add(b, m0, r))
+        for m in self._tile_m:  # m0 + r for each row r
+            position = self._output_position(m)
             offset = index_mul(b, position[0], self.out_strides[dn.output_batch])
             for d, value in zip(dn.output_spatial, position[1:]):
                 offset = index_add(b, offset, index_mul(b, value, self.out_strides[d]))
@@ -169,7 +188,7 @@ class ConvGemm(GemmEmitter):
         """For each tap: point each row at the input pixel it reads (or at zeros), then
         walk the input features."""
         cg, b, dn = self.cg, self.cg.builder, self.dn
-        pixels = [self._rows(index_add(b, m0, r)) for r in range(rows)]
+        pixels = [self._rows(m) for m in self._tile_m]  # m0 + r for each row r
         feature_step = self.in_strides[dn.input_feature]
 
         def row_pointers(taps, offsets):

@@ -232,8 +232,15 @@ def fmuladd(cg: CodeGen, ty: ir.Type) -> ir.Function:
 
 def carried_loop(cg: CodeGen, count, carried: list, body, name: str) -> list:
     """for i in range(count): carried = body(i, carried); returns the final values. The
-    carried values live in registers (phis), unlike CodeGen.for_range's loops."""
+    carried values live in registers (phis), unlike CodeGen.for_range's loops. A constant
+    count of 0 or 1 is no loop (as in for_range)."""
     b = cg.builder
+    static = count if isinstance(count, int) else getattr(count, "constant", None)
+    if isinstance(static, int) and static <= 1:
+        if static <= 0:
+            return list(carried)
+        with cg.scope():
+            return list(body(int_const(0), list(carried)))
     count = int_const(count) if isinstance(count, int) else count
     preheader = b.block
     header = cg.function.append_basic_block(f"{name}.header")
@@ -307,6 +314,7 @@ class GemmEmitter:
         self.threads = threads
         self.constant = constant
         self.scratch = None  # a fed B's packing buffer: the running task's scratch slot
+        self._tile_m: list = []  # the current micro-tile's row indices (`_micro`)
         self.vty = ir.VectorType(element, tile.lanes)
         self.eb = 4 if element == F32 else 8  # bytes per element
         self.skinny = plan.m < tile.rows
@@ -525,6 +533,9 @@ class GemmEmitter:
             vectors = -(-columns // tile.lanes)
             col0 = index_add(b, jc, index_mul(b, panel, tile.nr))
             layout.append((panel_pointer(panel), col0, vectors, columns))
+        # The tile's row indices, built here where they dominate all of the tile's code.
+        self._tile_m = [index_add(b, m0, r) for r in range(rows)]
+        self._begin_tile()
         c_rows = self._c_rows(c, m0, rows)
 
         def c_vector(r, col0, v, columns):
@@ -578,6 +589,10 @@ class GemmEmitter:
             with partial_block:
                 store_tile()
 
+    def _begin_tile(self) -> None:
+        """Hook at the start of each micro-tile (its rows are `self._tile_m`): where a
+        subclass computes what the tile's rows share, once for the whole tile."""
+
     def _epilogue_tile(self, final, m0, rows: int, layout, batch_index) -> None:
         """Store the finished micro-tile through the fusion's epilogue: each tile row's
         vectors go to a stack row (`scratch`, which LLVM keeps in registers once it has
@@ -592,7 +607,7 @@ class GemmEmitter:
                     b.store(final[i], element_gep(b, scratch, v * tile.lanes, self.ty),
                             align=self.eb)
                     i += 1
-                self._epilogue(self, batch_index, index_add(b, m0, r), col0, columns, scratch)
+                self._epilogue(self, batch_index, self._tile_m[r], col0, columns, scratch)
 
     def _scratch(self):
         """The stack row of NR elements the tile epilogue reads (one per function)."""

@@ -7,10 +7,11 @@ from aotc.backends.cpu.target import emit_data_object, resolve_target
 
 from ..base import Backend, BackendFlag, BackendOptionError, BackendResult
 from ..registry import register_backend
-from .compiler import compile_cuda_module
-from .launch_plan import launches
 from .ptx import GPU_ARCHS, TRIPLE
-from .row_fusion import RowFusion
+
+# The code generator (compiler, launch_plan, row_fusion: the NVPTX emitters) is imported
+# by the methods that use it: every `aotc compile` registers this class for its flags,
+# and a CPU compile should not load the CUDA emitters.
 
 __all__ = ["CudaBackend"]
 
@@ -39,9 +40,14 @@ class CudaBackend(Backend):
 
     def hlo_passes(self) -> list:
         """A softmax or layer-norm row becomes one fusion, so one kernel (row_fusion.py)."""
+        from .row_fusion import RowFusion
+
         return [RowFusion()]
 
     def compile(self, module, assignment) -> BackendResult:
+        from .compiler import compile_cuda_module
+        from .launch_plan import launches
+
         entry = self.options.entry_point
         code = compile_cuda_module(module, assignment, entry_symbol=entry,
                                    gpu_arch=self.gpu_arch, target=self.host)
