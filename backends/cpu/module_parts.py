@@ -49,14 +49,11 @@ __all__ = ["CompiledParts", "PartCode", "PartPipeline", "PartPlan", "WholeModule
 
 #: Instructions per part: below two parts' worth the module stays whole (forking, parsing
 #: the declarations and linking cost more than they save on a small module).
-PART_INSTRUCTIONS = 1500
+PART_INSTRUCTIONS = 800
 
 #: Instructions of completed functions that make a part while the module is still being
 #: emitted (PartPipeline.advance).
-CHUNK_INSTRUCTIONS = 8000
-
-#: The niceness of the processes that compile early parts.
-EARLY_NICE = 5
+CHUNK_INSTRUCTIONS = 4000
 
 #: At most this many parts (each costs a process and a link; more only pays on hosts
 #: with more cores than the 2-4 this is tuned for).
@@ -179,6 +176,7 @@ def _as_part(module: ir.Module, plan: PartPlan, part: int,
     def change(value, attribute, new):
         saved.append((value, attribute, getattr(value, attribute)))
         setattr(value, attribute, new)
+        _forget_text(value)
 
     kept = {}
     for name, value in everything.items():
@@ -210,6 +208,15 @@ def _as_part(module: ir.Module, plan: PartPlan, part: int,
         module.globals.update(everything)
         for value, attribute, old in reversed(saved):
             setattr(value, attribute, old)
+            _forget_text(value)
+
+
+def _forget_text(value) -> None:
+    """Drop the text llvmlite caches for a global variable (it prints each once): the
+    parts print the same global as a definition or as a declaration."""
+    clear = getattr(value, "_clear_string_cache", None)
+    if clear is not None:
+        clear()
 
 
 class _Printed:
@@ -309,11 +316,12 @@ class PartPipeline:
     The emitter calls `advance` after each HLO instruction: once the functions completed
     since the last cut hold CHUNK_INSTRUCTIONS, they become a part of their own (every
     function and big constant in it hidden-external, as parts cut later may call or read
-    them), compiled at once by a forked process, on the other cores while Python goes on
-    emitting. `finish` cuts what remains into parts as `plan_parts` would, compiles them
-    beside the earlier ones and returns the result. The cut depends only on the module
-    and the order it was emitted in; where forking is not safe the same parts compile
-    one after another in this process.
+    them), queued for forked processes, at most one per core but one while the emitter
+    runs (every part waits for the emitter, so it keeps its core). `finish` cuts what
+    remains into parts as `plan_parts` would and compiles the queue on every core, this
+    process included. The cut depends only on the module and the order it was emitted
+    in; where forking is not safe the same parts compile one after another in this
+    process.
     """
 
     def __init__(self, module: ir.Module, machine, optimize: Callable[[llvm.ModuleRef], None],
@@ -327,6 +335,7 @@ class PartPipeline:
         self.fork = _can_fork()
         self.cores = len(os.sched_getaffinity(0)) if self.fork else 1
         self.children: list[_Child] = []
+        self.queue: list[int] = []  # parts cut, not compiled or started yet
         self.codes: dict[int, PartCode] = {}
         self.sizes: dict[str, int] = {}  # functions cut into early parts: their sizes
 
@@ -340,9 +349,8 @@ class PartPipeline:
         part = self.plan.parts
         _add_parts(self.plan, self.module, done, self.machine.target_data, 1, export_all=True)
         self.sizes.update((f.name, _size(f)) for f in done)
-        # Below the emitter's priority: on a busy machine the emitter, whose work every
-        # part waits for, keeps its core.
-        self._start([part], nice=EARLY_NICE)
+        self.queue.append(part)
+        self._dispatch(self.cores - 1)  # the emitter keeps a core: every part waits for it
 
     def finish(self) -> CompiledParts | WholeModule:
         """Cut the rest, compile every part not compiled yet and wait for all of them."""
@@ -360,11 +368,14 @@ class PartPipeline:
                         if f.blocks and f.name not in self.plan.function_part]
                 _add_parts(self.plan, self.module, rest, target_data, MAX_PARTS)
                 pending = list(range(first, self.plan.parts))
-            workers = max(1, min(len(pending), self.cores))
-            for w in range(1, workers):
-                self._start(pending[w::workers])
-            for part in pending[::workers]:
-                self.codes[part] = self._compile(part)
+            self.queue.extend(pending)
+            # This process takes parts from the queue too, last first (the rest is cut
+            # largest first): children keep the other cores busy with the others.
+            while self.queue:
+                self._dispatch(self.cores - 1)
+                if self.queue:
+                    part = self.queue.pop()
+                    self.codes[part] = self._compile(part)
             while self.children:
                 self.codes.update(_collect(self.children.pop(0)))
         finally:
@@ -394,13 +405,19 @@ class PartPipeline:
         return _compile_part(self.module, self.plan, part, self.printed, self.optimize,
                              self.emitter)
 
-    def _start(self, parts: list[int], nice: int = 0) -> None:
-        """Compile `parts` in a forked process (at `nice`), or here and now where forking
-        is unsafe."""
-        if self.fork:
-            self.children.append(_fork(self._compile, parts, nice))
-        else:
-            self.codes.update((part, self._compile(part)) for part in parts)
+    def _dispatch(self, processes: int) -> None:
+        """Reap the children that are done, then start queued parts in children while fewer
+        than `processes` run (or, where forking is unsafe, compile them here, now)."""
+        if not self.fork:
+            while self.queue:
+                part = self.queue.pop(0)
+                self.codes[part] = self._compile(part)
+            return
+        for child in [c for c in self.children if _finished(c)]:
+            self.children.remove(child)
+            self.codes.update(_collect(child))
+        while self.queue and len(self.children) < processes:
+            self.children.append(_fork(self._compile, [self.queue.pop(0)]))
 
     def _check_unchanged(self) -> None:
         """The functions of early parts must not change after their cut (they were
@@ -414,12 +431,13 @@ class PartPipeline:
 class _Child:
     pid: int
     path: str  # the file it writes its parts to
+    status: int | None = None  # its exit status, once reaped
 
 
 _FRAME = struct.Struct("<qqq")  # part (-1: failure), object bytes, bitcode bytes
 
 
-def _fork(compile_part: Callable[[int], PartCode], parts: list[int], nice: int = 0) -> _Child:
+def _fork(compile_part: Callable[[int], PartCode], parts: list[int]) -> _Child:
     """A forked process that compiles `parts` and writes each to a temporary file: a
     _FRAME, then its object and bitcode; on failure a frame of part -1 and the
     traceback's text. (A file, not a pipe: the child finishes without waiting for the
@@ -431,7 +449,6 @@ def _fork(compile_part: Callable[[int], PartCode], parts: list[int], nice: int =
         return _Child(pid, path)
     status = 0
     try:
-        os.nice(nice)
         with os.fdopen(fd, "wb") as out:
             try:
                 for part in parts:
@@ -447,6 +464,14 @@ def _fork(compile_part: Callable[[int], PartCode], parts: list[int], nice: int =
         os._exit(status)
 
 
+def _finished(child: _Child) -> bool:
+    """Whether `child` has exited (it is then reaped: `_collect` must not wait again)."""
+    pid, status = os.waitpid(child.pid, os.WNOHANG)
+    if pid:
+        child.status = status
+    return bool(pid)
+
+
 def _stop(child: _Child) -> None:
     os.kill(child.pid, signal.SIGKILL)
     os.waitpid(child.pid, 0)
@@ -456,7 +481,7 @@ def _stop(child: _Child) -> None:
 def _collect(child: _Child) -> dict[int, PartCode]:
     """The parts a child compiled (the child reaped, its file removed); raises
     RuntimeError if it failed."""
-    _, status = os.waitpid(child.pid, 0)
+    status = child.status if child.status is not None else os.waitpid(child.pid, 0)[1]
     with open(child.path, "rb") as file:
         data = file.read()
     os.unlink(child.path)
