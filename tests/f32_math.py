@@ -32,10 +32,15 @@ def _erf(x):
     return result
 
 
+def _erfc(x):
+    """math.erfc, per element (NaN for NaN, 0 and 2 at +-inf)."""
+    return np.vectorize(math.erfc, otypes=[np.float64])(x)
+
+
 #: opcode -> float64 reference
 REFERENCES = {"exponential": np.exp, "exponential-minus-one": np.expm1, "log": np.log,
               "log-plus-one": np.log1p, "tanh": np.tanh, "logistic": _logistic,
-              "erf": _erf}
+              "erf": _erf, "erfc": _erfc}
 OPCODES = list(FUNCTIONS)
 assert set(OPCODES) == set(REFERENCES) == set(ULP_BOUNDS)
 
