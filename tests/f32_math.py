@@ -33,8 +33,16 @@ def _erf(x):
 
 
 def _erfc(x):
-    """math.erfc, per element (NaN for NaN, 0 and 2 at +-inf)."""
-    return np.vectorize(math.erfc, otypes=[np.float64])(x)
+    """math.erfc where it is needed: 1 - 2x/sqrt(pi) below 2**-26 (the next term is below
+    2**-52), 0 from 27 on (erfc(27) < 1e-318, far below f32's subnormals), 2 below -6
+    (2 - erfc(6) rounds to 2 in f64), NaN for NaN."""
+    result = np.where(x < 0, 2.0, 0.0)
+    result = np.where(np.abs(x) < 2.0**-26, 1 - x * (2 / math.sqrt(math.pi)), result)
+    result = np.where(np.isnan(x), x, result)
+    middle = (np.abs(x) >= 2.0**-26) & (x < 27.0) & (x > -6.0)
+    if middle.any():
+        result[middle] = np.vectorize(math.erfc, otypes=[np.float64])(x[middle])
+    return result
 
 
 #: opcode -> float64 reference
