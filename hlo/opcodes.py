@@ -35,6 +35,9 @@ _UNARY = [
     "abs", "negate", "exponential", "exponential-minus-one", "log", "log-plus-one", "tanh",
     "logistic", "sqrt", "rsqrt", "cbrt", "floor", "ceil", "round-nearest-afz",
     "round-nearest-even", "sign", "sine", "cosine", "tan", "erf", "not", "copy",
+    # Not XLA's (its client library composes erfc from other ops): one op, so that a backend
+    # evaluates it in one piece, as the exact GELU's 0.5 x erfc(-x / sqrt 2) needs.
+    "erfc",
 ]
 _BINARY = [
     "add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "remainder",

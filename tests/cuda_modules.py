@@ -42,8 +42,8 @@ from aotc.hlo.window import make_window  # noqa: E402
 POSITIVE = {"log", "log-plus-one", "sqrt", "rsqrt", "power"}
 _INT_EXCLUDED = {"exponential", "exponential-minus-one", "log", "log-plus-one", "tanh",
                  "logistic", "sqrt", "rsqrt", "cbrt", "floor", "ceil", "round-nearest-afz",
-                 "round-nearest-even", "sine", "cosine", "tan", "erf", "is-finite", "atan2",
-                 "real", "imag"}
+                 "round-nearest-even", "sine", "cosine", "tan", "erf", "erfc", "is-finite",
+                 "atan2", "real", "imag"}
 
 
 def elementwise_module(dtype: str, dims) -> Module:

@@ -32,10 +32,23 @@ def _erf(x):
     return result
 
 
+def _erfc(x):
+    """math.erfc where it is needed: 1 - 2x/sqrt(pi) below 2**-26 (the next term is below
+    2**-52), 0 from 27 on (erfc(27) < 1e-318, far below f32's subnormals), 2 below -6
+    (2 - erfc(6) rounds to 2 in f64), NaN for NaN."""
+    result = np.where(x < 0, 2.0, 0.0)
+    result = np.where(np.abs(x) < 2.0**-26, 1 - x * (2 / math.sqrt(math.pi)), result)
+    result = np.where(np.isnan(x), x, result)
+    middle = (np.abs(x) >= 2.0**-26) & (x < 27.0) & (x > -6.0)
+    if middle.any():
+        result[middle] = np.vectorize(math.erfc, otypes=[np.float64])(x[middle])
+    return result
+
+
 #: opcode -> float64 reference
 REFERENCES = {"exponential": np.exp, "exponential-minus-one": np.expm1, "log": np.log,
               "log-plus-one": np.log1p, "tanh": np.tanh, "logistic": _logistic,
-              "erf": _erf}
+              "erf": _erf, "erfc": _erfc}
 OPCODES = list(FUNCTIONS)
 assert set(OPCODES) == set(REFERENCES) == set(ULP_BOUNDS)
 

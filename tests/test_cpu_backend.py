@@ -37,7 +37,8 @@ SHAPES = [(), (1,), (7,), (3, 1, 5), (2, 33)]
 
 UNARY_FLOAT = ["abs", "negate", "exponential", "exponential-minus-one", "log", "log-plus-one",
                "tanh", "logistic", "sqrt", "rsqrt", "cbrt", "floor", "ceil", "round-nearest-afz",
-               "round-nearest-even", "sign", "sine", "cosine", "tan", "erf", "copy", "is-finite"]
+               "round-nearest-even", "sign", "sine", "cosine", "tan", "erf", "erfc", "copy",
+               "is-finite"]
 BINARY_FLOAT = ["add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
                 "remainder", "atan2"]
 UNARY_INT = ["abs", "negate", "sign", "not", "copy"]

@@ -78,7 +78,7 @@ FLOAT_UNARY = {
     "rsqrt": lambda x: 1 / np.sqrt(x), "cbrt": np.cbrt, "floor": np.floor, "ceil": np.ceil,
     "round-nearest-even": np.rint, "sign": np.sign, "sine": np.sin, "cosine": np.cos,
     "tan": np.tan, "logistic": lambda x: 1 / (1 + np.exp(-x)),
-    "erf": np.vectorize(math.erf),
+    "erf": np.vectorize(math.erf), "erfc": np.vectorize(math.erfc),
 }
 
 

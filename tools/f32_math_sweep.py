@@ -5,12 +5,13 @@ error in ulps of each, against a float64 NumPy reference (tests/f32_math.py).
 The 2^32 bit patterns are run in chunks of 2^--chunk-bits through one compiled module
 (all functions at once; the module is compiled once per worker process), by --jobs
 workers; the reference is vectorized float64 NumPy (erf calls math.erf only where no
-closed form is exact enough: 2^-20 <= |x| < 6). Prints, per function, the largest error
-and an input where it occurs, and whether it is within math_f32.ULP_BOUNDS (exit status 1
-if not). Chunks are visited in a strided order, so a partial sweep (`--chunks N`, or
-`--budget SECONDS`, after which no new chunk starts) still spreads over every sign and
-exponent; the coverage printed says how much was swept. About 2.5 s per chunk of 2^22 on
-one core of the shared VM: the whole sweep is ~45 core-minutes.
+closed form is exact enough: 2^-20 <= |x| < 6; erfc math.erfc where 2^-26 <= |x| and
+-6 < x < 27). Prints, per function, the largest error and an input where it occurs, and
+whether it is within math_f32.ULP_BOUNDS (exit status 1 if not). Chunks are visited in
+a strided order, so a partial sweep (`--chunks N`, or `--budget SECONDS`, after which no
+new chunk starts) still spreads over every sign and exponent; the coverage printed says
+how much was swept. About 2.5 s per chunk of 2^22 on one core of the shared VM: the
+whole sweep is ~45 core-minutes.
 
     nice -n 19 python tools/f32_math_sweep.py [--chunk-bits 22] [--jobs 2] [--chunks N]
                                               [--budget SECONDS]

@@ -431,6 +431,23 @@ def erf(cg: CodeGen, x, precision: Precision):
     return o.copysign(result, x)  # NaN stays NaN
 
 
+_ERFC_SPLIT, _ERFC_DEPTH = 2.5, 40
+
+
+def erfc(cg: CodeGen, x, precision: Precision):
+    """1 - erf(x) below 2.5, Laplace's continued fraction above (no cancellation in the upper
+    tail): the f64 composition of frontend/ops/special_math.py's erfc, as one function."""
+    o = FloatOps(cg)
+    near = o.sub(o.c(1.0), erf(cg, x, precision))
+    z = o.sel(o.lt(x, o.c(_ERFC_SPLIT)), o.c(_ERFC_SPLIT), x)  # NaN goes to `near`
+    fraction = z
+    for k in range(_ERFC_DEPTH, 0, -1):
+        fraction = o.add(z, o.div(o.c(k / 2), fraction))
+    gauss = exp(cg, o.sub(o.c(-0.0), o.mul(z, z)), precision)
+    far = o.div(gauss, o.mul(fraction, o.c(float(SQRT_PI))))
+    return o.sel(o.lt(x, o.c(_ERFC_SPLIT)), near, o.sel(o.isnan(x), x, far))
+
+
 # -- powers ---------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""exp, expm1, log, log1p, tanh, logistic and erf for f32 operands, computed in f32.
+"""exp, expm1, log, log1p, tanh, logistic, erf and erfc for f32 operands, computed in f32.
 
 math.py computes in f64 and rounds once; that is accurate but halves the vector width and
 adds two conversions per element. These use the same reductions in f32 arithmetic with
@@ -27,7 +27,7 @@ from .math import LN2, SQRT_PI, FloatOps, split_constant
 
 #: Largest error in ulps over every f32 input (tools/f32_math_sweep.py; see docs there).
 ULP_BOUNDS = {"exponential": 2, "exponential-minus-one": 2, "log": 1, "log-plus-one": 3,
-              "tanh": 4, "logistic": 3, "erf": 2}
+              "tanh": 4, "logistic": 3, "erf": 2, "erfc": 5}
 
 # ln2 = HI + LO with HI of 16 bits, so n * HI is exact for |n| < 2**8 (all f32 exponents).
 LN2_HI, LN2_LO = (float(np.float32(part)) for part in split_constant(LN2, 16, 2))
@@ -221,8 +221,67 @@ def erf(cg: CodeGen, x):
     return o.copysign(result, x)  # NaN stays NaN
 
 
+# erfc in one piece, for every x (after N. Juffa's erfcf): erfc(a) = exp(-a**2) erfcx(a) for
+# a = |x| up to ERFC_ZERO, with (1 + 2a) erfcx(a) = 1 + p(q) and q = (a - 2) / (a + 2) in
+# [-1, 0.67] (no cancellation near 0: the result is ~1 there, and p small). The quotient q
+# and the division by 1 + 2a each get one correction step from their residual, computed
+# with fused multiply-adds, and a**2 = s + e exactly goes to exp as head and tail, so exp's
+# reduction sees the exact argument. erfc(-a) = 2 - erfc(a). No branch: ~55 operations and
+# two divisions per element (the f32 composition it replaced computed erf, itself two
+# branches, and a second tail: ~140 operations and four divisions).
+ERFC_DEGREE = 9
+
+
+@lru_cache(maxsize=None)
+def erfc_polynomial() -> tuple[float, ...]:
+    """Coefficients, lowest power first, of p(q) ~= (1 + 2a) exp(a**2) erfc(a) - 1 for a in
+    [0, ERFC_ZERO] (q = (a - 2) / (a + 2)); relative error below 1.7e-8 of 1 + p (0.28
+    of 2**-24: the fit's share of the ulp bound)."""
+    low, high = -1.0, (ERFC_ZERO - 2.0) / (ERFC_ZERO + 2.0)
+    q = (high + low) / 2 + (high - low) / 2 * np.cos(np.pi * (np.arange(400) + 0.5) / 400)
+    a = 2.0 * (1 + q) / (1 - q)
+    values = [(1 + 2 * v) * math.erfc(v) * math.exp(v * v) - 1 for v in a]
+    fit = np.polynomial.Chebyshev.fit(q, values, ERFC_DEGREE, domain=[low, high])
+    return tuple(float(c) for c in fit.convert(kind=np.polynomial.Polynomial).coef)
+
+
+def fma(cg: CodeGen, a, b, c):
+    """a * b + c rounded once (the residuals below need the exact product): the instruction
+    where the target has one; elsewhere in f64, where the product of two f32 is exact and
+    rounding the sum twice (to f64, then f32) errs by at most 2**-29 ulp more than once."""
+    if cg.target.has_fma:
+        return cg.call_intrinsic("llvm.fma", a, b, c)
+    b_ = cg.builder
+    wide = [b_.fpext(v, ir.DoubleType()) for v in (a, b, c)]
+    return b_.fptrunc(b_.fadd(b_.fmul(wide[0], wide[1]), wide[2]), F32)
+
+
+def erfc(cg: CodeGen, x):
+    """erfc(x) within ULP_BOUNDS["erfc"]; 1 at +-0, 0 and 2 at +-inf, NaN for NaN."""
+    o = _ops(cg)
+    a = o.fabs(x)
+    a = o.sel(o.gt(a, o.c(ERFC_ZERO)), o.c(ERFC_ZERO), a)  # NaN stays NaN to the end
+    # q = (a - 2) / (a + 2), corrected by r times the residual (a - 2) - q (a + 2), formed
+    # as (a - 2 (q + 1)) - q a (exact but for the rounding of q + 1).
+    r = o.div(o.c(1.0), o.add(a, o.c(2.0)))
+    q = o.mul(o.sub(a, o.c(2.0)), r)
+    residual = fma(cg, q, o.sub(o.c(-0.0), a), fma(cg, o.add(q, o.c(1.0)), o.c(-2.0), a))
+    q = fma(cg, r, residual, q)
+    p = o.poly(q, list(erfc_polynomial()))
+    # erfcx(a) = (1 + p) / (1 + 2a), corrected by the residual (1 + p) - ratio (1 + 2a).
+    r = o.mul(o.div(o.c(1.0), o.add(a, o.c(0.5))), o.c(0.5))
+    ratio = fma(cg, p, r, r)
+    residual = o.add(o.sub(p, ratio), fma(cg, o.add(ratio, ratio), o.sub(o.c(-0.0), a), o.c(1.0)))
+    ratio = fma(cg, residual, r, ratio)
+    s = o.mul(a, a)
+    tail = fma(cg, a, a, o.sub(o.c(-0.0), s))  # a**2 - s, exactly
+    result = o.mul(exp(cg, o.sub(o.c(-0.0), s), o.sub(o.c(-0.0), tail)), ratio)
+    return o.sel(o.lt(x, o.c(0.0)), o.sub(o.c(2.0), result), result)  # NaN came through
+
+
 #: HLO opcode -> the f32 function.
 FUNCTIONS = {"exponential": exp, "exponential-minus-one": expm1, "log": log,
-             "log-plus-one": log1p, "tanh": tanh, "logistic": logistic, "erf": erf}
+             "log-plus-one": log1p, "tanh": tanh, "logistic": logistic, "erf": erf,
+             "erfc": erfc}
 
 __all__ = ["FUNCTIONS", "ULP_BOUNDS"]

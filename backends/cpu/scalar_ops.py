@@ -333,7 +333,8 @@ def _register_transcendental(opcode: str, fn) -> None:
 for _opcode, _fn in {
     "exponential": math.exp, "exponential-minus-one": math.expm1, "log": math.log,
     "log-plus-one": math.log1p, "tanh": math.tanh, "logistic": math.logistic,
-    "sine": math.sin, "cosine": math.cos, "tan": math.tan, "erf": math.erf, "cbrt": math.cbrt,
+    "sine": math.sin, "cosine": math.cos, "tan": math.tan, "erf": math.erf, "erfc": math.erfc,
+    "cbrt": math.cbrt,
 }.items():
     _register_transcendental(_opcode, _fn)
 

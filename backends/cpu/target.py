@@ -176,6 +176,15 @@ class TargetInfo:
             return "+sse4.1" in self.features.split(",")
         return False
 
+    @property
+    def has_fma(self) -> bool:
+        """Whether a fused multiply-add is an instruction (llvm.fma is otherwise a libm call)."""
+        if self.arch in ("aarch64", "arm64", "nvptx64"):
+            return True
+        if self.arch.startswith("riscv"):
+            return "f" in enabled_features(self.features)
+        return self.arch == "x86_64" and "fma" in enabled_features(self.features)
+
 
 def resolve_target(triple: str | None, cpu: str | None, features: str | None) -> TargetInfo:
     """Fill in the host's triple, CPU and features wherever the caller gave none; raise

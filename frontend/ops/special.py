@@ -5,15 +5,15 @@ Igamma/Igammac, Betainc, Zeta and Polygamma.
 Every function but one is computed in f64 (numerics.widened) by the compositions of
 special_math.py and rounded once to the operand type, so f16 and f32 results are correctly
 rounded up to the composition's own error (~1e-14 relative). Erfc of f16 and f32 operands
-is composed in f32 (special_math.erfc_f32, a few ulps): it is the exact GELU's, and the f64
-composition's continued fraction costs 40 divisions per element.
+is the `erfc` opcode (computed in f32 by the backend, a few ulps: it is the exact GELU's, and
+the f64 composition's continued fraction costs 40 divisions per element).
 """
 
 from __future__ import annotations
 
 from ...hlo.dtypes import F16, F32
 from . import special_math
-from .numerics import Math, widened
+from .numerics import widened
 from .registry import lowering
 
 #: TF op -> f64 function of Math and its operands.
@@ -47,8 +47,7 @@ def _erfc(ctx, node, inputs):
     t = x.shape.element_type
     if t not in (F16, F32):
         return widened(ctx, node, inputs, special_math.erfc)
-    w = x if t == F32 else ctx.b.convert(x, F32)
-    result = special_math.erfc_f32(Math(ctx, w), w)
+    result = ctx.b.unary("erfc", x if t == F32 else ctx.b.convert(x, F32))
     return result if t == F32 else ctx.b.convert(result, t)
 
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
-
-import numpy as np
 
 from .loops import fori_loop
 from .numerics import Math
@@ -114,54 +111,6 @@ def erfc(m: Math, x):
     gauss = m.exp(m.neg(m.mul(z, z)))
     far = m.div(gauss, m.mul(fraction, math.sqrt(math.pi)))
     return m.select(m.lt(x, _ERFC_SPLIT), near, far)
-
-
-# erfc of f32 operands in f32 (no f64 detour; special.py uses it for f16 and f32): below
-# _ERFC32_SPLIT 1 - erf(x) (erf(x) < 1/2 there, so the subtraction loses under an ulp),
-# above it exp(-a**2) erfcx(a) with (1 + 2a) erfcx(a) a polynomial in an affine map u of
-# y = (a - K) / (a + K) onto [-1, 1] (the variable of Shepherd and Laframboise's Chebyshev
-# expansion; the coefficients are fitted here at Chebyshev nodes against math.erfc), and
-# exp(-a**2) = exp(-h*h) exp(-l (a + h)) with a = h + l split by Veltkamp's 4097 * a, so
-# that h*h is exact; l (a + h) is below 2**-11 a**2 <= 0.05, where exp's Taylor polynomial
-# of degree 4 is within 3e-9 (a twentieth of an ulp) and a full exp would cost a sixth of
-# the function. erfc rounds to 0 in f32 from 10.06 on.
-_ERFC32_SPLIT, _ERFC32_ZERO, _ERFC32_K, _ERFC32_DEGREE = 0.47, 10.1, 2.0, 10
-_EXP_SMALL = [1 / 24, 1 / 6, 1 / 2, 1.0, 1.0]  # exp(z) for |z| <= 0.05, highest power first
-#: The largest error in ulps, as tests/test_math_f32.py asserts on two million inputs (4.21
-#: seen there): exp's error twice, the polynomial's, a division and three products.
-ERFC32_ULP_BOUND = 5
-
-
-@lru_cache(maxsize=None)
-def _erfcx_series() -> tuple[list[float], float, float]:
-    """(coefficients, highest power first, of p(u); centre and half width of y)."""
-    low, high = ((a - _ERFC32_K) / (a + _ERFC32_K) for a in (_ERFC32_SPLIT, _ERFC32_ZERO))
-    centre, half = (high + low) / 2, (high - low) / 2
-    nodes = np.cos(np.pi * (np.arange(200) + 0.5) / 200)
-    y = centre + half * nodes
-    a = _ERFC32_K * (1 + y) / (1 - y)
-    values = [(1 + 2 * v) * math.erfc(v) * math.exp(v * v) for v in a]
-    fit = np.polynomial.Chebyshev.fit(nodes, values, _ERFC32_DEGREE, domain=[-1, 1])
-    coefficients = fit.convert(kind=np.polynomial.Polynomial).coef
-    return [float(c) for c in reversed(coefficients)], centre, half
-
-
-def erfc_f32(m: Math, x):
-    """erfc(x) for an f32 x, in f32 (ERFC32_ULP_BOUND ulps); NaN stays NaN."""
-    a = m.abs(x)
-    near = m.sub(1.0, m.u("erf", x))
-    t = m.min(a, _ERFC32_ZERO)  # past it the result is 0 anyway; NaN propagates
-    coefficients, centre, half = _erfcx_series()
-    y = m.div(m.sub(t, _ERFC32_K), m.add(t, _ERFC32_K))
-    scaled = m.div(m.poly(m.mul(m.sub(y, centre), 1.0 / half), coefficients),
-                   m.add(1.0, m.add(t, t)))
-    big = m.mul(t, 4097.0)
-    h = m.sub(big, m.sub(big, t))
-    small = m.neg(m.mul(m.sub(t, h), m.add(t, h)))  # in [-0.05, 0]
-    gauss = m.mul(m.exp(m.neg(m.mul(h, h))), m.poly(small, _EXP_SMALL))
-    tail = m.mul(gauss, scaled)
-    far = m.select(m.lt(x, 0.0), m.sub(2.0, tail), tail)
-    return m.select(m.lt(a, _ERFC32_SPLIT), near, far)
 
 
 def _log_ndtr_nonpositive(m: Math, z):

@@ -9,8 +9,9 @@ shifts by at least the bit width give 0 (or the sign fill for arithmetic right s
 float -> int conversion saturates with NaN -> 0.
 
 Floats are computed in their own type (f32 stays f32). f16 arithmetic, dots and reductions are
-computed in f32 and rounded once at the end, as XLA's CPU backend does. `erf` is computed in
-f64 with `math.erf` and rounded, which makes it the correctly rounded reference.
+computed in f32 and rounded once at the end, as XLA's CPU backend does. `erf` and `erfc`
+are computed in f64 with `math.erf` and `math.erfc` and rounded, which makes them the
+correctly rounded references.
 
 `interpreter` holds the table (`EVALUATORS`) and the driver; each family module registers
 its rules into the table; importing this package imports every family once, so the table

@@ -133,6 +133,11 @@ def _erf(x):
     return values.astype(x.dtype)
 
 
+def _erfc(x):
+    values = np.vectorize(math.erfc, otypes=[np.float64])(x.astype(np.float64))
+    return values.astype(x.dtype)
+
+
 def _rsqrt(x):
     return np.reciprocal(np.sqrt(x))
 
@@ -162,6 +167,7 @@ _UNARY: dict[str, Callable] = {
     "cosine": _f16_in_f32(np.cos),
     "tan": _f16_in_f32(np.tan),
     "erf": _erf,
+    "erfc": _erfc,
     "not": _by_kind(np.invert, np.invert, np.logical_not),
     "copy": np.copy,
     "is-finite": np.isfinite,
