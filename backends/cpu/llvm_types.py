@@ -57,3 +57,10 @@ def float_suffix(ty: ir.Type) -> str:
     if isinstance(ty, ir.IntType):
         return f"i{ty.width}"
     return {HALF: "f16", F32: "f32", F64: "f64"}[ty]
+
+
+def instruction_operands(instr) -> list:
+    """The values an llvmlite instruction uses (a phi's incoming values included)."""
+    if isinstance(instr, ir.PhiInstr):
+        return [value for value, _ in instr.incomings]
+    return instr.operands

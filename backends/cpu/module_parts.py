@@ -44,6 +44,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from .elf_merge import can_merge, merge_elf
+from .llvm_types import instruction_operands
 
 __all__ = ["CompiledParts", "PartCode", "PartPipeline", "PartPlan", "WholeModule", "plan_parts"]
 
@@ -149,9 +150,7 @@ def _references(function: ir.Function) -> set[str]:
     names: set[str] = set()
     for block in function.blocks:
         for instr in block.instructions:
-            operands = [v for v, _ in instr.incomings] if isinstance(instr, ir.PhiInstr) \
-                else instr.operands
-            for value in operands:
+            for value in instruction_operands(instr):
                 if isinstance(value, ir.GlobalValue):
                     names.add(value.name)
                 elif isinstance(value, ir.FormattedConstant):

@@ -25,9 +25,9 @@ from collections import Counter
 from typing import Iterable
 
 import llvmlite.ir as ir
-from llvmlite.ir.instructions import GEPInstr, PhiInstr
+from llvmlite.ir.instructions import GEPInstr
 
-from .llvm_types import PTR
+from .llvm_types import PTR, instruction_operands
 
 __all__ = ["KernelCache"]
 
@@ -86,7 +86,7 @@ class KernelCache:
         found: dict[int, ir.GlobalVariable] = {}
         for block in kernel.blocks:
             for instr in block.instructions:
-                for value in _operands(instr):
+                for value in instruction_operands(instr):
                     if isinstance(value, ir.GlobalVariable) and self.is_constant(value):
                         found.setdefault(id(value), value)
         return list(found.values())
@@ -96,12 +96,6 @@ def _signature(inst) -> tuple:
     """What two instructions whose kernels are identical have in common."""
     return (inst.opcode, inst.attrs.get("kind"), str(inst.shape),
             tuple(str(operand.shape) for operand in inst.operands))
-
-
-def _operands(instr):
-    if isinstance(instr, PhiInstr):
-        return [value for value, _ in instr.incomings]
-    return instr.operands
 
 
 def _parameterize(kernel: ir.Function, constants: list[ir.GlobalVariable]) -> None:
@@ -146,7 +140,7 @@ def _replace(kernel: ir.Function, new: dict[int, ir.Value]) -> None:
     """Every use of a value whose id is a key of `new` in `kernel` becomes new[id]."""
     for block in kernel.blocks:
         for instr in block.instructions:
-            for value in list(_operands(instr)):
+            for value in list(instruction_operands(instr)):
                 if id(value) in new:
                     instr.replace_usage(value, new[id(value)])
                     if isinstance(instr, GEPInstr) and instr.pointer is value:
