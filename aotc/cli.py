@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 
 from . import saved_model_cli, tfcompile_flags
@@ -205,10 +206,27 @@ _COMMANDS = {"compile": _run_compile, "aot_compile_cpu": saved_model_cli.run, "o
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `aotc` console script; returns the exit status."""
-    if argv is None:  # the console script: this process is the command
+    """Entry point of the `aotc` console script; returns the exit status (with `argv`
+    None, this process is the command: it ends here, with that status)."""
+    if argv is None:
         _tune_gc()
-    argv = sys.argv[1:] if argv is None else list(argv)
+        _exit_now(_main(sys.argv[1:]))
+    return _main(list(argv))
+
+
+def _exit_now(status: int) -> None:
+    """End the `aotc` process without tearing the interpreter down: freeing a big
+    compile's millions of objects one by one took 0.3 s of MobileNetV2's 3.6 s. Every
+    file is closed by then (staging renames complete outputs); only stdio needs a flush."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more to say
+            pass
+    os._exit(status)
+
+
+def _main(argv: list[str]) -> int:
     argv, xla_flags = tfcompile_flags.extract_xla_flags(argv)
     # Only `compile` needs the backends (and LLVM): other commands and --help start faster.
     command = next((a for a in argv if not a.startswith("-")), None)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import struct
 import sys
@@ -38,7 +39,7 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -50,15 +51,15 @@ __all__ = ["CompiledParts", "PartCode", "PartPipeline", "PartPlan", "WholeModule
 
 #: Instructions per part: below two parts' worth the module stays whole (forking, parsing
 #: the declarations and linking cost more than they save on a small module).
-PART_INSTRUCTIONS = 800
+PART_INSTRUCTIONS = 300
 
 #: Instructions of completed functions that make a part while the module is still being
 #: emitted (PartPipeline.advance).
-CHUNK_INSTRUCTIONS = 4000
+CHUNK_INSTRUCTIONS = 1000
 
-#: At most this many parts (each costs a process and a link; more only pays on hosts
-#: with more cores than the 2-4 this is tuned for).
-MAX_PARTS = 4
+#: At most this many parts in the last cut. Each costs its declarations' parsing and a
+#: merge, but more parts than cores balance better: the cores take them one at a time.
+MAX_PARTS = 16
 
 #: Constant globals up to this size are copied into every part that reads them, so that
 #: LLVM can fold loads from them (a declaration hides the values).
@@ -368,19 +369,48 @@ class PartPipeline:
                 _add_parts(self.plan, self.module, rest, target_data, MAX_PARTS)
                 pending = list(range(first, self.plan.parts))
             self.queue.extend(pending)
-            # This process takes parts from the queue too, last first (the rest is cut
-            # largest first): children keep the other cores busy with the others.
-            while self.queue:
-                self._dispatch(self.cores - 1)
-                if self.queue:
-                    part = self.queue.pop()
-                    self.codes[part] = self._compile(part)
-            while self.children:
-                self.codes.update(_collect(self.children.pop(0)))
+            self._drain()
         finally:
             self.close()  # after a failure: stop the others
         return CompiledParts(self.plan, [self.codes[p] for p in range(self.plan.parts)],
                              self.machine)
+
+    def _drain(self) -> None:
+        """Compile the queue on every core: the parts go, largest first, into a pipe that
+        this process and cores-1 forked workers take them from one at a time, so a core
+        that finishes early takes the next part (the parts' costs vary several-fold for
+        the same instruction count)."""
+        sizes = self._part_sizes()
+        order = sorted(self.queue, key=lambda part: -sizes[part])
+        self.queue.clear()
+        if not self.fork:
+            for part in order:
+                self.codes[part] = self._compile(part)
+            return
+        read, write = os.pipe()
+        try:
+            claims = b"".join(_CLAIM.pack(part) for part in order)
+            assert len(claims) <= select.PIPE_BUF, "one atomic write fills the pipe"
+            os.write(write, claims)
+            os.close(write)
+            write = -1
+            # Workers may overlap early parts still compiling: the kernel shares the cores.
+            for _ in range(min(self.cores - 1, len(order) - 1)):
+                self.children.append(_fork(self._compile, _claimed(read)))
+            for part in _claimed(read):
+                self.codes[part] = self._compile(part)
+            while self.children:
+                self.codes.update(_collect(self.children.pop(0)))
+        finally:
+            os.close(read)
+            if write >= 0:
+                os.close(write)
+
+    def _part_sizes(self) -> dict[int, int]:
+        sizes = dict.fromkeys(range(self.plan.parts), 0)
+        for name, part in self.plan.function_part.items():
+            sizes[part] += self.sizes.get(name) or _size(self.module.globals[name])
+        return sizes
 
     def close(self) -> None:
         """Stop the processes still compiling parts (their results are not wanted)."""
@@ -434,13 +464,21 @@ class _Child:
 
 
 _FRAME = struct.Struct("<qqq")  # part (-1: failure), object bytes, bitcode bytes
+_CLAIM = struct.Struct("<i")  # a part number in PartPipeline._drain's pipe
 
 
-def _fork(compile_part: Callable[[int], PartCode], parts: list[int]) -> _Child:
-    """A forked process that compiles `parts` and writes each to a temporary file: a
-    _FRAME, then its object and bitcode; on failure a frame of part -1 and the
-    traceback's text. (A file, not a pipe: the child finishes without waiting for the
-    parent, which is busy emitting.)"""
+def _claimed(read_fd: int) -> Iterator[int]:
+    """The parts this process takes from the pipe, one at a time, until it is empty
+    (every claim was written at once, so each read gets a whole one)."""
+    while claim := os.read(read_fd, _CLAIM.size):
+        yield _CLAIM.unpack(claim)[0]
+
+
+def _fork(compile_part: Callable[[int], PartCode], parts: Iterable[int]) -> _Child:
+    """A forked process that compiles `parts` (iterated in the child) and writes each to
+    a temporary file: a _FRAME, then its object and bitcode; on failure a frame of part
+    -1 and the traceback's text. (A file, not a pipe: the child finishes without waiting
+    for the parent, which is busy emitting.)"""
     fd, path = tempfile.mkstemp(prefix="aotc-part-")
     pid = os.fork()
     if pid:
