@@ -97,3 +97,14 @@ def test_erfc_within_ulp_bound():
     for value, expected in specials.items():
         assert got[int(np.flatnonzero(x == value)[0])] == expected, value
     assert np.isnan(got[int(np.flatnonzero(np.isnan(x))[0])])
+
+
+def test_stored_exp_coefficients_are_the_fit():
+    """math_f32 stores exp's polynomial instead of fitting it per compile: the stored
+    coefficients must be exactly what the fit gives."""
+    import math
+
+    from aotc.backends.cpu.math_f32 import (EXP_COEFFICIENTS, EXP_DEGREE,
+                                            chebyshev_fit)
+
+    assert EXP_COEFFICIENTS == chebyshev_fit(math.exp, -0.36, 0.36, EXP_DEGREE)

@@ -32,6 +32,12 @@ ULP_BOUNDS = {"exponential": 2, "exponential-minus-one": 2, "log": 1, "log-plus-
 # ln2 = HI + LO with HI of 16 bits, so n * HI is exact for |n| < 2**8 (all f32 exponents).
 LN2_HI, LN2_LO = (float(np.float32(part)) for part in split_constant(LN2, 16, 2))
 EXP_DEGREE = 6  # fitted on |r| <= 0.36 (ln2/2 plus a tail): relative error 3e-9
+#: chebyshev_fit(math.exp, -0.36, 0.36, EXP_DEGREE), stored (tests/test_math_f32.py checks
+#: it): the fit imports numpy.polynomial, which every compile with an exp would pay.
+EXP_COEFFICIENTS = tuple(map(float.fromhex, (
+    "0x1.ffffffff87680p-1", "0x1.000000cb98a63p+0", "0x1.000000744a550p-1",
+    "0x1.5553ccbeb2c00p-3", "0x1.55543d056139ep-5", "0x1.128b6dc7516aap-7",
+    "0x1.6dc70b623f2a6p-10")))
 EXPM1_DEGREE = 8
 LOG_TERMS = 6  # |s| <= 0.172: s**12/13 < 2**-33
 
@@ -83,7 +89,7 @@ def exp(cg: CodeGen, x, tail=None):
     n, r = _reduce_ln2(o, xc)
     if tail is not None:
         r = o.add(r, tail)
-    p = o.poly(r, list(chebyshev_fit(math.exp, -0.36, 0.36, EXP_DEGREE)))
+    p = o.poly(r, list(EXP_COEFFICIENTS))
     # 2**n in two halves so that neither factor leaves the normal range (subnormal results
     # are rounded once, by the last product).
     half = o.b.ashr(n, o.i(1))

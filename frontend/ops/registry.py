@@ -25,16 +25,18 @@ import numpy as np
 from ...hlo import Builder, Computation, Instruction, scalar_computation
 from ...hlo import dtypes as hlo_dtypes
 from ...hlo.ir import post_order
-from ...hlo.registry import Registry
+from ...hlo.registry import IndexedRegistry
 from ...hlo.shape_rules.inference import ShapeError
 from ..errors import FrontendError
 from ..graph import attr_value
+from .families import FAMILIES, FAMILY_OF
 
 Rule = Callable[["LoweringContext", object, list], "list[Instruction] | Instruction"]
 
-#: TF op type -> lowering rule. The family modules of this package register into it; the
-#: package's `__init__` imports them all.
-LOWERINGS: Registry[Rule] = Registry("lowering rule")
+#: TF op type -> lowering rule. The family modules of this package register into it; a
+#: lookup imports the op's family (families.py, the index), iterating imports them all.
+LOWERINGS: IndexedRegistry[Rule] = IndexedRegistry("lowering rule", __package__, FAMILIES,
+                                                   FAMILY_OF)
 
 _MISSING = object()
 
