@@ -11,9 +11,11 @@ buffers that each model keeps for its lifetime.
     outs = model.run_dict(x, w)      # {result name: array}
 
 Variables are plain inputs and (when updated) plain outputs here: the model keeps no
-state between calls. `load(path, threads=N)` runs the kernels' tasks on N threads (a pool
-of N - 1 Python threads plus the caller, handed to the code as AotcRunOptions; the
-artifact runs at most its --threads tasks at once); the default, 1, passes NULL options.
+state between calls. `load(path, threads=N)` runs the kernels' tasks on N threads (the
+C++ aotc::ThreadPool of N - 1 workers plus the caller, built once per user as a small
+library (native_pool.py) and handed to the code as AotcRunOptions; a pool of Python
+threads where no C++ compiler is found; the artifact runs at most its --threads tasks at
+once); the default, 1, passes NULL options.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
+from aotc.runtime.native_pool import NativePool, pool_library
 from aotc.runtime.program import BUFFER_ALIGNMENT, Program, TensorSpec
 
 __all__ = ["CompiledModel", "load"]
@@ -207,7 +210,7 @@ class CompiledModel:
             f"int32_t {symbol}(void* const* args, void* const* results, void* temps, "
             "const void* options);"
         )
-        self._pool = _ThreadPool(self._ffi, threads) if threads > 1 else None
+        self._pool = _thread_pool(self._ffi, threads, library_path) if threads > 1 else None
         self._options = self._ffi.NULL if self._pool is None else self._pool.options
         self._lib = self._ffi.dlopen(str(self.library_path))
         try:
@@ -347,14 +350,28 @@ class CompiledModel:
         )
 
 
-class _ThreadPool:
+def _thread_pool(ffi: cffi.FFI, threads: int, library_path: Path):
+    """Run options for `threads` threads: the native pool (native_pool.py) where it can be
+    built, else a pool of Python threads."""
+    ffi.cdef("typedef struct { void* pool; void (*parallel_for)(void*, int64_t, "
+             "void (*)(void*, int64_t), void*); } AotcRunOptions;")
+    for cache in _cache_dirs(Path(library_path).parent):
+        try:
+            library = pool_library(cache)
+        except OSError:  # e.g. a read-only artifact dir: try the next place
+            continue
+        if library is not None:
+            return NativePool(ffi, library, threads)
+    return _PythonPool(ffi, threads)
+
+
+class _PythonPool:
     """AotcRunOptions whose parallel_for runs fn(ctx, i) on `threads` threads: i = 0 on
     the calling thread, the others on a ThreadPoolExecutor. cffi releases the GIL while
-    a task's native code runs, so the tasks run in parallel."""
+    a task's native code runs, so the tasks run in parallel (but each parallel_for pays
+    a Python callback: the fallback where no C++ compiler builds the native pool)."""
 
     def __init__(self, ffi: cffi.FFI, threads: int):
-        ffi.cdef("typedef struct { void* pool; void (*parallel_for)(void*, int64_t, "
-                 "void (*)(void*, int64_t), void*); } AotcRunOptions;")
         self._executor = ThreadPoolExecutor(threads - 1, thread_name_prefix="aotc")
 
         @ffi.callback("void(void*, int64_t, void (*)(void*, int64_t), void*)")

@@ -154,6 +154,26 @@ def test_any_thread_count_gives_the_same_bytes(compiled):
             np.testing.assert_array_equal(got, want)
 
 
+def test_python_pools_native_and_fallback_give_the_same_bytes(compiled, tmp_path, monkeypatch):
+    """aotc.load(threads=N) runs the tasks on the native aotc::ThreadPool (built once per
+    user, runtime/native_pool.py); without a C++ compiler, on Python threads. Both give
+    the inline bytes."""
+    from aotc.runtime import loader, native_pool
+
+    work, _, inputs, _ = compiled
+    inline = aotc.load(work / "out")(*inputs)
+    native = aotc.load(work / "out", threads=3)
+    assert isinstance(native._pool, native_pool.NativePool)
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    assert native_pool.pool_library(tmp_path / "cache") is None
+    monkeypatch.setattr(loader, "_cache_dirs", lambda _: [tmp_path / "cache"])
+    fallback = aotc.load(work / "out", threads=3)
+    assert not isinstance(fallback._pool, native_pool.NativePool)
+    for model in (native, fallback):
+        for got, want in zip(model(*inputs), inline):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_threads_1_build_gives_the_same_bytes(compiled):
     """Built with --threads 1 (no splits: one task per kernel, GEMM blocks as the cache
     sets them), the results are the bytes of the --threads 4 build, whose GEMMs split
