@@ -24,11 +24,15 @@ For each model (benchmarks/bench_models.py; `name` or `name:batch`), in one run:
 Everything runs on --threads threads (default 1; aotc is compiled with --threads N and
 runs on an aotc::ThreadPool(N) in C++ and `aotc.load(path, threads=N)` in Python;
 TensorFlow's inter- and intra-op pools, tfcompile's Eigen pool, onnxruntime's intra-op
-pool, TFLite's interpreter and NumPy's BLAS get the same count). A model that does not compile is skipped with a note. `--quick`
-leaves out the TensorFlow columns and runs 50 times.
+pool, TFLite's interpreter and NumPy's BLAS get the same count). A model that does not
+compile is skipped with a note. `--quick` leaves out the TensorFlow columns and runs 50
+times. `--rounds R` measures every runner of a model R times, one runner after another,
+and reports the medians: on a shared VM a second vCPU may vanish for a second, which
+otherwise lands on whichever runner happens to be timed then (at 2 threads, one
+aotc_timer run in five took twice its usual time).
 
     python benchmarks/run.py [--models mlp,mobilenet_v2:8,...] [--runs 200] [--quick]
-                             [--out build/bench] [--threads 1] [--no-matmul]
+                             [--out build/bench] [--threads 1] [--rounds 1] [--no-matmul]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -92,6 +97,24 @@ def median_seconds(fn, runs: int, warmup: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timed(row: Row, timers: dict, runner: str, measure: Callable[[], float]) -> None:
+    """Measure `runner` once now (its first round) and keep `measure` for more_rounds."""
+    timers[runner] = measure
+    row.seconds[runner] = measure()
+
+
+def more_rounds(row: Row, timers: dict, rounds: int) -> None:
+    """Rounds 2 to `rounds`: every runner measured again, one after another, so that a
+    slow spell of a shared machine (a vCPU taken away for a second) hits all of them
+    alike; each runner's figure is the median of its rounds."""
+    samples = {runner: [row.seconds[runner]] for runner in timers}
+    for _ in range(rounds - 1):
+        for runner, measure in timers.items():
+            samples[runner].append(measure())
+    for runner, values in samples.items():
+        row.seconds[runner] = statistics.median(values)
 
 
 def run_program(exe: Path, runs: int, inputs: list[Path], out_dir: Path) -> float:
@@ -248,6 +271,7 @@ def bench_model(name: str, batch: int, args) -> Row:
         name, batch, Path(args.out))
     row = Row(label)
     expected = frozen.reference(*inputs)
+    timers: dict[str, Callable[[], float]] = {}  # runner -> one round's measurement
 
     # TensorFlow: eager, graph, XLA JIT.
     tensors = [tf.constant(x) for x in inputs]
@@ -259,7 +283,8 @@ def bench_model(name: str, batch: int, args) -> Row:
     for runner, fn in tf_runners:
         try:
             check(row, runner, _numpy(fn(*tensors)), expected)
-            row.seconds[runner] = median_seconds(lambda fn=fn: _numpy(fn(*tensors)), args.runs)
+            timed(row, timers, runner,
+                  lambda fn=fn: median_seconds(lambda: _numpy(fn(*tensors)), args.runs))
         except Exception as error:  # noqa: BLE001 - report and go on
             row.note(TITLES[runner], error, work)
 
@@ -269,7 +294,7 @@ def bench_model(name: str, batch: int, args) -> Row:
             (work / runner).mkdir(parents=True, exist_ok=True)
             fn = make(frozen, args.threads, work / runner)
             check(row, runner, fn(*inputs), expected)
-            row.seconds[runner] = median_seconds(lambda fn=fn: fn(*inputs), args.runs)
+            timed(row, timers, runner, lambda fn=fn: median_seconds(lambda: fn(*inputs), args.runs))
         except Exception as error:  # noqa: BLE001
             row.note(TITLES[runner], error, work)
             if args.verbose:
@@ -281,9 +306,10 @@ def bench_model(name: str, batch: int, args) -> Row:
         compile_aotc(row, graph, config, out, label.replace("-", "_"), args.threads)
         model = aotc.load(out, threads=args.threads)
         check(row, "aotc_python", model(*inputs), expected)
-        row.seconds["aotc_python"] = median_seconds(lambda: model(*inputs), args.runs)
+        timed(row, timers, "aotc_python", lambda: median_seconds(lambda: model(*inputs), args.runs))
         exe = build_aotc_timer(out, label.replace("-", "_"), args.threads)
-        row.seconds["aotc_cpp"] = run_program(exe, args.runs, input_files, out)
+        timed(row, timers, "aotc_cpp",
+              lambda exe=exe, out=out: run_program(exe, args.runs, input_files, out))
         check(row, "aotc_cpp", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001
         row.note("aotc", error, work)
@@ -297,12 +323,14 @@ def bench_model(name: str, batch: int, args) -> Row:
         row.tfcompile_temp = compiled.temp_bytes
         if not args.no_tfcompile_timing:
             exe = tfcompile_aot.build_timer(compiled, out, threads=args.threads)
-            row.seconds["tfcompile"] = run_program(exe, args.runs, input_files, out)
+            timed(row, timers, "tfcompile",
+                  lambda exe=exe, out=out: run_program(exe, args.runs, input_files, out))
             check(row, "tfcompile", read_results(out, expected), expected)
     except Exception as error:  # noqa: BLE001
         row.note("tfcompile", error, work)
         if args.verbose:
             traceback.print_exc()
+    more_rounds(row, timers, args.rounds)
     return row
 
 
@@ -417,6 +445,8 @@ def main(argv=None) -> int:
                         help="no TF eager/graph/XLA JIT columns; 50 runs unless --runs")
     parser.add_argument("--no-matmul", action="store_true", help="skip the MatMul table")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every runner this many times, in turn; report medians")
     parser.add_argument("--out", default="build/bench", help="work directory")
     parser.add_argument("--no-tfcompile-timing", action="store_true",
                         help="only read tfcompile's arena size (skip building its timer)")
