@@ -3,6 +3,7 @@ the harness the backend tests use to compare compiled code with the NumPy evalua
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -44,7 +45,9 @@ class Compiled:
             scratch = lambda inst: scratch_bytes(target, inst, threads)  # noqa: E731
         self.assignment = assign_buffers(module, scratch=scratch)
         self.artifact = compile(module, self.assignment, entry_symbol=ENTRY, **options)
-        n = next(_counter)
+        # The pid too: forked workers (tools/f32_math_sweep.py --jobs) share the counter's
+        # state and the directory, and one's library must not overwrite another's.
+        n = f"{os.getpid()}_{next(_counter)}"
         self.object_path = _workdir / f"m{n}.o"
         self.object_path.write_bytes(self.artifact.object_code)
         if options.get("triple") is None:
