@@ -816,3 +816,17 @@ def _graph_only(build, inputs):
 def test_lowering_errors_name_the_node(build, inputs, message):
     with pytest.raises(FrontendError, match=message):
         lower_case(_graph_only(build, inputs))
+
+
+def test_reshape_common_factors():
+    """The dimension groups a reshape maps separately (elemental.py): boundaries where
+    both sides hold equal element counts, size-1 and empty shapes included."""
+    from aotc.backends.cpu.elemental import common_factors
+
+    assert common_factors((128, 256), (4, 32, 256)) == [(0, 0), (1, 2), (2, 3)]
+    assert common_factors((2, 3, 4), (6, 4)) == [(0, 0), (2, 1), (3, 2)]
+    assert common_factors((2, 3), (3, 2)) == [(0, 0), (2, 2)]
+    assert common_factors((1, 5), (5,)) == [(0, 0), (1, 0), (2, 1)]
+    assert common_factors((4, 1, 1), (4,)) == [(0, 0), (1, 1), (2, 1), (3, 1)]
+    assert common_factors((), ()) == [(0, 0)]
+    assert common_factors((0, 3), (3, 0)) == [(0, 0), (2, 2)]

@@ -252,25 +252,50 @@ def _transpose(e: ElementalEmitter, inst, index):
 
 @elemental("reshape")
 def _reshape(e: ElementalEmitter, inst, index):
+    # Dimension groups of equal element counts map separately (XLA's common factors): a
+    # dimension kept as it is passes its index through, a split one is divided, merged
+    # ones are linearized; no group pays for the others' divisions.
     b = e.b
-    source_dims = inst.operands[0].shape.dims
-    linear = _const(0)
-    for d, extent in enumerate(inst.shape.dims):
-        linear = b.add(b.mul(linear, _const(extent)), index[d])
+    source_dims, dims = inst.operands[0].shape.dims, inst.shape.dims
     operand_index = []
-    stride = 1
-    strides = []
-    for extent in reversed(source_dims):
-        strides.append(stride)
-        stride *= extent
-    strides.reverse()
-    for extent, stride in zip(source_dims, strides):
-        position = b.udiv(linear, _const(stride)) if stride != 1 else linear
-        operand_index.append(b.urem(position, _const(extent)) if extent != 1 else _const(0))
-    if len(source_dims) and source_dims[0] != 1:
-        # The outermost dimension needs no modulo: linear < the element count.
-        operand_index[0] = b.udiv(linear, _const(strides[0])) if strides[0] != 1 else linear
+    bounds = common_factors(source_dims, dims)
+    for (i0, j0), (i1, j1) in zip(bounds, bounds[1:]):
+        linear = _const(0)
+        for d in range(j0, j1):
+            linear = b.add(b.mul(linear, _const(dims[d])), index[d])
+        group = []
+        for d in reversed(range(i0, i1)):
+            extent = source_dims[d]
+            if d == i0:  # the outermost dimension needs no modulo
+                group.append(linear)
+            else:
+                group.append(b.urem(linear, _const(extent)) if extent != 1 else _const(0))
+                linear = b.udiv(linear, _const(extent)) if extent != 1 else linear
+        operand_index.extend(reversed(group))
     return e.operand(inst, 0, operand_index)
+
+
+def common_factors(a, b) -> list[tuple[int, int]]:
+    """Boundaries (i, j), from (0, 0) to (len(a), len(b)), where the element counts of
+    a[:i] and b[:j] are equal: between two boundaries a reshape from dims `a` to `b`
+    rearranges only that group. One group when a dimension is 0."""
+    if 0 in a or 0 in b:
+        return [(0, 0), (len(a), len(b))]
+    bounds = [(0, 0)]
+    i = j = 0
+    count_a = count_b = 1
+    while i < len(a) or j < len(b):
+        if j == len(b) or (i < len(a) and count_a <= count_b):
+            count_a *= a[i]
+            i += 1
+        else:
+            count_b *= b[j]
+            j += 1
+        if count_a == count_b and (i, j) != bounds[-1]:
+            bounds.append((i, j))
+    if bounds[-1] != (len(a), len(b)):
+        bounds.append((len(a), len(b)))
+    return bounds
 
 
 @elemental("reverse")
