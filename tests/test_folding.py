@@ -164,20 +164,6 @@ def test_identities():
     assert len(fn.blocks[0].instructions) == 3  # the icmp, sub and udiv
 
 
-def test_quotient_times_divisor_plus_remainder_is_the_dividend():
-    """(x udiv C) * C + x urem C folds to x, in either order of the sum and product (a
-    reshape's split and merge of a dimension); with another constant or dividend, or a
-    signed division, it is built."""
-    fn, b = _builder()
-    x, y = fn.args[0], fn.args[1]
-    c, d = ir.Constant(I64, 32), ir.Constant(I64, 48)
-    q, r = b.udiv(x, c), b.urem(x, c)
-    assert b.add(b.mul(q, c), r) is x and b.add(r, b.mul(c, q)) is x
-    assert b.add(b.mul(q, d), r).opname == "add"
-    assert b.add(b.mul(q, c), b.urem(y, c)).opname == "add"
-    assert b.add(b.mul(b.sdiv(x, c), c), b.srem(x, c)).opname == "add"
-
-
 def test_values_are_numbered_per_block():
     fn, b = _builder()
     x, y = fn.args[0], fn.args[1]

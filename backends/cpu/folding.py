@@ -12,7 +12,6 @@ index arithmetic of the emitters cost more compile time than the kernels' arithm
 - identities with one constant operand (x + 0, x * 1, x * 0, x / 1, x & true, ...)
   return the other operand or the constant (table `_IDENTITIES`);
 - a select on a constant condition is its arm; a gep by a constant 0 is its pointer;
-- (x udiv C) * C + x urem C is x;
 - a pure instruction (integer arithmetic, compares, selects, casts, geps) equal to one
   built earlier in the same basic block returns that one (the earlier one dominates
   every later position in its block). Only while the builder appends at the block's
@@ -158,30 +157,6 @@ def _cast(opname: str):
     return method
 
 
-def _quotient_plus_remainder(product, remainder):
-    """x when `product` is (x udiv C) * C and `remainder` is x urem C (C > 0, both built
-    by this builder), else None: a reshape that splits a dimension and one that merges it
-    back give this sum, and with it folded a load and a store at the same element use the
-    same index value (LLVM then sees in-place loops as such)."""
-    if not (_is_op(product, "mul") and _is_op(remainder, "urem")):
-        return None
-    quotient, factor = product.operands
-    if not _is_op(quotient, "udiv"):
-        quotient, factor = factor, quotient
-    if not _is_op(quotient, "udiv"):
-        return None
-    x, divisor = quotient.operands
-    c = _int(divisor)
-    if c is None or c <= 0 or _int(factor) != c or remainder.operands[0] is not x \
-            or _int(remainder.operands[1]) != c:
-        return None
-    return x
-
-
-def _is_op(value, opname: str) -> bool:
-    return isinstance(value, ir.Instruction) and value.opname == opname
-
-
 class FoldingBuilder(ir.IRBuilder):
     """ir.IRBuilder that folds constants and identities and numbers pure values per
     block (module docstring). A drop-in replacement: every method takes the same
@@ -217,10 +192,6 @@ class FoldingBuilder(ir.IRBuilder):
         if x is not None and y is not None:
             value = _fold_binary(opname, x, y, width, flags)
             return None if value is None else ir.Constant(lhs.type, value)
-        if opname == "add":
-            whole = _quotient_plus_remainder(lhs, rhs) or _quotient_plus_remainder(rhs, lhs)
-            if whole is not None:
-                return whole
         for position, constant, other in ((1, y, lhs), (0, x, rhs)):
             if constant is None:
                 continue
