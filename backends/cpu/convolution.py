@@ -61,14 +61,20 @@ def dilated_position(b: ir.IRBuilder, out_position, tap, dim):
     return position
 
 
-def window_position(b: ir.IRBuilder, out_position, tap, dim, base_size: int):
-    """Where window tap `tap` of output position `out_position` reads the base, for one
-    window dimension `dim` over a base of `base_size` elements.
+def window_position(b: ir.IRBuilder, out_position, tap, dim, base_size: int, out_size: int):
+    """Where window tap `tap` of output position `out_position` (of `out_size`) reads the
+    base, for one window dimension `dim` over a base of `base_size` elements.
 
     Returns (index, inside): `inside` is false when the tap lands in padding or in a
     base-dilation hole; `index` is then 0, so that a load through it is always valid.
+    `inside` is None where every tap of every output position reads the base (no low
+    padding, no base dilation, the last window inside): a VALID pooling or convolution
+    tests nothing.
     """
     position = dilated_position(b, out_position, tap, dim)
+    last = (out_size - 1) * dim.stride + (dim.size - 1) * dim.window_dilation - dim.padding_low
+    if dim.base_dilation == 1 and dim.padding_low <= 0 and last < base_size:
+        return position, None
     extent = dilated_bound(base_size, dim.base_dilation)
     # One unsigned compare checks 0 <= position < extent.
     inside = b.icmp_unsigned("<", position, int_const(extent))
@@ -93,6 +99,7 @@ class ConvGeometry:
         self.group_outputs = self.outputs // self.groups  # O / G
         self.kernel_sizes = [rhs.shape.dims[d] for d in self.dn.kernel_spatial]
         self.base_sizes = [lhs.shape.dims[d] for d in self.dn.input_spatial]
+        self.out_sizes = [inst.shape.dims[d] for d in self.dn.output_spatial]
         self.lhs_rank = lhs.shape.rank
 
     def input_feature(self, b: ir.IRBuilder, o, i):
@@ -109,10 +116,12 @@ class ConvGeometry:
         whether all of them are inside the base."""
         positions, inside = [], None
         for s, dim in enumerate(self.window):
-            position, ok = window_position(b, out_index[self.dn.output_spatial[s]],
-                                           kernel_index[s], dim, self.base_sizes[s])
+            out = self.dn.output_spatial[s]
+            position, ok = window_position(b, out_index[out], kernel_index[s], dim,
+                                           self.base_sizes[s], self.out_sizes[s])
             positions.append(position)
-            inside = ok if inside is None else b.and_(inside, ok)
+            if ok is not None:
+                inside = ok if inside is None else b.and_(inside, ok)
         return positions, inside if inside is not None else ir.Constant(ir.IntType(1), 1)
 
     def lhs_index(self, out_index, feature, positions):
@@ -183,9 +192,11 @@ def _reduce_window(e: ElementalEmitter, inst: Instruction, index):
     def step(tap):
         positions, inside = [], None
         for d, dim in enumerate(window):
-            position, ok = window_position(b, index[d], tap[d], dim, operand.shape.dims[d])
+            position, ok = window_position(b, index[d], tap[d], dim, operand.shape.dims[d],
+                                           inst.shape.dims[d])
             positions.append(position)
-            inside = ok if inside is None else b.and_(inside, ok)
+            if ok is not None:
+                inside = ok if inside is None else b.and_(inside, ok)
         current = b.load(slot, typ=ty)
         (combined,) = e.apply(inst.to_apply(), [current, e.value(operand, positions)])
         b.store(combined if inside is None else b.select(inside, combined, current), slot)
