@@ -154,6 +154,22 @@ def test_parts_link_back_into_the_same_computation(small_parts, machine, early, 
     np.testing.assert_array_equal(_run(linked), expected)
 
 
+def test_early_parts_stop_at_their_cap(small_parts, machine, monkeypatch):
+    """After MAX_EARLY_PARTS early parts, completed kernels wait for the last cut (the
+    claims of every part must fit one pipe write)."""
+    monkeypatch.setattr(module_parts, "MAX_EARLY_PARTS", 1)
+    monkeypatch.setattr(module_parts, "CHUNK_INSTRUCTIONS", 1)
+    module = _module()
+    pipeline = PartPipeline(module, machine, _optimize, {})
+    kernels = [module.globals[f"kernel.{k}"] for k in range(KERNELS)]
+    for k in range(KERNELS):  # each kernel completed in turn, as the emitter reports them
+        pipeline.advance(tuple(kernels[k + 1:]) + (module.globals["entry"],))
+    assert pipeline.plan.parts == 1
+    whole = llvm.parse_assembly(str(_module()))
+    _optimize(whole)
+    np.testing.assert_array_equal(_run(pipeline.finish().module()), _run(whole))
+
+
 def test_a_worker_failure_is_reported(small_parts, machine, monkeypatch):
     if not module_parts._can_fork() or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core or no fork: the parts run in this process")

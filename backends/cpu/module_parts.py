@@ -57,6 +57,11 @@ PART_INSTRUCTIONS = 300
 #: emitted (PartPipeline.advance).
 CHUNK_INSTRUCTIONS = 1000
 
+#: At most this many early parts; a module still being emitted after them is cut at the
+#: end. Bounds the claims PartPipeline._drain writes into its pipe at once (4 bytes a
+#: part, within PIPE_BUF: one write, before any reader, never blocks).
+MAX_EARLY_PARTS = 256
+
 #: At most this many parts in the last cut. Each costs its declarations' parsing and a
 #: merge, but more parts than cores balance better: the cores take them one at a time.
 MAX_PARTS = 16
@@ -344,7 +349,8 @@ class PartPipeline:
         a part once they hold CHUNK_INSTRUCTIONS."""
         done = [f for f in self.module.functions if f.blocks and f not in open_functions
                 and f.name not in self.plan.function_part]
-        if sum(map(_size, done)) < CHUNK_INSTRUCTIONS or not _cuttable(self.module):
+        if self.plan.parts >= MAX_EARLY_PARTS or sum(map(_size, done)) < CHUNK_INSTRUCTIONS \
+                or not _cuttable(self.module):
             return
         part = self.plan.parts
         _add_parts(self.plan, self.module, done, self.machine.target_data, 1, export_all=True)
@@ -390,7 +396,7 @@ class PartPipeline:
         read, write = os.pipe()
         try:
             claims = b"".join(_CLAIM.pack(part) for part in order)
-            assert len(claims) <= select.PIPE_BUF, "one atomic write fills the pipe"
+            assert len(claims) <= select.PIPE_BUF  # MAX_EARLY_PARTS + MAX_PARTS claims
             os.write(write, claims)
             os.close(write)
             write = -1
