@@ -77,8 +77,13 @@ def _is_metadata(path: Path) -> bool:
 
 def _cache_dirs(artifact_dir: Path) -> list[Path]:
     """Where a linked .so may be cached: next to the artifact, else a per-user temp dir."""
+    return [artifact_dir / ".aotc_cache", _user_cache()]
+
+
+def _user_cache() -> Path:
+    """The per-user cache directory (linked models of read-only artifacts, the pool)."""
     uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return [artifact_dir / ".aotc_cache", Path(tempfile.gettempdir()) / f"aotc-cache-{uid}"]
+    return Path(tempfile.gettempdir()) / f"aotc-cache-{uid}"
 
 
 def _link(obj: Path, output: Path) -> None:
@@ -210,7 +215,7 @@ class CompiledModel:
             f"int32_t {symbol}(void* const* args, void* const* results, void* temps, "
             "const void* options);"
         )
-        self._pool = _thread_pool(self._ffi, threads, library_path) if threads > 1 else None
+        self._pool = _thread_pool(self._ffi, threads) if threads > 1 else None
         self._options = self._ffi.NULL if self._pool is None else self._pool.options
         self._lib = self._ffi.dlopen(str(self.library_path))
         try:
@@ -350,19 +355,17 @@ class CompiledModel:
         )
 
 
-def _thread_pool(ffi: cffi.FFI, threads: int, library_path: Path):
-    """Run options for `threads` threads: the native pool (native_pool.py) where it can be
-    built, else a pool of Python threads."""
+def _thread_pool(ffi: cffi.FFI, threads: int):
+    """Run options for `threads` threads: the native pool (native_pool.py, built once into
+    the per-user cache, not per artifact) where it can be built, else a pool of Python
+    threads."""
     ffi.cdef("typedef struct { void* pool; void (*parallel_for)(void*, int64_t, "
              "void (*)(void*, int64_t), void*); } AotcRunOptions;")
-    for cache in _cache_dirs(Path(library_path).parent):
-        try:
-            library = pool_library(cache)
-        except OSError:  # e.g. a read-only artifact dir: try the next place
-            continue
-        if library is not None:
-            return NativePool(ffi, library, threads)
-    return _PythonPool(ffi, threads)
+    try:
+        library = pool_library(_user_cache())
+    except OSError:  # an unwritable temp dir: the fallback still works
+        library = None
+    return _PythonPool(ffi, threads) if library is None else NativePool(ffi, library, threads)
 
 
 class _PythonPool:

@@ -1,6 +1,6 @@
 """The native thread pool of `aotc.load(path, threads=N)`: aotc::ThreadPool (the C++ pool
 of aotc_runtime.h) behind a small C API (thread_pool.cc), built once per user with the
-host's C++ compiler and cached like the loader's linked models.
+host's C++ compiler and cached in the loader's per-user cache directory.
 
 A model calls parallel_for once per big kernel, thousands of times a second; through a
 Python callback each call cost tens of microseconds of GIL traffic (MobileNetV2 ran 9x

@@ -166,7 +166,7 @@ def test_python_pools_native_and_fallback_give_the_same_bytes(compiled, tmp_path
     assert isinstance(native._pool, native_pool.NativePool)
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     assert native_pool.pool_library(tmp_path / "cache") is None
-    monkeypatch.setattr(loader, "_cache_dirs", lambda _: [tmp_path / "cache"])
+    monkeypatch.setattr(loader, "_user_cache", lambda: tmp_path / "cache")
     fallback = aotc.load(work / "out", threads=3)
     assert not isinstance(fallback._pool, native_pool.NativePool)
     for model in (native, fallback):

@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 HEADER = '''"""Which family module of this package registers each TF op's lowering rule (generated
 by tools/gen_op_families.py; tests/test_lowering_registry.py checks it is current)."""
 
-#: Every family module, imported in this order when the whole table is needed.
+#: Every family module, imported in this order when the whole table is needed. Families
+#: that others import come first: an op is indexed under the first family whose import
+#: registers it, which is then the module that defines its rule.
 FAMILIES = (
 {family_lines})
 

@@ -415,7 +415,7 @@ class PartPipeline:
     def _part_sizes(self) -> dict[int, int]:
         sizes = dict.fromkeys(range(self.plan.parts), 0)
         for name, part in self.plan.function_part.items():
-            sizes[part] += self.sizes.get(name) or _size(self.module.globals[name])
+            sizes[part] += _size(self.module.globals[name])  # early parts: unchanged
         return sizes
 
     def close(self) -> None:
