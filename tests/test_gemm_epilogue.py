@@ -130,3 +130,28 @@ def test_epilogues_on_aarch64_under_qemu(fused, tmp_path):
     module, args, expected = fused
     _check(run_under_qemu(module, args, tmp_path), expected)
 
+
+
+@pytest.mark.parametrize("k", [300, 27])
+def test_row_loop_of_the_tile_epilogue(k):
+    """From MIN_ROLLED_EPILOGUE_K on, a tile's epilogue is one loop over the tile's rows,
+    kept rolled by its loop metadata: LLVM vectorizes the row inside it, not across the
+    rows (which it did with gathers and scatters before the metadata). Below it the rows
+    are unrolled and no loop carries the metadata."""
+    from aotc.backends.cpu.gemm import MIN_ROLLED_EPILOGUE_K
+
+    rng = np.random.default_rng(1)
+    b = Builder("row_loop")
+    x = b.parameter(Shape.array("f32", (24, k)))
+    dot = b.dot(x, b.constant(rng.standard_normal((k, 40)).astype(np.float32), "f32"),
+                lhs_contracting=[1], rhs_contracting=[0])
+    args = [rng.standard_normal((24, k)).astype(np.float32)]
+    module = b.module(b.tuple([_epilogue(b, "relu6", dot, rng, args, 1)]))
+    expected = evaluate(module, *args)
+    default_pipeline().run(module)
+    layout_and_schedule_pipeline().run(module)
+    compiled = Compiled(module)
+    _check(compiled(*args), expected)
+    ir_text = compiled.artifact.llvm_ir
+    assert "gather" not in ir_text and "scatter" not in ir_text
+    assert ("!llvm.loop" in ir_text) == (k >= MIN_ROLLED_EPILOGUE_K)

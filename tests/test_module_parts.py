@@ -213,7 +213,7 @@ import sys
 import aotc
 from aotc.backends.cpu import module_parts
 from aotc.backends.cpu.module_parts import PartPipeline
-module_parts.PART_INSTRUCTIONS, module_parts.CHUNK_INSTRUCTIONS = 300, 1200
+module_parts.PART_INSTRUCTIONS, module_parts.CHUNK_INSTRUCTIONS = 200, 800
 module_parts._can_fork = lambda: sys.argv[4] == "fork"
 finish = PartPipeline.finish
 def spy(pipeline):

@@ -23,6 +23,24 @@ def _constant(value) -> int | None:
     return None
 
 
+def rolled_loop(module: ir.Module) -> ir.values.MDValue:
+    """A new loop ID (`!llvm.loop` of a latch branch) telling LLVM to keep the loop rolled:
+    no unrolling, no vectorization, no interleaving of its iterations. For a loop whose
+    body LLVM should vectorize by itself: a GEMM tile's rows, each a row of columns that
+    the SLP vectorizer turns into vector code once the column loop is unrolled, where
+    the loop vectorizer would rather vectorize across the rows, with gathers."""
+    properties = [module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]),
+                  module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
+                                       ir.Constant(ir.IntType(32), 1)]),
+                  module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"),
+                                       ir.Constant(ir.IntType(32), 1)])]
+    # A loop ID refers to itself, which makes it distinct: llvmlite's add_metadata would
+    # unique it (and hash the cycle), so it is made directly.
+    loop = ir.values.MDValue(module, [], name=str(len(module.metadata)))
+    loop.operands = (loop, *properties)
+    return loop
+
+
 class CodeGen:
     """An IRBuilder positioned in `function`, plus the helpers every emitter needs."""
 
@@ -88,12 +106,14 @@ class CodeGen:
     # -- control flow --------------------------------------------------------------------
 
     @contextmanager
-    def for_range(self, count, name: str = "i"):
+    def for_range(self, count, name: str = "i", rolled: bool = False):
         """`for (i = 0; i < count; ++i)` with an i64 induction variable; yields i.
 
         A constant count of 1 is no loop (i is the constant 0), and the body of a
         constant count of 0 is emitted into blocks that are dropped afterwards: LLVM
-        would delete both, after aotc had printed them and LLVM had parsed them."""
+        would delete both, after aotc had printed them and LLVM had parsed them.
+        rolled: LLVM neither unrolls nor vectorizes this loop (`rolled_loop`); what it
+        optimizes is the body, once."""
         b = self.builder
         static = count if isinstance(count, int) else _constant(count)
         if static is not None and static <= 1:
@@ -118,7 +138,9 @@ class CodeGen:
             self._scopes.pop()
         following = b.add(index, int_const(1), name=f"{name}.next", flags=("nuw", "nsw"))
         index.add_incoming(following, b.block)
-        b.branch(header)
+        latch = b.branch(header)
+        if rolled:
+            latch.set_metadata("llvm.loop", rolled_loop(self.module))
         b.position_at_end(exit_)
 
     @contextmanager

@@ -227,6 +227,8 @@ class ConvGemm(GemmEmitter):
                 a, bases, offsets, (firsts, relative) if masked else None, feature_step,
                 layout, initial)
 
+        if inside is True:  # every tile is interior
+            return unrolled(False)()
         if inside is None:
             return unrolled(True)()
         # Tiles clear of the borders skip the per-tap tests.
@@ -238,14 +240,14 @@ class ConvGemm(GemmEmitter):
         MAX_UNROLLED_INPUTS input features). Row r reads
         tap t at bases[r] + offsets[t] elements, at input position firsts[r][s] +
         relative[t][s] of spatial dimension s (in bounds when below the base size).
-        `inside` says whether every row reads every tap in bounds (the tile is interior);
-        None when no tile can be (a window larger than the base)."""
+        `inside` says whether every row reads every tap in bounds (the tile is interior):
+        an i1 value; True where every tile is (no padding, or none that a tap reads:
+        then only the interior's copy of the taps is emitted); None where no tile can be
+        (a window larger than the base)."""
         b, dn = self.cg.builder, self.dn
-        if not 0 < len(self.taps) <= MAX_UNROLLED_TAPS or self.inputs > MAX_UNROLLED_INPUTS:
+        if not self.unrolled:
             return None
         if self.phase is None:
-            if any(dim.base_dilation != 1 for dim in self.window):
-                return None
             low = [-dim.padding_low for dim in self.window]  # first tap, per dimension
             relative = [[k[s] * dim.window_dilation for s, dim in enumerate(self.window)]
                         for k, _ in self.taps]
@@ -255,25 +257,39 @@ class ConvGemm(GemmEmitter):
         span = [max(t[s] for t in relative) for s in range(len(self.window))]
         limits = [size - 1 - extent for size, extent in zip(self.base_sizes, span)]
         spatial = [self.in_strides[d] for d in dn.input_spatial]
-        inside = None if any(limit < 0 for limit in limits) else ir.Constant(I1, 1)
+        steps = [1 if self.phase is not None else dim.stride for dim in self.window]
+        if all(0 <= first and (extent - 1) * step + first <= limit for first, extent, step, limit
+               in zip(low, self.extents[1:], steps, limits)):
+            inside = True  # every row of every tile reads every tap in bounds
+        elif any(limit < 0 for limit in limits):
+            inside = None
+        else:
+            inside = ir.Constant(I1, 1)
         bases, firsts = [], []
         for pixel in pixels:
             # Plain arithmetic (no nuw/nsw): near the borders it wraps below zero.
             offset = b.mul(pixel[0], int_const(self.in_strides[dn.input_batch]))
             row = []
-            for s, dim in enumerate(self.window):
-                step = 1 if self.phase is not None else dim.stride
+            for s, step in enumerate(steps):
                 first = pixel[1 + s] if step == 1 else b.mul(pixel[1 + s], int_const(step))
                 if low[s]:
                     first = b.add(first, int_const(low[s]))
                 row.append(first)
-                if inside is not None:  # a wrapped `first` fails the unsigned compare
+                if isinstance(inside, ir.Value):  # a wrapped `first` fails the unsigned compare
                     inside = b.and_(inside, b.icmp_unsigned("<=", first, int_const(limits[s])))
                 offset = b.add(offset, b.mul(first, int_const(spatial[s])))
             bases.append(offset)
             firsts.append(row)
         offsets = [sum(k * stride for k, stride in zip(tap, spatial)) for tap in relative]
         return inside, bases, offsets, firsts, relative
+
+    @property
+    def unrolled(self) -> bool:
+        """Whether the taps are unrolled (`_tap_geometry`): at most MAX_UNROLLED_TAPS taps
+        and MAX_UNROLLED_INPUTS input features, and no base dilation outside a phase."""
+        return (0 < len(self.taps) <= MAX_UNROLLED_TAPS and self.inputs <= MAX_UNROLLED_INPUTS
+                and (self.phase is not None
+                     or all(dim.base_dilation == 1 for dim in self.window)))
 
     def _accumulate_unrolled(self, a, bases, offsets, masks, feature_step, layout,
                              initial) -> list:

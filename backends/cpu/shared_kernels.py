@@ -21,6 +21,7 @@ with one that is exactly the same code.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Iterable
 
@@ -30,6 +31,8 @@ from llvmlite.ir.instructions import GEPInstr
 from .llvm_types import PTR, instruction_operands
 
 __all__ = ["KernelCache"]
+
+_LOOP_ID = re.compile(r"!llvm\.loop !\d+")
 
 
 class KernelCache:
@@ -71,7 +74,9 @@ class KernelCache:
             # Still read directly (from a constant expression): not shareable as it is.
             _unparameterize(kernel, constants)
             return kernel, []
-        key = text.replace(kernel.get_reference(), "@kernel", 1)
+        # Each rolled loop has a loop ID of its own (codegen.rolled_loop), all of them
+        # alike: the key names none of them.
+        key = _LOOP_ID.sub("!llvm.loop", text.replace(kernel.get_reference(), "@kernel", 1))
         earlier = self._kernels.get(key)
         if earlier is None:
             self._kernels[key] = kernel
