@@ -29,6 +29,7 @@ that is safe (Linux, no other thread); elsewhere, one after another in this proc
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import select
@@ -491,6 +492,9 @@ def _fork(compile_part: Callable[[int], PartCode], parts: Iterable[int]) -> _Chi
         os.close(fd)
         return _Child(pid, path)
     status = 0
+    # A collection would walk (and so copy, page by page) the parent's objects, which
+    # the child only reads; the child lives for a few parts.
+    gc.disable()
     try:
         with os.fdopen(fd, "wb") as out:
             try:
