@@ -54,6 +54,8 @@ CASES = [
     ((1, 13, 12, 3), (3, 3), 16, [(2, 0, 1, 1, 1)] * 2),  # MobileNet-like stride 2
     ((1, 5, 6, 1), (7, 7), 16, [(1, 3, 3, 1, 1)] * 2),  # window larger than the input
     ((1, 6, 5, 3), (3, 3), 20, [(1, 1, 1, 1, 2)] * 2),  # transposed, phases unrolled
+    # VALID: every tile interior, no bounds-tested copy; 7 x 13 rows, so a tail tile.
+    ((1, 9, 15, 3), (3, 3), 16, [(1, 0, 0, 1, 1)] * 2),
 ]
 QEMU_CASES = sorted(np.random.default_rng(13).choice(len(CASES), 5, replace=False).tolist())
 
@@ -90,6 +92,21 @@ def test_every_case_takes_the_implicit_gemm(edges):
     for inst in module.entry.root.operands:
         constant_of = lambda op: op if op.opcode == "constant" else None  # noqa: E731
         assert prepare_conv_gemm(target, inst, constant_of) is not None, inst.name
+
+
+def test_unrolled_taps_take_short_tiles(edges):
+    """Convolutions whose taps are unrolled run on tiles of at most UNROLLED_TILE_ROWS
+    rows (AVX-512's 12 would leave LLVM no registers for the kernel's vectors)."""
+    from aotc.backends.cpu.conv_gemm import UNROLLED_TILE_ROWS, ConvGemm
+
+    module, _ = edges
+    target = resolve_target(None, None, None)
+    constant_of = lambda op: op if op.opcode == "constant" else None  # noqa: E731
+    unrolled = [conv for conv in (prepare_conv_gemm(target, inst, constant_of)
+                                  for inst in module.entry.root.operands)
+                if isinstance(conv, ConvGemm) and conv.unrolled]
+    assert len(unrolled) >= 5
+    assert all(conv.tile.rows <= UNROLLED_TILE_ROWS for conv in unrolled)
 
 
 @pytest.mark.parametrize("features", [None, "+sse2,-avx,-avx2"], ids=["host", "sse2"])
