@@ -182,7 +182,7 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
         else:
             _inline(cg, kernel, pointers, tasks)
         return
-    worker = _worker(cg.module, kernel, len(pointers), tasks, slots)
+    worker = _worker(cg.module, len(pointers))
     # options->parallel_for, or NULL without options.
     has_options = b.icmp_unsigned("!=", options, ir.Constant(PTR, None))
     before = b.block
@@ -201,8 +201,10 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
                                 name="task.ctx")
             context.align = 64
             context.type = PTR  # an opaque pointer (IR text says `ptr` either way)
-            for i, pointer in enumerate(pointers):
-                b.store(pointer, b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR))
+            header = [kernel, int_const(tasks), int_const(slots), *pointers]
+            for i, word in enumerate(header):
+                b.store(word, b.gep(context, [int_const(i)], inbounds=True,
+                                    source_etype=word.type))
             for v in range(slots):
                 b.store(int_const(task_range(v, tasks, slots).start),
                         _counter(b, context, len(pointers), int_const(v)), align=8)
@@ -214,25 +216,32 @@ def run_tasks(cg: CodeGen, options: ir.Value, kernel: ir.Function, pointers: lis
             _inline(cg, kernel, pointers, tasks)
 
 
+#: Words of a task context before the buffer pointers: the kernel, its task count and
+#: its slot count.
+HEADER_WORDS = 3
+
+
 def _context_words(buffers: int, slots: int) -> int:
-    """i64 words of a task context: the buffer pointers, then one line per range counter."""
-    return (-(-buffers // LINE_WORDS) + slots) * LINE_WORDS
+    """i64 words of a task context: the kernel, its tasks and slots and its buffer
+    pointers, then one line per range counter."""
+    return (-(-(HEADER_WORDS + buffers) // LINE_WORDS) + slots) * LINE_WORDS
 
 
 def _counter(b: ir.IRBuilder, context: ir.Value, buffers: int, slot: ir.Value) -> ir.Value:
     """The next-task counter of slot `slot`'s range in `context`."""
-    first = -(-buffers // LINE_WORDS) * LINE_WORDS
+    first = -(-(HEADER_WORDS + buffers) // LINE_WORDS) * LINE_WORDS
     word = b.add(int_const(first), b.mul(slot, int_const(LINE_WORDS)))
     return b.gep(context, [word], inbounds=True, source_etype=I64)
 
 
 class _IndirectCallee:
-    """A loaded parallel_for pointer as a callee: IRBuilder.call wants the callee's
-    function type, which an opaque pointer does not carry; this emits `call void %p(...)`."""
+    """A loaded function pointer as a callee (parallel_for, or a kernel): IRBuilder.call
+    wants the callee's function type, which an opaque pointer does not carry; this emits
+    `call void %p(...)`."""
 
-    def __init__(self, pointer: ir.Value):
+    def __init__(self, pointer: ir.Value, function_type: ir.FunctionType = PARALLEL_FOR):
         self.pointer = pointer
-        self.function_type = PARALLEL_FOR
+        self.function_type = function_type
         self.type = PTR
 
     def get_reference(self):
@@ -244,12 +253,14 @@ def _inline(cg: CodeGen, kernel: ir.Function, pointers: list, tasks: int) -> Non
         cg.builder.call(kernel, [*pointers, int_const(0), t])
 
 
-def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, slots: int):
-    """worker(ctx, s): kernel(ctx[0], ..., s, t) for the tasks t of slot s's range, then of
-    slots s + 1, s + 2, ... (mod slots), each taken from its range's counter (an atomic
-    fetch-and-add) while below the range's end."""
-    name = f"{kernel.name}.{tasks}.worker"
-    if name in module.globals:  # a kernel shared by identical ones (shared_kernels.py)
+def _worker(module: ir.Module, buffers: int):
+    """worker(ctx, s) for kernels of `buffers` buffers, one per module: the kernel, its
+    task count and slot count are the context's first words, then its buffers. It runs
+    kernel(buffers..., s, t) for the tasks t of slot s's range, then of slots s + 1,
+    s + 2, ... (mod slots), each taken from its range's counter (an atomic fetch-and-add)
+    while below the range's end. (One worker per kernel cost LLVM a function each.)"""
+    name = f"aotc.worker.{buffers}"
+    if name in module.globals:
         return module.globals[name]
     fn = ir.Function(module, TASK_FN, name=name)
     fn.linkage = "internal"
@@ -257,18 +268,23 @@ def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, sl
     context, slot = fn.args
     blocks = {n: fn.append_basic_block(n) for n in ("entry", "range", "take", "body", "next", "done")}
     b = ir.IRBuilder(blocks["entry"])
-    pointers = [b.load(b.gep(context, [int_const(i)], inbounds=True, source_etype=PTR), typ=PTR)
-                for i in range(buffers)]
+
+    def word(i, ty):
+        return b.load(b.gep(context, [int_const(i)], inbounds=True, source_etype=ty), typ=ty)
+
+    kernel = _IndirectCallee(word(0, PTR), ir.FunctionType(ir.VoidType(),
+                                                            [PTR] * buffers + [I64, I64]))
+    tasks, slots = word(1, I64), word(2, I64)
+    pointers = [word(HEADER_WORDS + i, PTR) for i in range(buffers)]
     b.branch(blocks["range"])
     # range: j-th range after the worker's own (j = 0 .. slots - 1).
     b.position_at_end(blocks["range"])
     j = b.phi(I64, name="j")
     j.add_incoming(int_const(0), blocks["entry"])
     owner = b.add(slot, j)
-    owner = b.select(b.icmp_unsigned("<", owner, int_const(slots)), owner,
-                     b.sub(owner, int_const(slots)))
+    owner = b.select(b.icmp_unsigned("<", owner, slots), owner, b.sub(owner, slots))
     counter = _counter(b, context, buffers, owner)
-    end = b.udiv(b.mul(b.add(owner, int_const(1)), int_const(tasks)), int_const(slots))
+    end = b.udiv(b.mul(b.add(owner, int_const(1)), tasks), slots)
     b.branch(blocks["take"])
     b.position_at_end(blocks["take"])
     # Monotonic is enough: parallel_for orders the tasks' memory with the caller's.
@@ -280,7 +296,7 @@ def _worker(module: ir.Module, kernel: ir.Function, buffers: int, tasks: int, sl
     b.position_at_end(blocks["next"])
     following = b.add(j, int_const(1))
     j.add_incoming(following, blocks["next"])
-    b.cbranch(b.icmp_unsigned("<", following, int_const(slots)), blocks["range"], blocks["done"])
+    b.cbranch(b.icmp_unsigned("<", following, slots), blocks["range"], blocks["done"])
     b.position_at_end(blocks["done"])
     b.ret_void()
     return fn
