@@ -603,7 +603,8 @@ class GemmEmitter:
         of the tile at a time: its vectors go to a stack tile (`_scratch`), and a loop
         over its rows runs the epilogue on each row (a loop of columns, which LLVM
         unrolls and vectorizes). One loop for all rows keeps the epilogue's code once
-        per tile shape instead of MR times: a third of a GEMM fusion's LLVM time. With a
+        per tile shape instead of MR times (LeNet's dense layer fusions: 559 -> 333
+        instructions for LLVM). With a
         short K (below MIN_ROLLED_EPILOGUE_K), where the reload from the stack would show,
         the rows are unrolled and LLVM keeps each row in registers. No element of C is
         read back, so the epilogue never reloads what it stores."""
