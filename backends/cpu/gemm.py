@@ -604,10 +604,10 @@ class GemmEmitter:
         over its rows runs the epilogue on each row (a loop of columns, which LLVM
         unrolls and vectorizes). One loop for all rows keeps the epilogue's code once
         per tile shape instead of MR times (LeNet's dense layer fusions: 559 -> 333
-        instructions for LLVM). With a
-        short K (below MIN_ROLLED_EPILOGUE_K), where the reload from the stack would show,
-        the rows are unrolled and LLVM keeps each row in registers. No element of C is
-        read back, so the epilogue never reloads what it stores."""
+        instructions for LLVM). With a short K (below MIN_ROLLED_EPILOGUE_K), where the
+        reload from the stack would show, the rows are unrolled and LLVM keeps each row
+        in registers. No element of C is read back, so the epilogue never reloads what it
+        stores."""
         cg, b, tile = self.cg, self.cg.builder, self.tile
         scratch = self._scratch()
         per_row = sum(vectors for _, _, vectors, _ in layout)  # final[]: row-major, panels inner
